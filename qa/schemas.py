@@ -1,0 +1,201 @@
+"""The shapes a model must produce, and the results `qa` returns.
+
+Response models (`Summary`, `Answer` and their parts) are strict-compatible: every field
+required, `X | None` instead of defaults, no dict fields, `extra="forbid"`. `maxLength`
+and `maxItems` bound every string and list so runaway output from a small model stops
+early instead of running to `max_tokens`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Answer",
+    "AnswerResult",
+    "Citation",
+    "DroppedQuote",
+    "Entity",
+    "Figure",
+    "Grounding",
+    "KeyPoint",
+    "Provenance",
+    "Summary",
+    "SummaryResult",
+    "Usage",
+]
+
+ShortText = Annotated[str, Field(max_length=300)]
+Quote = Annotated[str, Field(max_length=400)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Citation(_Strict):
+    """A verbatim quote from the article, with its character offsets."""
+
+    quote: Quote
+    """Text copied word for word from the article."""
+    start: int | None
+    """Offset of the quote's first character in the article text, or null if unknown."""
+    end: int | None
+    """Offset just past the quote's last character, or null if unknown."""
+
+
+class Answer(_Strict):
+    """An answer to one question, grounded in quotes from the article."""
+
+    answer: Annotated[str, Field(max_length=600)]
+    """The answer in one or two sentences; empty when the article does not say."""
+    status: Literal["answered", "not_in_article"]
+    """'answered' if the article supports an answer, else 'not_in_article'."""
+    citations: Annotated[list[Citation], Field(max_length=4)]
+    """Quotes from the article that support the answer; empty when not_in_article."""
+
+
+class KeyPoint(_Strict):
+    """One key point of the story with the quote that supports it."""
+
+    point: ShortText
+    """The key point in one sentence."""
+    quote: Quote
+    """Text copied word for word from the article that supports the point."""
+
+
+class Entity(_Strict):
+    """A person, organisation, place or programme the story is about."""
+
+    name: Annotated[str, Field(max_length=120)]
+    """The entity's name as the article gives it."""
+    type: Literal["person", "organization", "place", "program", "other"]
+    """What kind of entity it is."""
+    role: Annotated[str, Field(max_length=200)]
+    """Its role in the story, in a few words."""
+
+
+class Figure(_Strict):
+    """An amount, date or count stated in the article."""
+
+    value: Annotated[str, Field(max_length=80)]
+    """The figure as written, e.g. '$9.2 billion', '2013', 'more than 150'."""
+    kind: Literal["amount", "date", "count", "other"]
+    """What kind of figure it is."""
+    meaning: Annotated[str, Field(max_length=200)]
+    """What the figure refers to, in a few words."""
+    quote: Quote
+    """Text copied word for word from the article that contains the figure."""
+
+
+class Summary(_Strict):
+    """A structured summary of one article."""
+
+    headline: Annotated[str, Field(max_length=160)]
+    """A neutral headline of at most 15 words."""
+    summary: Annotated[str, Field(max_length=400)]
+    """The story in one sentence."""
+    key_points: Annotated[list[KeyPoint], Field(min_length=3, max_length=7)]
+    """Three to seven key points, each with a supporting quote."""
+    entities: Annotated[list[Entity], Field(max_length=10)]
+    """The main people, organisations and places."""
+    figures: Annotated[list[Figure], Field(max_length=10)]
+    """Amounts, dates and counts the story states."""
+
+
+class Usage(_Strict):
+    """Tokens (and cost, where the price is known) summed over every attempt."""
+
+    prompt_tokens: int
+    """Tokens sent, over all attempts."""
+    completion_tokens: int
+    """Tokens generated, over all attempts."""
+    total_tokens: int
+    """prompt_tokens + completion_tokens."""
+    attempts: int
+    """Model calls made, including re-asks."""
+    cost_usd: float | None
+    """Estimated cost in US dollars, or null when the model's price is unknown."""
+
+    @classmethod
+    def zero(cls) -> Usage:
+        return cls(prompt_tokens=0, completion_tokens=0, total_tokens=0, attempts=0, cost_usd=None)
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            attempts=self.attempts + other.attempts,
+            cost_usd=cost,
+        )
+
+
+class DroppedQuote(_Strict):
+    """A quote the model gave that could not be found in the article."""
+
+    quote: str
+    """The quote as the model gave it."""
+    where: str
+    """Where it appeared, e.g. 'citations[1]' or 'key_points[2].quote'."""
+
+
+class Grounding(_Strict):
+    """What the citation check found after a call."""
+
+    verified: int
+    """Quotes found verbatim at the offsets the model gave."""
+    repaired: int
+    """Quotes found elsewhere or after normalising whitespace and quote marks; offsets fixed."""
+    dropped: list[DroppedQuote]
+    """Quotes not found in the article, removed from the result."""
+    abstained: bool
+    """True when an answer was turned into 'not_in_article' because nothing verified."""
+    unsupported_key_points: list[int]
+    """Indexes of summary key points whose quote did not verify."""
+
+
+class Provenance(_Strict):
+    """Where a result came from: the prompt, its version, the backend and model."""
+
+    prompt: str
+    """Prompt template name."""
+    prompt_version: str
+    """Template version and content hash, e.g. '3+1a2b3c4d'."""
+    backend: str
+    """Backend kind: 'embedded', 'openai', 'llamacpp', ..."""
+    model: str
+    """Model name as the backend knows it."""
+
+
+class AnswerResult(_Strict):
+    """What `qa.ask` returns: the grounded answer and everything needed to trust it."""
+
+    question: str
+    """The question as asked."""
+    answer: Answer
+    """The answer after citation checks (unverified quotes removed, offsets repaired)."""
+    grounding: Grounding
+    """What the citation check found."""
+    usage: Usage
+    """Tokens and attempts summed over every model call made for this answer."""
+    provenance: Provenance
+    """Prompt, version, backend and model that produced it."""
+
+
+class SummaryResult(_Strict):
+    """What `qa.summarize` returns: the summary and everything needed to trust it."""
+
+    summary: Summary
+    """The summary after quote checks (key points keep their quote; see grounding)."""
+    grounding: Grounding
+    """What the quote check found; unsupported key points are listed there."""
+    usage: Usage
+    """Tokens and attempts summed over every model call (all chunks of a long article)."""
+    provenance: Provenance
+    """Prompt, version, backend and model that produced it."""
