@@ -27,7 +27,7 @@ __all__ = [
     "Usage",
 ]
 
-ShortText = Annotated[str, Field(max_length=300)]
+ShortText = Annotated[str, Field(max_length=200)]
 Quote = Annotated[str, Field(max_length=400)]
 
 
@@ -69,22 +69,22 @@ class KeyPoint(_Strict):
 class Entity(_Strict):
     """A person, organisation, place or programme the story is about."""
 
-    name: Annotated[str, Field(max_length=120)]
+    name: Annotated[str, Field(max_length=80)]
     """The entity's name as the article gives it."""
     type: Literal["person", "organization", "place", "program", "other"]
     """What kind of entity it is."""
-    role: Annotated[str, Field(max_length=200)]
+    role: Annotated[str, Field(max_length=120)]
     """Its role in the story, in a few words."""
 
 
 class Figure(_Strict):
     """An amount, date or count stated in the article."""
 
-    value: Annotated[str, Field(max_length=80)]
+    value: Annotated[str, Field(max_length=60)]
     """The figure as written, e.g. '$9.2 billion', '2013', 'more than 150'."""
     kind: Literal["amount", "date", "count", "other"]
     """What kind of figure it is."""
-    meaning: Annotated[str, Field(max_length=200)]
+    meaning: Annotated[str, Field(max_length=120)]
     """What the figure refers to, in a few words."""
     quote: Quote
     """Text copied word for word from the article that contains the figure."""
@@ -93,15 +93,15 @@ class Figure(_Strict):
 class Summary(_Strict):
     """A structured summary of one article."""
 
-    headline: Annotated[str, Field(max_length=160)]
+    headline: Annotated[str, Field(max_length=120)]
     """A neutral headline of at most 15 words."""
-    summary: Annotated[str, Field(max_length=400)]
+    summary: Annotated[str, Field(max_length=300)]
     """The story in one sentence."""
     key_points: Annotated[list[KeyPoint], Field(min_length=3, max_length=7)]
     """Three to seven key points, each with a supporting quote."""
-    entities: Annotated[list[Entity], Field(max_length=10)]
+    entities: Annotated[list[Entity], Field(max_length=8)]
     """The main people, organisations and places."""
-    figures: Annotated[list[Figure], Field(max_length=10)]
+    figures: Annotated[list[Figure], Field(max_length=8)]
     """Amounts, dates and counts the story states."""
 
 

