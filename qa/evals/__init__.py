@@ -1,0 +1,73 @@
+"""Evaluation: datasets (suites of questions and key facts), normalisation and scorers.
+
+The runner, reports and the regression gate are added on top of these names.
+"""
+
+from qa.evals.dataset import KeyFact, QuestionCase, Suite, load_key_facts, load_questions, load_suite
+from qa.evals.normalize import (
+    Quantity,
+    extract_quantities,
+    loosen,
+    normalize_answer,
+    normalize_numbers,
+    normalize_text,
+    quantity_supported,
+)
+from qa.evals.scorers import (
+    AbstentionMetrics,
+    CaseOutcome,
+    Score,
+    SentenceCheck,
+    SentenceJudge,
+    SummaryScores,
+    abstention_metrics,
+    alias_hit,
+    alias_match,
+    case_outcome,
+    exact_match,
+    f1,
+    match_fact,
+    mean_with_ci,
+    missing_numbers,
+    numbers_present,
+    score_answer,
+    score_summary,
+    split_sentences,
+    summary_sentences,
+)
+
+__all__ = [
+    "AbstentionMetrics",
+    "CaseOutcome",
+    "KeyFact",
+    "Quantity",
+    "QuestionCase",
+    "Score",
+    "SentenceCheck",
+    "SentenceJudge",
+    "Suite",
+    "SummaryScores",
+    "abstention_metrics",
+    "alias_hit",
+    "alias_match",
+    "case_outcome",
+    "exact_match",
+    "extract_quantities",
+    "f1",
+    "load_key_facts",
+    "load_questions",
+    "load_suite",
+    "loosen",
+    "match_fact",
+    "mean_with_ci",
+    "missing_numbers",
+    "normalize_answer",
+    "normalize_numbers",
+    "normalize_text",
+    "numbers_present",
+    "quantity_supported",
+    "score_answer",
+    "score_summary",
+    "split_sentences",
+    "summary_sentences",
+]

@@ -1,0 +1,276 @@
+"""Eval datasets: question cases, key facts and the suite that ties them to an article.
+
+A suite is a TOML file naming an article and two JSONL files (see evals/README.md). Every
+line is validated by a pydantic model with `extra="forbid"`; every problem raises
+`qa.errors.DatasetError` naming the file, the line and the field, e.g.
+`evals/seed/questions.jsonl:7: field 'answers': an answerable question needs at least one answer`.
+All problems in a file are reported together, not just the first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from qa.errors import DatasetError
+from qa.evals.normalize import extract_quantities, normalize_text
+
+__all__ = ["KeyFact", "QuestionCase", "Suite", "load_key_facts", "load_questions", "load_suite"]
+
+CaseId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _check_numbers(numbers: list[str]) -> list[str]:
+    for number in numbers:
+        if not extract_quantities(number):
+            raise ValueError(f"{number!r} contains no number or date that normalize_numbers recognises")
+    return numbers
+
+
+def _check_phrases(phrases: list[str], what: str) -> list[str]:
+    for phrase in phrases:
+        if not normalize_text(phrase):
+            raise ValueError(f"{what} {phrase!r} is empty after normalisation")
+    return phrases
+
+
+class QuestionCase(_Strict):
+    """One question about the suite's article, with its hand-labelled answers."""
+
+    id: CaseId
+    """Unique id within the file, e.g. 'q07'."""
+    question: NonEmpty
+    """The question as it is asked."""
+    answerable: bool
+    """False when the article does not say; then the only right response is to abstain."""
+    answers: list[str]
+    """Accepted answers (empty for unanswerable questions)."""
+    aliases: list[str] = []
+    """Other accepted phrasings; scored like answers."""
+    numbers: list[str] = []
+    """Numbers or dates a correct answer must contain (compared after normalize_numbers)."""
+    care: str | None = None
+    """A short label for questions that need care: 'date-arithmetic', 'figure-scope', 'speaker', ..."""
+    notes: str = ""
+    """Why the label is what it is."""
+
+    @property
+    def golds(self) -> list[str]:
+        """Answers and aliases: everything a prediction may match."""
+        return [*self.answers, *self.aliases]
+
+    @field_validator("answers")
+    @classmethod
+    def _answers_fit_answerable(cls, answers: list[str], info: ValidationInfo) -> list[str]:
+        answerable = info.data.get("answerable")
+        if answerable is True and not answers:
+            raise ValueError("an answerable question needs at least one answer")
+        if answerable is False and answers:
+            raise ValueError(f"an unanswerable question must have no answers (got {len(answers)})")
+        return _check_phrases(answers, "answer")
+
+    @field_validator("aliases", "numbers")
+    @classmethod
+    def _nothing_if_unanswerable(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("answerable") is False and values:
+            raise ValueError(f"an unanswerable question must have no {info.field_name}")
+        if info.field_name == "numbers":
+            return _check_numbers(values)
+        return _check_phrases(values, "alias")
+
+    @field_validator("care")
+    @classmethod
+    def _care_is_a_label(cls, care: str | None) -> str | None:
+        if care is not None and not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", care):
+            raise ValueError(f"care must be a short lower-case label like 'date-arithmetic', got {care!r}")
+        return care
+
+
+class KeyFact(_Strict):
+    """A fact a good summary of the article should carry, and how to recognise it."""
+
+    id: CaseId
+    """Unique id within the file, e.g. 'f03'."""
+    fact: NonEmpty
+    """The fact in one sentence."""
+    aliases: list[str] = []
+    """Phrases that state the fact; matched as whole words after normalize_text."""
+    patterns: Annotated[list[str], Field(validate_default=True)] = []
+    """Regular expressions searched in the normalize_text form of a text (lower-case, no punctuation)."""
+    numbers: list[str] = []
+    """Numbers or dates that must also appear for the fact to count."""
+    importance: Literal["core", "supporting"]
+    """'core' facts are the story; 'supporting' facts are context."""
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_not_empty(cls, aliases: list[str]) -> list[str]:
+        return _check_phrases(aliases, "alias")
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        if not patterns and not info.data.get("aliases"):
+            raise ValueError("a key fact needs at least one alias or pattern")
+        return patterns
+
+    @field_validator("numbers")
+    @classmethod
+    def _numbers_parse(cls, numbers: list[str]) -> list[str]:
+        return _check_numbers(numbers)
+
+
+class Suite(_Strict):
+    """A named eval suite: one article, its questions, its key facts and the gate thresholds."""
+
+    name: NonEmpty
+    """Suite name, e.g. 'seed'."""
+    source: Path
+    """The suite.toml file it was loaded from."""
+    article_path: Path
+    """The article file (written in the suite relative to the repository root)."""
+    questions: list[QuestionCase]
+    """Question cases, in file order."""
+    key_facts: list[KeyFact]
+    """Key facts for the summary scorers, in file order."""
+    thresholds: dict[str, float]
+    """Minimum acceptable value per metric name (may be empty)."""
+
+    def read_article(self) -> str:
+        """The article text (UTF-8)."""
+        try:
+            return self.article_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DatasetError(f"{self.source}: article {self.article_path} cannot be read: {exc}") from exc
+
+
+class _SuiteTable(_Strict):
+    name: NonEmpty
+    article: NonEmpty
+    questions: NonEmpty = "questions.jsonl"
+    key_facts: NonEmpty = "key_facts.jsonl"
+    description: str = ""
+
+
+class _SuiteFile(_Strict):
+    suite: _SuiteTable
+    thresholds: dict[str, float] = {}
+
+    @field_validator("thresholds")
+    @classmethod
+    def _finite(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        for metric, value in thresholds.items():
+            if not math.isfinite(value):
+                raise ValueError(f"threshold for {metric!r} must be a finite number, got {value}")
+        return thresholds
+
+
+Case = TypeVar("Case", QuestionCase, KeyFact)
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(line)"
+        parts.append(f"field '{loc}': {err['msg'].removeprefix('Value error, ')}")
+    return parts
+
+
+def _load_jsonl(path: Path, model: type[Case]) -> list[Case]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot be read: {exc}") from exc
+    cases: list[Case] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{lineno}: invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}:{lineno}: expected a JSON object, got {type(data).__name__}")
+            continue
+        try:
+            case = model.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(f"{path}:{lineno}: {part}" for part in _describe(exc))
+            continue
+        if case.id in first_line:
+            problems.append(f"{path}:{lineno}: field 'id': duplicate id {case.id!r} (first on line {first_line[case.id]})")
+            continue
+        first_line[case.id] = lineno
+        cases.append(case)
+    if problems:
+        raise DatasetError("\n".join(problems))
+    if not cases:
+        raise DatasetError(f"{path}: no cases")
+    return cases
+
+
+def load_questions(path: str | Path) -> list[QuestionCase]:
+    """Load and validate a questions JSONL file; raise DatasetError naming file, line and field."""
+    return _load_jsonl(Path(path), QuestionCase)
+
+
+def load_key_facts(path: str | Path) -> list[KeyFact]:
+    """Load and validate a key-facts JSONL file; raise DatasetError naming file, line and field."""
+    return _load_jsonl(Path(path), KeyFact)
+
+
+def _find_root(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def load_suite(path: str | Path, *, root: str | Path | None = None) -> Suite:
+    """Load a suite.toml and the files it names.
+
+    The article path in the TOML is relative to `root`, by default the nearest folder above
+    the suite file that holds a pyproject.toml; the JSONL paths are relative to the suite file.
+    """
+    source = Path(path)
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{source}: cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise DatasetError(f"{source}: invalid TOML: {exc}") from exc
+    try:
+        spec = _SuiteFile.model_validate(raw)
+    except ValidationError as exc:
+        raise DatasetError("\n".join(f"{source}: {part}" for part in _describe(exc))) from exc
+    base = Path(root) if root is not None else _find_root(source.resolve().parent)
+    article = base / spec.suite.article
+    if not article.is_file():
+        raise DatasetError(f"{source}: field 'suite.article': {article} does not exist")
+    return Suite(
+        name=spec.suite.name,
+        source=source,
+        article_path=article,
+        questions=load_questions(source.parent / spec.suite.questions),
+        key_facts=load_key_facts(source.parent / spec.suite.key_facts),
+        thresholds=dict(spec.thresholds),
+    )
