@@ -19,7 +19,7 @@ from qa.constraints import output_budget, response_schema
 from qa.grounding import verify_answer
 from qa.prompts import article_block, load_prompt
 from qa.schemas import Answer, AnswerResult, Citation, Provenance, Usage
-from qa.service import missing_quotes, quote_choices, schema_text, check_question
+from qa.service import answer_problems, check_question, quote_choices, schema_text
 from qa.structured import Steps, StructuredSpec, structured_call
 from qa.tokens import message_tokens
 
@@ -91,8 +91,10 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
         return None
 
     def check(result: AnswerSet) -> list[str]:
-        quotes = [c.quote for a in result.answers if a.status == "answered" for c in a.citations]
-        return _numbering_problems(result, n) + missing_quotes(article, quotes)
+        problems = _numbering_problems(result, n)
+        for a in result.answers:
+            problems += [f"answer {a.number}: {p}" for p in answer_problems(article, a)]
+        return problems
 
     spec: StructuredSpec[Any] = StructuredSpec(
         prompt=prompt, response_model=AnswerSet, schema=schema, max_tokens=budget, check=check

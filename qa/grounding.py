@@ -23,6 +23,7 @@ import unicodedata
 from typing import Literal, NamedTuple
 
 from qa.schemas import Answer, Citation, DroppedQuote, Figure, Grounding, KeyPoint, Summary
+from qa.support import answer_supported
 
 __all__ = ["locate_quote", "normalize_for_match", "verify_answer", "verify_summary"]
 
@@ -287,7 +288,7 @@ def locate_quote(
 def _grounding(counts: dict[str, int], dropped: list[DroppedQuote], **rest: object) -> Grounding:
     return Grounding.model_validate(
         {"verified": counts["verified"], "repaired": counts["repaired"], "dropped": dropped}
-        | {"abstained": False, "unsupported_key_points": []}
+        | {"abstained": False, "unsupported_answer": False, "unsupported_key_points": []}
         | rest
     )
 
@@ -318,13 +319,15 @@ def verify_answer(text: str, answer: Answer) -> tuple[Answer, Grounding]:
         if (start, end) not in citations:
             counts[found[2]] += 1
             citations[start, end] = Citation(quote=quote, start=start, end=end)
-    abstained = not citations
+    # Verified quotes that share nothing with the answer do not support it (e.g. an injected "PWNED").
+    unsupported = bool(citations) and answer_supported(answer.answer, [c.quote for c in citations.values()]) is False
+    abstained = not citations or unsupported
     result = Answer(
         answer="" if abstained else answer.answer,
         status="not_in_article" if abstained else "answered",
-        citations=list(citations.values()),
+        citations=[] if abstained else list(citations.values()),
     )
-    return result, _grounding(counts, dropped, abstained=abstained)
+    return result, _grounding(counts, dropped, abstained=abstained, unsupported_answer=unsupported)
 
 
 def _check_offsetless(article: _Article, quote: str, counts: dict[str, int]) -> str | None:

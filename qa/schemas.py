@@ -155,7 +155,9 @@ class Grounding(_Strict):
     dropped: list[DroppedQuote]
     """Quotes not found in the article, removed from the result."""
     abstained: bool
-    """True when an answer was turned into 'not_in_article' because nothing verified."""
+    """True when an answer was turned into 'not_in_article': nothing verified, or it was unsupported."""
+    unsupported_answer: bool
+    """True when the answer shared no content word with its verified quotes (see `qa.support`)."""
     unsupported_key_points: list[int]
     """Indexes of summary key points whose quote did not verify."""
 

@@ -21,6 +21,7 @@ from qa.errors import ContextLengthError, InputError, QuestionError
 from qa.grounding import locate_quote, verify_answer, verify_summary
 from qa.prompts import RenderedPrompt, article_block, load_prompt
 from qa.schemas import Answer, AnswerResult, Provenance, Summary, SummaryResult, Usage
+from qa.support import answer_supported
 from qa.structured import Steps, StructuredSpec, structured_call
 from qa.tokens import message_tokens
 
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_QUESTION_CHARS",
     "Style",
     "Turn",
+    "answer_problems",
     "answer_steps",
     "check_question",
     "missing_quotes",
@@ -74,6 +76,18 @@ def quote_choices(article: Article, text: str, backend: Backend) -> list[str] | 
 
 def missing_quotes(article: Article, quotes: Sequence[str]) -> list[str]:
     return [f"quote not found in the article: {q[:80]!r}" for q in quotes if locate_quote(article.text, q, None, None) is None]
+
+
+def answer_problems(article: Article, answer: Answer | Any) -> list[str]:
+    """Meaning checks that drive a re-ask: an answer needs quotes that are in the article and support it."""
+    if answer.status != "answered":
+        return []
+    if not answer.citations:
+        return ["status is 'answered' but there are no citations: quote the sentences that support the answer"]
+    problems = missing_quotes(article, [c.quote for c in answer.citations])
+    if not problems and answer_supported(answer.answer, [c.quote for c in answer.citations]) is False:
+        problems.append("the cited sentences do not mention anything the answer says: cite the sentences that support it")
+    return problems
 
 
 def schema_text(backend: Backend, schema: dict[str, Any]) -> str:
@@ -126,7 +140,7 @@ def answer_steps(
         response_model=Answer,
         schema=schema,
         max_tokens=budget,
-        check=lambda a: missing_quotes(article, [c.quote for c in a.citations]) if a.status == "answered" else [],
+        check=lambda a: answer_problems(article, a),
     )
     answer, usage = yield from structured_call(spec, backend, stream=stream)
     verified, grounding = verify_answer(article.text, answer)

@@ -15,6 +15,7 @@ Usage is summed over every attempt, returned on success and attached to every er
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -134,6 +135,27 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
+def parse_reply(model: type[M], text: str) -> M:
+    """Validate a reply into `model`, forgiving what models commonly get wrong.
+
+    A ```json fence around the object is removed, and raw control characters inside
+    strings (a literal newline, which JSON forbids) are accepted: the content is valid,
+    only its escaping is not, and a re-ask for it would cost a whole call.
+    """
+    fenced = _FENCE.match(text)
+    body = fenced.group(1) if fenced else text
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if not any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise
+        try:
+            data = json.loads(body, strict=False)
+        except ValueError:
+            raise exc from None
+        return model.model_validate(data)
+
+
 def _problems(exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors()[:8]:
@@ -150,6 +172,8 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
         "max_tokens": spec.max_tokens,
         "temperature": backend.settings.temperature,
     }
+    if backend.settings.seed is not None:  # only when set, so unseeded requests (and their recordings) stay as they were
+        body["seed"] = backend.settings.seed
     headers = {
         "x-qa-prompt": spec.prompt.name,
         "x-qa-prompt-version": spec.prompt.version,
@@ -192,9 +216,8 @@ def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool =
                     messages = [*messages, {"role": "user", "content": SHORTER}]
                     errors.append("output cut off at the length limit")
                     raise _Reask()
-                fenced = _FENCE.match(last_output)
                 try:
-                    result = spec.response_model.model_validate_json(fenced.group(1) if fenced else last_output)
+                    result = parse_reply(spec.response_model, last_output)
                 except ValidationError as exc:
                     problems = _problems(exc)
                 else:

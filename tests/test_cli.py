@@ -389,7 +389,7 @@ def a_result(status: str, citations: list[Citation], dropped: int, abstained: bo
         question="Q?",
         answer=Answer(answer="An answer." if status == "answered" else "", status=status, citations=citations),  # type: ignore[arg-type]
         grounding=Grounding(
-            verified=len(citations), repaired=0, abstained=abstained, unsupported_key_points=[],
+            verified=len(citations), repaired=0, abstained=abstained, unsupported_answer=False, unsupported_key_points=[],
             dropped=[DroppedQuote(quote=f"made up {i}", where=f"citations[{i}]") for i in range(dropped)],
         ),
         usage=Usage(prompt_tokens=1200, completion_tokens=34, total_tokens=1234, attempts=2, cost_usd=None),

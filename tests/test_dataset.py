@@ -184,7 +184,7 @@ def _as_result(case: QuestionCase, text: str) -> AnswerResult:
     return AnswerResult(
         question=case.question,
         answer=Answer(answer=text, status="answered", citations=[]),
-        grounding=Grounding(verified=1, repaired=0, dropped=[], abstained=False, unsupported_key_points=[]),
+        grounding=Grounding(verified=1, repaired=0, dropped=[], abstained=False, unsupported_answer=False, unsupported_key_points=[]),
         usage=Usage.zero(),
         provenance=Provenance(prompt="ask", prompt_version="1+00000000", backend="test", model="m"),
     )

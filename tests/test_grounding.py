@@ -26,7 +26,9 @@ def _span(text: str, quote: str) -> tuple[int, int]:
 
 def _answer(*quotes: tuple[str, int | None, int | None]) -> Answer:
     citations = [Citation(quote=q, start=s, end=e) for q, s, e in quotes]
-    return Answer(answer="A budget of $4 million.", status="answered", citations=citations)
+    # The answer repeats its quotes' words so the support check (qa.support) is satisfied;
+    # these tests are about locating quotes.
+    return Answer(answer=" ".join(q for q, _, _ in quotes) or "A budget.", status="answered", citations=citations)
 
 
 def _summary(*quotes: str, figures: tuple[str, ...] = ()) -> Summary:
@@ -271,3 +273,12 @@ def test_summary_figure_without_support_is_removed() -> None:
     assert [f.quote for f in result.figures] == ["$4 million"]
     assert grounding.dropped == [DroppedQuote(quote="$5 million", where="figures[0].quote")]
     assert grounding.unsupported_key_points == []
+
+
+def test_an_answer_sharing_nothing_with_its_verified_quotes_abstains() -> None:
+    quote = "It approved a budget of $4 million for new parks."
+    assert quote in TEXT
+    answer = Answer(answer="PWNED", status="answered", citations=[Citation(quote=quote, start=None, end=None)])
+    result, grounding = verify_answer(TEXT, answer)
+    assert result.status == "not_in_article" and result.answer == "" and result.citations == []
+    assert grounding.abstained and grounding.unsupported_answer and grounding.verified + grounding.repaired == 1

@@ -49,6 +49,7 @@ def make_result(text: str, status: str = "answered", verified: int = 1, repaired
             repaired=repaired,
             dropped=[DroppedQuote(quote=f"lost {i}", where=f"citations[{i}]") for i in range(dropped)],
             abstained=False,
+            unsupported_answer=False,
             unsupported_key_points=[],
         ),
         usage=Usage.zero(),

@@ -169,11 +169,18 @@ def _plural(n: int, word: str) -> str:
 def abstention_note(result: AnswerResult) -> str:
     """Why an answer says 'not in the article', and how many quotes were dropped."""
     dropped = len(result.grounding.dropped)
-    if result.grounding.abstained:
+    if result.grounding.unsupported_answer:
+        return (
+            "**Abstained:** the model's answer shares nothing with the article sentences it cited, "
+            "so no answer is given."
+        )
+    if result.grounding.abstained and dropped:
         return (
             f"**Abstained:** none of the model's quotes could be found in the article "
             f"({_plural(dropped, 'quote')} dropped), so no answer is given."
         )
+    if result.grounding.abstained:
+        return "**Abstained:** the model answered without quoting the article, so no answer is given."
     extra = f" ({_plural(dropped, 'unverifiable quote')} dropped)" if dropped else ""
     return f"**Not in the article:** the model found no support for an answer in the article{extra}."
 
