@@ -4,9 +4,9 @@ Written once, as a generator that yields `ChatRequest`s and receives `Completion
 I/O here); `qa.driver` runs it synchronously or asynchronously. One owner per failure:
 - transport failures (429, 5xx, timeouts, resets) belong to the openai SDK's own retries;
   what survives them is thrown into the generator and becomes `APICallError`;
-- tenacity retries only invalid output (bad JSON, schema mismatch, and the meaning checks
-  a caller passes, such as "this quote is not in the article"), re-asking with the error
-  text on a copy of the messages: the caller's messages are never touched;
+- tenacity retries only invalid output (bad JSON, schema mismatch, and, once, the meaning
+  checks a caller passes, such as "this quote is not in the article"), re-asking with the
+  error text on a copy of the messages: the caller's messages are never touched;
 - `finish_reason == "length"` is never resent as is: one re-ask asks for shorter output,
   a second truncation raises `TruncatedOutputError`;
 - a refusal raises `RefusalError` at once.
@@ -41,6 +41,11 @@ __all__ = ["ChatRequest", "Completion", "Steps", "StructuredSpec", "structured_c
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+
+# A schema-valid reply whose meaning checks fail (a quote not in the article) is re-asked
+# once: a model that cannot ground its answer twice rarely does on a third try, and the
+# grounding step turns what is left into an abstention.
+MAX_MEANING_REASKS = 1
 
 REASK = (
     "Your reply could not be used: {problems}\n"
@@ -189,6 +194,7 @@ def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool =
     errors: list[str] = []
     last_output = ""
     truncated = False
+    meaning_reasks = 0
     max_attempts = max(1, backend.settings.max_attempts)
     retrying = Retrying(
         stop=stop_after_attempt(max_attempts), retry=retry_if_exception_type(_Reask), reraise=True
@@ -222,9 +228,10 @@ def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool =
                     problems = _problems(exc)
                 else:
                     problems = spec.check(result) if spec.check else []
-                    if not problems or final:
-                        # Meaning problems left on the last attempt are the grounding step's to report.
+                    if not problems or final or meaning_reasks >= MAX_MEANING_REASKS:
+                        # Meaning problems left now are the grounding step's to report (and abstain on).
                         return result, usage
+                    meaning_reasks += 1
                 errors.extend(problems)
                 messages = [
                     *messages,

@@ -1,0 +1,110 @@
+"""Turn an OpenAI `response_format` into a llama.cpp grammar, and say what it cannot enforce.
+
+Accepted: `{"type": "json_schema", "json_schema": {"schema": ...}}` (what the SDK's
+`parse()` sends), `{"type": "json_object", "schema": ...}` (llama-cpp-python's
+spelling), plain `{"type": "json_object"}` (any JSON) and `{"type": "text"}` (none).
+
+The schema goes through llama-cpp-python's converter (`SchemaConverter`), which resolves
+local `$ref`/`$defs` and enforces type, enum, const, required, additionalProperties,
+anyOf/oneOf/allOf, min/maxItems, min/maxLength and pattern. Checked with
+`qa.schemas.Answer` and `Summary`: no pre-processing of their schemas is needed. Two
+fixes are applied through a subclass rather than by patching the library:
+
+- literals (enum and const values, property names) are escaped for backslashes too; the
+  library escapes only quotes and line breaks, so a value holding a `"` (every quoted
+  sentence of a news article) produced a broken grammar;
+- string characters exclude raw control characters, as JSON requires; the library's
+  rule let a small model write a literal newline inside a string, which no parser accepts;
+- enum and const strings keep non-ASCII characters as they are (`ensure_ascii=False`),
+  so the model writes `"“Yes”"` rather than being forced through `\\u201c` escapes.
+
+Keywords the converter ignores (minimum, maximum, multipleOf, uniqueItems, most formats,
+...) are returned by `unenforced_keywords` so the transport can report them instead of
+dropping them silently. llama-cpp-python's own `response_format` handling is not used:
+it falls back to "any JSON" without a word when a schema cannot be converted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+__all__ = ["UnsupportedSchemaError", "grammar_for", "unenforced_keywords"]
+
+# Keywords the converter enforces, or that constrain nothing.
+_ENFORCED = {
+    "type", "properties", "required", "additionalProperties", "items", "prefixItems", "minItems", "maxItems",
+    "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions", "pattern", "minLength",
+    "maxLength", "title", "description", "default", "examples", "$schema", "$id", "$comment",
+}  # fmt: skip
+_ENFORCED_FORMATS = {None, "date", "time", "date-time", "uuid"}
+
+
+class UnsupportedSchemaError(ValueError):
+    """The response_format cannot be turned into a grammar; the message says why."""
+
+
+def grammar_for(response_format: dict[str, Any] | None) -> tuple[Any, set[str]]:
+    """A `LlamaGrammar` for `response_format` (None for plain text) and the keywords it ignores."""
+    kind = (response_format or {}).get("type", "text")
+    if response_format is None or kind == "text":
+        return None, set()
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+    elif kind == "json_object":
+        schema = response_format.get("schema")
+    else:
+        raise UnsupportedSchemaError(f"unsupported response_format type {kind!r}")
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    if schema is None:
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False), set()
+    try:
+        gbnf = _schema_to_gbnf(schema)
+    except Exception as exc:  # the converter raises assertion, key, value and recursion errors
+        raise UnsupportedSchemaError(f"cannot turn the JSON schema into a grammar: {exc!r}") from exc
+    return LlamaGrammar.from_string(gbnf, verbose=False), unenforced_keywords(schema)
+
+
+def unenforced_keywords(schema: Any) -> set[str]:
+    """Keywords, anywhere in `schema`, that the grammar does not enforce."""
+    if isinstance(schema, list):
+        return set().union(*(unenforced_keywords(item) for item in schema))
+    if not isinstance(schema, dict):
+        return set()
+    found = {key for key in schema if key not in _ENFORCED and key != "format"}
+    if schema.get("format") not in _ENFORCED_FORMATS:
+        found.add("format")
+    for key in ("properties", "$defs", "definitions"):
+        found |= unenforced_keywords(list((schema.get(key) or {}).values()))
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
+        found |= unenforced_keywords(schema.get(key))
+    return found
+
+
+# As in llama.cpp's own converter: no raw control characters (a literal newline) in strings.
+_JSON_CHAR = r'[^"\\\x7F\x00-\x1F] | [\\] (["\\bfnrt] | "u" [0-9a-fA-F]{4})'
+
+
+def _schema_to_gbnf(schema: dict[str, Any]) -> str:
+    """`llama_grammar.json_schema_to_gbnf`, with the literal fixes described above."""
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    class Converter(SchemaConverter):  # type: ignore[misc]
+        def _format_literal(self, literal: str) -> str:
+            escaped = literal.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r").replace("\n", "\\n")
+            return f'"{escaped}"'
+
+        def _generate_constant_rule(self, value: Any) -> str:
+            return self._format_literal(json.dumps(value, ensure_ascii=False))
+
+        def _add_primitive(self, name: str, rule: Any) -> str:
+            if name == "char":  # JSON forbids raw control characters in strings; the library allows them
+                rule = type(rule)(_JSON_CHAR, rule.deps)
+            return str(super()._add_primitive(name, rule))
+
+    converter = Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    resolved = converter.resolve_refs(copy.deepcopy(schema), "stdin")  # it rewrites $ref in place
+    converter.visit(resolved, "")
+    return str(converter.format_grammar())
