@@ -17,7 +17,7 @@ from qa.article import Article
 from qa.backends import Backend
 from qa.chunking import pack, pieces, select_relevant, span_text
 from qa.constraints import output_budget, response_schema
-from qa.errors import ContextLengthError, InputError, QuestionError
+from qa.errors import ContextLengthError, InputError, QAError, QuestionError
 from qa.grounding import locate_quote, verify_answer, verify_summary
 from qa.prompts import RenderedPrompt, article_block, load_prompt
 from qa.schemas import Answer, AnswerResult, Provenance, Summary, SummaryResult, Usage
@@ -198,7 +198,11 @@ def _combine_steps(
             spec = _combine_spec(group, backend, style, lang)
             if _fits(spec, backend) < 0:
                 raise ContextLengthError("a partial summary of this article does not fit the context")
-            summary, step_usage = yield from structured_call(spec, backend)
+            try:
+                summary, step_usage = yield from structured_call(spec, backend)
+            except QAError as exc:
+                exc.usage = usage + (exc.usage or Usage.zero())
+                raise
             usage = usage + step_usage
             merged.append(summary)
         if len(merged) == 1:
@@ -223,13 +227,17 @@ def summary_steps(
         chunks = pack(article, pieces(article, count, room), count, room)
         partials: list[Summary] = []
         usage = Usage.zero()
-        for chunk in chunks:
-            part, part_usage = yield from structured_call(
-                _summary_spec(article, span_text(article, chunk), backend, style, lang), backend
-            )
-            partials.append(part)
-            usage = usage + part_usage
-        summary, prompt, combine_usage = yield from _combine_steps(partials, backend, style, lang)
+        try:
+            for chunk in chunks:
+                part, part_usage = yield from structured_call(
+                    _summary_spec(article, span_text(article, chunk), backend, style, lang), backend
+                )
+                partials.append(part)
+                usage = usage + part_usage
+            summary, prompt, combine_usage = yield from _combine_steps(partials, backend, style, lang)
+        except QAError as exc:  # a failing step's error carries the cost of every step before it
+            exc.usage = usage + (exc.usage or Usage.zero())
+            raise
         usage = usage + combine_usage
     verified, grounding = verify_summary(article.text, summary)
     return SummaryResult(summary=verified, grounding=grounding, usage=usage, provenance=_provenance(prompt, backend))

@@ -215,3 +215,16 @@ def test_split_usage_adds_up() -> None:
     shares = split_usage(usage, 3)
     assert sum(s.prompt_tokens for s in shares) == 101 and sum(s.completion_tokens for s in shares) == 7
     assert sum(s.attempts for s in shares) == 2 and sum(s.cost_usd for s in shares) == pytest.approx(0.3)
+
+
+def test_a_failing_map_reduce_step_reports_the_usage_of_every_step_before_it() -> None:
+    from qa.errors import RefusalError
+    from tests.fakes import Reply
+
+    article = long_article()
+    quotes = [article.paragraphs[i].text for i in (1, 2, 3)]
+    server = FakeChatServer().enqueue(summary(*quotes), summary(*quotes), Reply(None, refusal="No."))
+    backend = server.backend(context_tokens=6500)
+    with pytest.raises(RefusalError) as info:
+        run(summary_steps(article, backend), backend)
+    assert info.value.usage is not None and info.value.usage.attempts == 3 == len(server.requests)
