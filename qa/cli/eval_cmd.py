@@ -1,0 +1,169 @@
+"""`qa eval`: run an eval suite, report it, gate it against thresholds and a baseline.
+
+    qa eval                                   # the seed suite, live, log in evals/runs/
+    qa --record-mode replay eval --check      # CI: recorded responses, no model, no network
+    qa --record-mode record eval --suite seed # re-record the seed suite's responses
+    qa eval --compare RUN_A.jsonl RUN_B.jsonl # per-case regressions/improvements, metric deltas
+
+Defaults for suite NAME: the suite is evals/NAME/suite.toml, its recordings
+evals/recordings/NAME/ (unless --recordings is given), its baseline
+evals/baselines/NAME.json and the log evals/runs/NAME-<UTC time>.jsonl. Exit codes: 0
+pass; 6 the harness failed (bad dataset or baseline, a replay miss, an unexpected
+exception in a case); 7 `--check` failed (a metric below its threshold, or a case correct
+in the baseline is not now).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+import click
+
+from qa.cli.app import CliState
+
+if TYPE_CHECKING:
+    from qa.evals.runner import EvalRun
+
+__all__ = ["eval_cmd", "resolve_suite"]
+
+
+def _project_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def resolve_suite(value: str) -> tuple[Path, Path]:
+    """(suite.toml, project root) for a suite NAME (evals/NAME/suite.toml) or a PATH."""
+    from qa.errors import EvalError
+
+    given = Path(value)
+    if given.suffix == ".toml" or given.is_dir() or given.is_file():
+        path = given / "suite.toml" if given.is_dir() else given
+        if not path.is_file():
+            raise EvalError(f"no suite file {path}")
+        root = _project_root(path.resolve().parent) or path.resolve().parent
+        return path, root
+    checkout = Path(__file__).resolve().parents[2]
+    for root in dict.fromkeys((Path.cwd(), checkout)):
+        path = root / "evals" / value / "suite.toml"
+        if path.is_file():
+            return path, root
+    raise EvalError(f"no suite named {value!r}: looked for evals/{value}/suite.toml in {Path.cwd()} and {checkout}")
+
+
+def _harness_message(run: EvalRun, hint: str) -> str:
+    """What stderr says when cases hit harness errors: how many, whether replay missed, the first."""
+    errors = run.harness_errors
+    first = errors[0]
+    assert first.error is not None
+    lines = [f"{len(errors)} case(s) hit a harness error, so the metrics cannot be trusted (exit 6)."]
+    if any(r.error is not None and r.error.type == "ReplayMissError" for r in errors):
+        lines.append(f"A replay miss means a request has no recording (a prompt, the model or the code changed): re-record with `{hint}`.")
+    lines.append(f"First: {first.case_id}: {first.error.type}: {first.error.message}")
+    return "\n".join(lines)
+
+
+@click.command("eval")
+@click.option("--suite", "suite_name", default="seed", show_default=True, metavar="NAME|PATH",
+              help="A suite name (evals/NAME/suite.toml) or a suite.toml path.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Run every case N times.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Cases run at once.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Run log (JSONL); an existing log is resumed. Default: evals/runs/<suite>-<UTC time>.jsonl.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.md",
+              help="Write a Markdown report with per-case evidence.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.xml",
+              help="Write JUnit XML: one testcase per case.")
+@click.option("--check", is_flag=True, help="Gate: exit 7 below a threshold or on a regression against the baseline.")
+@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline file (default: evals/baselines/<suite>.json).")
+@click.option("--update-baseline", is_flag=True, help="Write this run's metrics and verdicts as the baseline.")
+@click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="RUN_A RUN_B",
+              help="Compare two run logs instead of running (with --check: exit 7 on a regression).")
+@click.option("--judge", is_flag=True, help="Ask a model judge about summary sentences the deterministic check cannot decide.")
+@click.pass_obj
+def eval_cmd(
+    state: CliState,
+    suite_name: str,
+    repeats: int,
+    concurrency: int,
+    log_path: Path | None,
+    report_path: Path | None,
+    junit_path: Path | None,
+    check: bool,
+    baseline_path: Path | None,
+    update_baseline: bool,
+    compare: tuple[Path, Path] | None,
+    judge: bool,
+) -> int:
+    """Run the eval suite and compare it with the baseline.
+
+    Every question and one summary per repeat run against the backend (or its recordings:
+    `qa --record-mode replay eval --check` needs no model and no network). Each finished
+    case is appended to the run log; an existing --log is resumed.
+
+    Exit codes: 0 pass; 6 the harness failed (a bad suite or baseline, a replay miss, an
+    unexpected exception); 7 with --check, a metric below its threshold in suite.toml or a
+    case correct in the baseline that is not now.
+    """
+    from qa.evals import gate as gating
+    from qa.evals import load_suite, report
+    from qa.evals.log import read_log
+    from qa.evals.runner import plan_cases, run_suite
+    from qa.settings import Settings
+
+    if compare:
+        comparison = gating.compare_logs(*compare)
+        click.echo(report.comparison_markdown(comparison), nl=False)
+        return gating.EXIT_GATE if check and comparison.regressions else 0
+    suite_path, root = resolve_suite(suite_name)
+    suite = load_suite(suite_path)
+    overrides = dict(state.overrides)
+    overrides["recordings"] = overrides.get("recordings") or root / "evals" / "recordings" / suite.name
+    settings = Settings.load(**overrides)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    log_path = log_path or root / "evals" / "runs" / f"{suite.name}-{stamp}.jsonl"
+    baseline_path = baseline_path or root / "evals" / "baselines" / f"{suite.name}.json"
+    hint = f"qa --record-mode record eval --suite {suite_name}"
+
+    total = len(plan_cases(suite, repeats))
+    done = len(read_log(log_path).records) if log_path.exists() else 0
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task(f"qa eval {suite.name}", total=total, completed=min(done, total))
+            run = asyncio.run(run_suite(
+                suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge,
+                on_case=lambda _: progress.advance(task), rerecord_hint=hint,
+            ))  # fmt: skip
+    else:
+        run = asyncio.run(run_suite(
+            suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge, rerecord_hint=hint
+        ))  # fmt: skip
+
+    result = None
+    if check:
+        result = gating.check_run(run, suite.thresholds, gating.load_baseline(baseline_path), str(baseline_path))
+    if report_path:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(report.markdown_report(run, result), encoding="utf-8")
+    if junit_path:
+        junit_path.parent.mkdir(parents=True, exist_ok=True)
+        junit_path.write_text(report.junit_xml(run), encoding="utf-8")
+    report.print_table(run, result, sys.stdout, terminal=sys.stdout.isatty())
+    if run.harness_errors:
+        click.echo(f"qa: error: {_harness_message(run, hint)}", err=True)
+        return gating.EXIT_HARNESS
+    if update_baseline:
+        written = gating.write_baseline(gating.baseline_from_run(run), baseline_path)
+        click.echo(f"baseline written: {written}", err=True)
+    return result.exit_code if result is not None else 0

@@ -1,0 +1,304 @@
+"""Aggregates: confidence intervals, abstention metrics, and a run's metrics with CIs and n.
+
+`mean_with_ci` (Wilson for 0/1 values, Student's t otherwise) and `abstention_metrics`
+work on plain lists; `aggregate` reduces a run's case records to every metric with its
+95% CI and n, never NaN.
+
+Question metrics follow SQuAD 2.0: `correct` over all questions, and separately
+`answerable_accuracy` (HasAns) and `unanswerable_accuracy` (NoAns, right only when the
+system abstains); `em`, `f1`; abstention precision/recall (positive class: abstained);
+`citation_valid` and `schema_valid` over questions and summaries. Summary metrics are
+FineSurE's `completeness`, `faithfulness` and `conciseness`.
+
+With repeats, the cases of one question are not independent: question metrics average
+each question's repeats first and take the CI over questions (a clustered CI; n counts
+questions). Each summary case is its own cluster (one per repeat). An unscored value is
+left out and listed with its reason; a metric with nothing to score has value None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from qa.errors import EvalError
+from qa.evals.dataset import QuestionCase
+from qa.evals.log import CaseRecord
+from qa.evals.scorers import Score
+from qa.schemas import AnswerResult, Usage
+
+__all__ = [
+    "METRICS",
+    "AbstentionMetrics",
+    "Aggregates",
+    "CaseOutcome",
+    "MetricValue",
+    "UnscoredNote",
+    "UsageTotals",
+    "abstention_metrics",
+    "aggregate",
+    "case_outcome",
+    "mean_with_ci",
+]
+
+QUESTION_METRICS = ("correct", "answerable_accuracy", "unanswerable_accuracy", "em", "f1",
+                    "abstention_precision", "abstention_recall")
+SHARED_METRICS = ("citation_valid", "schema_valid")
+SUMMARY_METRICS = ("completeness", "faithfulness", "conciseness")
+METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS)
+"""Every metric name, in report order; these are the names `[thresholds]` may use."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class CaseOutcome(_Strict):
+    """What abstention metrics need from one scored case."""
+
+    id: str
+    """The question case id."""
+    answerable: bool
+    """Whether the article answers the question."""
+    abstained: bool | None
+    """True if the status was not_in_article; None if there was no result."""
+    correct: bool | None
+    """The 'correct' verdict; None if unscored."""
+
+
+def case_outcome(question_case: QuestionCase, answer_result: AnswerResult | None, scores: dict[str, Score]) -> CaseOutcome:
+    """Reduce a scored case to what `abstention_metrics` needs."""
+    verdict = scores["correct"].verdict
+    return CaseOutcome(
+        id=question_case.id,
+        answerable=question_case.answerable,
+        abstained=None if answer_result is None else answer_result.answer.status == "not_in_article",
+        correct=None if verdict == "unscored" else verdict == "correct",
+    )
+
+
+class AbstentionMetrics(_Strict):
+    """SQuAD 2.0-style split accuracy plus abstention precision/recall (positive class: abstained)."""
+
+    answerable_accuracy: float | None
+    """Share of scored answerable cases judged correct (None if there are none)."""
+    answerable_n: int
+    """Scored answerable cases."""
+    unanswerable_accuracy: float | None
+    """Share of scored unanswerable cases where the system abstained."""
+    unanswerable_n: int
+    """Scored unanswerable cases."""
+    abstention_precision: float | None
+    """Of the abstentions, the share on unanswerable questions (None if it never abstained)."""
+    abstention_recall: float | None
+    """Of the unanswerable questions, the share it abstained on (None if there are none)."""
+    abstained: int
+    """Scored cases where the system abstained."""
+    unscored: int
+    """Cases left out because they could not be scored (failed calls)."""
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def abstention_metrics(cases: Iterable[CaseOutcome]) -> AbstentionMetrics:
+    """Accuracy on answerable and on unanswerable cases, separately, and abstention P/R."""
+    items = list(cases)
+    scored = [c for c in items if c.correct is not None and c.abstained is not None]
+    answerable = [c for c in scored if c.answerable]
+    unanswerable = [c for c in scored if not c.answerable]
+    true_pos = sum(1 for c in unanswerable if c.abstained)
+    abstained = sum(1 for c in scored if c.abstained)
+    return AbstentionMetrics(
+        answerable_accuracy=_ratio(sum(1 for c in answerable if c.correct), len(answerable)),
+        answerable_n=len(answerable),
+        unanswerable_accuracy=_ratio(sum(1 for c in unanswerable if c.correct), len(unanswerable)),
+        unanswerable_n=len(unanswerable),
+        abstention_precision=_ratio(true_pos, abstained),
+        abstention_recall=_ratio(true_pos, len(unanswerable)),
+        abstained=abstained,
+        unscored=len(items) - len(scored),
+    )
+
+
+_Z95 = 1.959963984540054
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042)  # two-sided 95% Student t, df = 1..30
+
+
+def mean_with_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, float | None, int]:
+    """(mean, low, high, n) with a 95% confidence interval; None values (unscored) are left out.
+
+    0/1 values use the Wilson score interval. Other values use Student's t (normal beyond
+    30 degrees of freedom), clipped to [0, 1] when every value lies in [0, 1]; with one
+    continuous value the bounds are None. n = 0 gives (None, None, None, 0), never NaN.
+    """
+    xs = [float(v) for v in values if v is not None]
+    if any(not math.isfinite(x) for x in xs):
+        raise EvalError("mean_with_ci got a NaN or infinite value; score it as unscored instead")
+    n = len(xs)
+    if n == 0:
+        return None, None, None, 0
+    mean = sum(xs) / n
+    if all(x in (0.0, 1.0) for x in xs):
+        z2 = _Z95 * _Z95
+        centre = (mean + z2 / (2 * n)) / (1 + z2 / n)
+        half = _Z95 * math.sqrt(mean * (1 - mean) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+        return mean, max(0.0, centre - half), min(1.0, centre + half), n
+    if n == 1:
+        return mean, None, None, 1
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    t = _T95[n - 2] if n - 1 <= len(_T95) else _Z95
+    low, high = mean - t * sd / math.sqrt(n), mean + t * sd / math.sqrt(n)
+    if all(0.0 <= x <= 1.0 for x in xs):
+        low, high = max(0.0, low), min(1.0, high)
+    return mean, low, high, n
+
+
+class MetricValue(_Strict):
+    """One aggregate: its mean, a 95% confidence interval and how many units it covers."""
+
+    value: float | None
+    """Mean (0..1), or None when nothing could be scored."""
+    low: float | None
+    """Lower bound of the 95% CI (None when n < 2 for continuous values, or n = 0)."""
+    high: float | None
+    """Upper bound of the 95% CI."""
+    n: int
+    """Units averaged: questions (clustered over repeats) or summary cases."""
+
+
+class UnscoredNote(_Strict):
+    """A metric of a case that could not be scored, and why."""
+
+    case_id: str
+    """The case."""
+    metric: str
+    """The metric left out."""
+    reason: str
+    """Why it could not be scored."""
+
+
+class UsageTotals(_Strict):
+    """What the run cost, summed over every case (failed ones too) and the judge."""
+
+    prompt_tokens: int
+    """Tokens sent."""
+    completion_tokens: int
+    """Tokens generated."""
+    total_tokens: int
+    """Both."""
+    attempts: int
+    """Model calls, re-asks included."""
+    cost_usd: float | None
+    """Estimated cost, or None when the model's price is unknown."""
+    tokens_per_case: MetricValue
+    """Mean total tokens per case, with a 95% CI (not clipped to 0..1)."""
+    attempts_per_case: MetricValue
+    """Mean model calls per case, with a 95% CI."""
+
+
+class Aggregates(_Strict):
+    """Everything a report and the gate need about a run, computed from its records."""
+
+    cases: int
+    """Case records (questions x repeats + summaries)."""
+    errors: int
+    """Cases whose call failed (result None)."""
+    harness_errors: int
+    """Cases where the harness, not the model, failed."""
+    metrics: dict[str, MetricValue]
+    """Metric name (see `METRICS`) -> aggregate."""
+    unscored_counts: dict[str, int]
+    """Metric name -> cases left out of it."""
+    unscored: list[UnscoredNote]
+    """Every left-out (case, metric) with its reason."""
+    usage: UsageTotals
+    """Tokens, attempts and cost."""
+
+
+def _metric(values: Iterable[float | None]) -> MetricValue:
+    value, low, high, n = mean_with_ci(values)
+    return MetricValue(value=value, low=low, high=high, n=n)
+
+
+def _clustered(pairs: Sequence[tuple[str, float | None]]) -> MetricValue:
+    """Average the values of each cluster, then the CI over clusters."""
+    clusters: dict[str, list[float]] = defaultdict(list)
+    for cluster, value in pairs:
+        if value is not None:
+            clusters[cluster].append(value)
+    return _metric(sum(vs) / len(vs) for vs in clusters.values())
+
+
+def _cluster(record: CaseRecord) -> str:
+    return record.question_id if record.kind == "question" and record.question_id else record.case_id
+
+
+def _question_values(records: Sequence[CaseRecord]) -> dict[str, list[tuple[str, float | None]]]:
+    out: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
+    for r in records:
+        if r.kind != "question":
+            continue
+        key = _cluster(r)
+        for name in ("correct", "em", "f1"):
+            out[name].append((key, r.scores[name].value if name in r.scores else None))
+        correct = r.scores.get("correct")
+        if r.result is None or correct is None or correct.value is None or r.answerable is None:
+            continue
+        abstained = r.result.answer.status == "not_in_article"  # type: ignore[union-attr]
+        out["answerable_accuracy" if r.answerable else "unanswerable_accuracy"].append((key, correct.value))
+        if abstained:
+            out["abstention_precision"].append((key, 0.0 if r.answerable else 1.0))
+        if not r.answerable:
+            out["abstention_recall"].append((key, 1.0 if abstained else 0.0))
+    return out
+
+
+def _usage(records: Sequence[CaseRecord]) -> UsageTotals:
+    total = Usage.zero()
+    per_case = []
+    for r in records:
+        usage = r.usage + r.judge_usage if r.judge_usage is not None else r.usage
+        total = total + usage
+        per_case.append(usage)
+    return UsageTotals(
+        prompt_tokens=total.prompt_tokens,
+        completion_tokens=total.completion_tokens,
+        total_tokens=total.total_tokens,
+        attempts=total.attempts,
+        cost_usd=total.cost_usd,
+        tokens_per_case=_metric(float(u.total_tokens) for u in per_case),
+        attempts_per_case=_metric(float(u.attempts) for u in per_case),
+    )
+
+
+def aggregate(records: Sequence[CaseRecord]) -> Aggregates:
+    """Aggregate metrics, unscored notes and usage of a run's records."""
+    question_values = _question_values(records)
+    metrics = {name: _clustered(question_values.get(name, [])) for name in QUESTION_METRICS}
+    for name in SHARED_METRICS:
+        metrics[name] = _clustered([(_cluster(r), r.scores[name].value) for r in records if name in r.scores])
+    summaries = [r for r in records if r.kind == "summary"]
+    for name in SUMMARY_METRICS:
+        metrics[name] = _metric(r.scores[name].value for r in summaries if name in r.scores)
+    unscored = [
+        UnscoredNote(case_id=r.case_id, metric=name, reason=score.reason)
+        for r in records
+        for name, score in r.scores.items()
+        if score.verdict == "unscored"
+    ]
+    return Aggregates(
+        cases=len(records),
+        errors=sum(1 for r in records if r.error is not None),
+        harness_errors=sum(1 for r in records if r.error is not None and r.error.harness),
+        metrics=metrics,
+        unscored_counts=dict(Counter(note.metric for note in unscored)),
+        unscored=unscored,
+        usage=_usage(records),
+    )

@@ -1,0 +1,253 @@
+"""Run a suite: every question and one summary per repeat, concurrently, logged case by case.
+
+    run = asyncio.run(run_suite(load_suite("evals/seed/suite.toml"), settings, log_path="run.jsonl"))
+    run.aggregates.metrics["correct"].value
+
+Each question is its own case, asked through `qa.aask` (one question per call, as a
+user would ask it); the summary case goes through `qa.asummarize`. At most `concurrency`
+cases run at once. Each finished case is appended to the run log at once (see
+`qa.evals.log`), so an interrupted run loses nothing it finished, and running again on
+the same log resumes it.
+
+Repeats are distinct requests: repeat r is sent with `seed=r`, so a recording never
+replays one output for every repeat. (With temperature 0 decoding is greedy and repeats
+may still agree.)
+
+A case whose call raises a `QAError` is recorded with the error's type, message and usage,
+and the run goes on. Errors that say the model misbehaved (invalid or truncated output,
+a refusal, a prompt too long for its context) are the model's; every other error (a
+replay miss, a model that will not load, a server error) and any unexpected exception is
+a harness error: recorded, and it makes the run's exit code the harness code (6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import qa
+from qa import api
+from qa.article import Article
+from qa.errors import (
+    ContextLengthError,
+    EvalError,
+    InputError,
+    OutputValidationError,
+    QAError,
+    RefusalError,
+    TruncatedOutputError,
+)
+from qa.evals.dataset import QuestionCase, Suite
+from qa.evals.judge import ModelJudge, judge_recordings
+from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
+from qa.evals.metrics import Aggregates, aggregate
+from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, score_answer
+from qa.evals.summary_scorers import score_summary
+from qa.prompts import load_prompt
+from qa.schemas import SummaryResult, Usage
+from qa.settings import Settings
+
+__all__ = ["CaseCallback", "CasePlan", "EvalRun", "plan_cases", "rerecord_command", "run_suite"]
+
+CaseCallback = Callable[[CaseRecord], None]
+MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
+"""Errors that are the model's failure to do the task, not the harness's."""
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """One case to run."""
+
+    case_id: str
+    repeat: int
+    question: QuestionCase | None  # None: the summary case
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """A finished (or resumed and finished) run."""
+
+    log_path: Path
+    header: LogHeader
+    records: list[CaseRecord]
+    """Every case of the plan, in plan order (resumed ones included)."""
+    aggregates: Aggregates
+    resumed: int
+    """Cases taken from the log instead of being run again."""
+
+    @property
+    def harness_errors(self) -> list[CaseRecord]:
+        """Cases where the harness failed; any makes the run's exit code 6."""
+        return [r for r in self.records if r.error is not None and r.error.harness]
+
+
+def plan_cases(suite: Suite, repeats: int) -> list[CasePlan]:
+    """Case ids `<question id>#<repeat>` and `summary#<repeat>`, repeats counted from 1."""
+    plan = []
+    for repeat in range(1, repeats + 1):
+        plan += [CasePlan(f"{q.id}#{repeat}", repeat, q) for q in suite.questions]
+        plan.append(CasePlan(f"summary#{repeat}", repeat, None))
+    return plan
+
+
+def rerecord_command(suite: Suite) -> str:
+    """The command that re-records a suite's responses (printed by a replay miss)."""
+    return f"qa --record-mode record eval --suite {suite.name}"
+
+
+def _header(suite: Suite, settings: Settings, judge: bool) -> LogHeader:
+    backend = api.backend_for(settings)
+    prompts = ["answer", "summarize", *(["judge"] if judge else [])]
+    summary = {
+        "backend": settings.resolved_backend(),
+        "model": backend.model,
+        "base_url": settings.base_url,
+        "temperature": settings.temperature,
+        "max_attempts": settings.max_attempts,
+        "structured_mode": backend.structured_mode,
+        "constrain_quotes": backend.constrain_quotes,
+        "context_tokens": settings.context_tokens,
+        "record_mode": settings.record_mode,
+        "recordings": str(settings.recordings),
+        "judge": judge,
+    }
+    return LogHeader(
+        log_version=1,
+        suite=suite.name,
+        suite_path=str(suite.source),
+        started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        qa_version=qa.__version__,
+        backend=backend.kind,
+        model=backend.model,
+        prompt_versions={name: load_prompt(name).version for name in prompts},
+        settings=summary,
+    )
+
+
+_SCHEMA_OK = Score.graded(1.0, True, "a schema-valid Summary was returned", "none")
+
+
+def _usage_of(exc: Exception) -> Usage:
+    return (exc.usage if isinstance(exc, QAError) else None) or Usage.zero()
+
+
+def _error(exc: BaseException) -> CaseError:
+    harness = not isinstance(exc, MODEL_FAILURES)
+    return CaseError(type=type(exc).__name__, message=str(exc) or repr(exc), harness=harness)
+
+
+class _Runner:
+    """The state one run shares between its cases."""
+
+    def __init__(self, suite: Suite, article: Article, settings: Settings, judge: bool, hint: str) -> None:
+        self.suite, self.article, self.settings, self.judge, self.hint = suite, article, settings, judge, hint
+
+    def settings_for(self, repeat: int, *, judging: bool = False) -> Settings:
+        update: dict[str, object] = {"seed": repeat}
+        if judging:
+            update["recordings"] = judge_recordings(self.settings.recordings)
+        settings = self.settings.model_copy(update=update)
+        api.backend_for(settings).rerecord_hint = self.hint
+        return settings
+
+    async def question(self, plan: CasePlan, case: QuestionCase) -> CaseRecord:
+        started = time.perf_counter()
+        settings = self.settings_for(plan.repeat)
+        result, error, usage = None, None, Usage.zero()
+        try:
+            result = await qa.aask(self.article, case.question, settings=settings)
+            usage = result.usage
+            scores = score_answer(case, result)
+        except Exception as exc:  # every failure is recorded, never lost: see the module docstring
+            error, usage = _error(exc), _usage_of(exc)
+            scores = score_answer(case, None, error=exc)
+        return CaseRecord(
+            case_id=plan.case_id, kind="question", question_id=case.id, repeat=plan.repeat,
+            question=case.question, answerable=case.answerable, expected=case.golds,
+            result=result, error=error, scores=scores, decided_by=scores["correct"].decided_by,
+            summary_checks=None, usage=usage, judge_usage=None, elapsed_s=time.perf_counter() - started,
+        )  # fmt: skip
+
+    async def summary(self, plan: CasePlan) -> CaseRecord:
+        started = time.perf_counter()
+        settings = self.settings_for(plan.repeat)
+        result: SummaryResult | None = None
+        error, checks, judge_usage = None, None, None
+        try:
+            result = await qa.asummarize(self.article, settings=settings)
+            judge = ModelJudge(self.article, self.settings_for(plan.repeat, judging=True)) if self.judge else None
+            if judge is None:
+                checks = score_summary(result, self.article.text, self.suite.key_facts)
+            else:  # the judge calls the model synchronously: keep the event loop free
+                checks = await asyncio.to_thread(score_summary, result, self.article.text, self.suite.key_facts, judge)
+                judge_usage = judge.usage
+            scores = {**checks.metrics(), "citation_valid": _citation_score(result.grounding), "schema_valid": _SCHEMA_OK}
+            usage = result.usage
+        except Exception as exc:  # every failure is recorded, never lost
+            error, usage = _error(exc), _usage_of(exc)
+            failed = Score.unscored(f"the call failed: {error.type}: {error.message}")
+            scores = {name: failed for name in ("completeness", "faithfulness", "conciseness", "citation_valid")}
+            scores["schema_valid"] = _schema_score_on_error(exc)
+        return CaseRecord(
+            case_id=plan.case_id, kind="summary", question_id=None, repeat=plan.repeat,
+            question=None, answerable=None, expected=[], result=result, error=error, scores=scores,
+            decided_by=scores["faithfulness"].decided_by, summary_checks=checks, usage=usage,
+            judge_usage=judge_usage, elapsed_s=time.perf_counter() - started,
+        )  # fmt: skip
+
+    async def case(self, plan: CasePlan) -> CaseRecord:
+        if plan.question is None:
+            return await self.summary(plan)
+        return await self.question(plan, plan.question)
+
+
+async def run_suite(
+    suite: Suite,
+    settings: Settings,
+    *,
+    repeats: int = 1,
+    concurrency: int = 4,
+    log_path: str | os.PathLike[str],
+    resume: bool = True,
+    judge: bool = False,
+    on_case: CaseCallback | None = None,
+    rerecord_hint: str | None = None,
+) -> EvalRun:
+    """Run `suite` (see the module docstring); return its records and aggregates.
+
+    `on_case` is called with each record as soon as it is logged (e.g. to advance a
+    progress bar). `rerecord_hint` is the command a replay miss prints (default:
+    `rerecord_command(suite)`).
+    """
+    if repeats < 1 or concurrency < 1:
+        raise EvalError(f"repeats and concurrency must be at least 1 (got {repeats} and {concurrency})")
+    try:
+        article = qa.load_article(suite.article_path)
+    except InputError as exc:
+        raise EvalError(f"{suite.source}: the suite's article cannot be used: {exc}") from exc
+    hint = rerecord_hint or rerecord_command(suite)
+    runner = _Runner(suite, article, settings, judge, hint)
+    plan = plan_cases(suite, repeats)
+    with RunLogWriter(log_path, _header(suite, runner.settings_for(1), judge), resume=resume) as writer:
+        resumed = sum(1 for p in plan if p.case_id in writer.done)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(plan_item: CasePlan) -> None:
+            async with gate:
+                record = await runner.case(plan_item)
+            await writer.append_async(record)
+            if on_case is not None:
+                on_case(record)
+
+        async with asyncio.TaskGroup() as group:  # a failure to log cancels the rest: nothing runs unlogged
+            for plan_item in plan:
+                if plan_item.case_id not in writer.done:
+                    group.create_task(one(plan_item))
+        records = [writer.done[p.case_id] for p in plan]
+        header = writer.header
+    return EvalRun(log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=resumed)

@@ -1,0 +1,155 @@
+"""Tests for `qa eval`, on the committed recordings (evals/recordings/seed): no model, no network.
+
+Each test works on a copy of the recordings (a replay run writes a usage log into its
+folder). Most use a five-question slice of the seed suite, whose requests are the seed
+suite's own, so they replay from the same recordings; one runs the literal CI command on the
+whole suite in a subprocess, with the model made unloadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from qa.cli.app import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDINGS = ROOT / "evals" / "recordings" / "seed"
+JUDGE_RECORDINGS = ROOT / "evals" / "recordings" / "seed-judge"
+ARTICLE = ROOT / "seeds" / "000_db386d23d8a38732.txt"
+NO_MODEL = "/nonexistent/models/SmolLM2-135M-Instruct.Q4_1.gguf"  # the default model's name, nowhere on disk
+
+
+@pytest.fixture(autouse=True)
+def _no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replay must not need the model: make it unloadable (token counts fall back to tiktoken)."""
+    monkeypatch.setenv("QA_LOCAL_MODEL", NO_MODEL)
+
+
+@pytest.fixture
+def recordings(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(RECORDINGS, tmp_path / "recordings"))
+
+
+def mini_suite(folder: Path, thresholds: str = "") -> Path:
+    """The first five seed questions and every key fact, as a suite file in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = (ROOT / "evals" / "seed" / "questions.jsonl").read_text().splitlines()[:5]
+    (folder / "questions.jsonl").write_text("\n".join(lines) + "\n")
+    shutil.copy(ROOT / "evals" / "seed" / "key_facts.jsonl", folder / "key_facts.jsonl")
+    (folder / "suite.toml").write_text(f'[suite]\nname = "seed"\narticle = "{ARTICLE}"\n\n[thresholds]\n{thresholds}\n')
+    return folder / "suite.toml"
+
+
+def qa_eval(recordings: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--record-mode", "replay", "--recordings", str(recordings), "eval", *args], prog_name="qa")
+
+
+def test_ci_command_passes_in_a_subprocess_without_model_or_network(tmp_path: Path) -> None:
+    """`qa --record-mode replay eval --check`, literally, in a copy of the project's eval files."""
+    for part in ("pyproject.toml", "seeds/000_db386d23d8a38732.txt", "evals/seed", "evals/recordings/seed", "evals/baselines/seed.json"):
+        source, target = ROOT / part, tmp_path / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "QA_LOCAL_MODEL": NO_MODEL}
+    probe = (
+        "import sys; sys.modules['llama_cpp'] = None\n"  # importing the model library now fails
+        "from qa.cli import main\n"
+        "main(['--record-mode', 'replay', 'eval', '--check', '--junit', 'junit.xml'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "gate: PASS (exit 0)" in done.stdout
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "57" and suite.get("errors") == "0"
+    assert list((tmp_path / "evals" / "runs").glob("seed-*.jsonl"))  # the default log folder
+
+
+def test_reports_and_junit_are_written_with_evidence(tmp_path: Path, recordings: Path) -> None:
+    md, xml = tmp_path / "out" / "report.md", tmp_path / "out" / "junit.xml"
+    result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"),
+                     "--report", str(md), "--junit", str(xml))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = md.read_text()
+    assert "### q01#1:" in text and "**Question:** What did China and Colombia sign?" in text and "### summary#1:" in text
+    cases = ET.parse(xml).getroot().iter("testcase")
+    assert [c.get("name") for c in cases] == ["q01#1", "q02#1", "q03#1", "q04#1", "q05#1", "summary#1"]
+    assert "correct" in result.stdout and "answerable_accuracy" in result.stdout
+
+
+def test_check_exits_7_below_a_threshold(tmp_path: Path, recordings: Path) -> None:
+    suite = mini_suite(tmp_path / "s", thresholds="schema_valid = 1.01  # unreachable on purpose")
+    result = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "run.jsonl"), "--check")
+    assert result.exit_code == 7, result.output
+    assert ">= 1.01 FAIL" in result.stdout and "gate: FAIL (exit 7)" in result.stdout
+
+
+def test_check_exits_7_on_a_regression_against_the_baseline(tmp_path: Path, recordings: Path) -> None:
+    suite, baseline = mini_suite(tmp_path / "s"), tmp_path / "baseline.json"
+    first = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "a.jsonl"), "--update-baseline", "--baseline", str(baseline))
+    assert first.exit_code == 0 and baseline.is_file(), first.output
+    passing = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "b.jsonl"), "--check", "--baseline", str(baseline))
+    assert passing.exit_code == 0, passing.output
+    data = json.loads(baseline.read_text())
+    wrong = next(case for case, v in data["cases"].items() if v["verdict"] != "correct")
+    data["cases"][wrong]["verdict"] = "correct"  # the baseline now says this case used to be right
+    baseline.write_text(json.dumps(data))
+    failing = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "c.jsonl"), "--check", "--baseline", str(baseline))
+    assert failing.exit_code == 7, failing.output
+    assert f"regression: {wrong} was correct, now " in failing.stdout
+
+
+def test_a_replay_miss_is_a_harness_error_with_the_rerecord_command(tmp_path: Path) -> None:
+    suite = mini_suite(tmp_path / "s")
+    result = qa_eval(tmp_path / "empty", "--suite", str(suite), "--log", str(tmp_path / "run.jsonl"), "--check")
+    assert result.exit_code == 6, result.output
+    assert "replay miss" in result.stderr and f"To re-record: qa --record-mode record eval --suite {suite}" in result.stderr
+
+
+def test_a_dataset_error_exits_6(tmp_path: Path, recordings: Path) -> None:
+    suite = mini_suite(tmp_path / "s")
+    (suite.parent / "questions.jsonl").write_text('{"id": "q1", "question": "?", "answerable": true, "answers": []}\n')
+    result = qa_eval(recordings, "--suite", str(suite), "--check")
+    assert result.exit_code == 6
+    assert "an answerable question needs at least one answer" in result.stderr
+
+
+def test_compare_lists_regressions_and_gates_with_check(tmp_path: Path, recordings: Path) -> None:
+    suite = mini_suite(tmp_path / "s")
+    assert qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "a.jsonl")).exit_code == 0
+    lines = (tmp_path / "a.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines[1:]]
+    wrong = next(r for r in records if r["scores"]["correct"]["verdict"] != "correct")
+    wrong["scores"]["correct"] = {"value": 1.0, "verdict": "correct", "reason": "edited", "decided_by": "exact"}
+    (tmp_path / "before.jsonl").write_text("\n".join([lines[0], *(json.dumps(r) for r in records)]) + "\n")
+    shown = CliRunner().invoke(cli, ["eval", "--compare", str(tmp_path / "before.jsonl"), str(tmp_path / "a.jsonl")])
+    assert shown.exit_code == 0 and f"- {wrong['case_id']}: correct -> " in shown.stdout and "| correct |" in shown.stdout
+    gated = CliRunner().invoke(cli, ["eval", "--compare", str(tmp_path / "before.jsonl"), str(tmp_path / "a.jsonl"), "--check"])
+    assert gated.exit_code == 7
+
+
+def test_resume_with_an_existing_log_runs_nothing_again(tmp_path: Path, recordings: Path) -> None:
+    suite, log = mini_suite(tmp_path / "s"), tmp_path / "run.jsonl"
+    assert qa_eval(recordings, "--suite", str(suite), "--log", str(log)).exit_code == 0
+    again = qa_eval(tmp_path / "empty", "--suite", str(suite), "--log", str(log))  # would miss on any request
+    assert again.exit_code == 0 and "6 cases (6 resumed from the log)" in again.stdout
+
+
+def test_the_judge_replays_from_its_own_folder(tmp_path: Path, recordings: Path) -> None:
+    shutil.copytree(JUDGE_RECORDINGS, recordings.parent / f"{recordings.name}-judge")  # <recordings>-judge
+    log, md = tmp_path / "run.jsonl", tmp_path / "report.md"
+    result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log), "--judge", "--report", str(md))
+    assert result.exit_code == 0, result.output
+    summary = json.loads(log.read_text().splitlines()[-1])
+    judged = [s for s in summary["summary_checks"]["sentences"] if s["decided_by"] == "judge"]
+    assert judged and summary["judge_usage"]["attempts"] >= len(judged)
+    assert all(s["reason"].startswith("judge: ") for s in judged)
+    assert "| judge |" in md.read_text() and "+ judge " in md.read_text()
