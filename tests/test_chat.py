@@ -31,13 +31,7 @@ from qa.cli.transcript import Transcript
 from qa.cli.worker import Interrupted, ModelRunner
 from qa.streaming import AnswerTextStream
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"
-RECORDINGS = ROOT / "tests" / "recordings" / "cli"
-MODE = os.environ.get("QA_TEST_RECORD_MODE", "replay")
-RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_cli.py tests/test_chat.py"
-QUESTION = "Who leads Colombia?"
-QUESTION_2 = "How much credit did China pledge?"
+from tests.cli_recordings import MODE, QUESTION, QUESTION_2, RECORDINGS, RERECORD, ROOT, SEED  # noqa: F401
 CTRL_C, CTRL_D, ENTER = "\x03", "\x04", "\r"
 
 

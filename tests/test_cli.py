@@ -26,13 +26,7 @@ from qa.cli.app import LAZY_COMMANDS, cli
 from qa.cli.render import abstention_note, answer_markdown, format_cost, sources_markdown
 from qa.schemas import Answer, AnswerResult, Citation, DroppedQuote, Grounding, Provenance, SummaryResult, Usage
 
-ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"
-RECORDINGS = ROOT / "tests" / "recordings" / "cli"
-MODE = os.environ.get("QA_TEST_RECORD_MODE", "replay")
-RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_cli.py tests/test_chat.py"
-QUESTION = "Who leads Colombia?"
-QUESTION_2 = "How much credit did China pledge?"
+from tests.cli_recordings import MODE, QUESTION, QUESTION_2, RECORDINGS, RERECORD, ROOT, SEED  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
