@@ -16,7 +16,7 @@ from typing import Any
 
 from qa.article import Article
 from qa.backends import Backend, open_backend
-from qa.batch import batch_steps
+from qa.batch import batch_steps, charge_batch_failure
 from qa.driver import TextCallback, arun, run
 from qa.errors import BackendError, QuestionError
 from qa.schemas import AnswerResult, SummaryResult, Usage
@@ -86,6 +86,12 @@ def _check_questions(questions: Sequence[str]) -> list[str]:
     return list(questions)
 
 
+def _batch_failed(exc: BackendError) -> Usage | None:
+    """Log a failed batched call; its usage, to be charged to the one-by-one answers."""
+    log.warning("batched call failed (%s); answering one question at a time", exc)
+    return exc.usage
+
+
 def ask_many(
     article: Article,
     questions: Sequence[str],
@@ -101,16 +107,17 @@ def ask_many(
     """
     questions = _check_questions(questions)
     backend = backend_for(settings, **overrides)
+    spent = None
     if batch and len(questions) > 1:
         try:
             results = run(batch_steps(article, questions, backend), backend)
         except BackendError as exc:
-            log.warning("batched call failed (%s); answering one question at a time", exc)
-            results = None
+            results, spent = None, _batch_failed(exc)
         if results is not None:
             return results
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(questions)))) as pool:
-        return list(pool.map(lambda q: run(answer_steps(article, q, backend), backend), questions))
+        results = list(pool.map(lambda q: run(answer_steps(article, q, backend), backend), questions))
+    return charge_batch_failure(results, spent)
 
 
 async def aask_many(
@@ -125,12 +132,12 @@ async def aask_many(
     """Async `ask_many`."""
     questions = _check_questions(questions)
     backend = backend_for(settings, **overrides)
+    spent = None
     if batch and len(questions) > 1:
         try:
             results = await arun(batch_steps(article, questions, backend), backend)
         except BackendError as exc:
-            log.warning("batched call failed (%s); answering one question at a time", exc)
-            results = None
+            results, spent = None, _batch_failed(exc)
         if results is not None:
             return results
     gate = asyncio.Semaphore(max(1, concurrency))
@@ -139,7 +146,7 @@ async def aask_many(
         async with gate:
             return await arun(answer_steps(article, question, backend), backend)
 
-    return list(await asyncio.gather(*(one(q) for q in questions)))
+    return charge_batch_failure(list(await asyncio.gather(*(one(q) for q in questions))), spent)
 
 
 class Conversation:

@@ -1,13 +1,20 @@
 """Several questions about one article in one model call.
 
 The batch prompt carries the article once and numbers the questions; the reply must hold
-exactly one answer per number. Each answer is then verified on its own, exactly like a
-single answer. `batch_steps` returns None when the batch cannot fit the context, so the
-caller falls back to one call per question.
+exactly one answer per number. On grammar-constrained backends the schema pins the
+numbers (`prefixItems`, one entry per question with `number` fixed), so the reply is
+numbered right by construction; elsewhere the numbering is checked and re-asked. Each
+answer is then verified on its own, exactly like a single answer.
+
+`batch_steps` returns None when the batch cannot fit the context, and raises
+`OutputValidationError` (with the usage spent) when the reply stays misnumbered; either
+way the caller falls back to one call per question, and `charge_batch_failure` adds a
+failed batch's cost to those results, so their usage still adds up to what was spent.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -16,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from qa.article import Article
 from qa.backends import Backend
 from qa.constraints import output_budget, response_schema
+from qa.errors import OutputValidationError
 from qa.grounding import verify_answer
 from qa.prompts import article_block, load_prompt
 from qa.schemas import Answer, AnswerResult, Citation, Provenance, Usage
@@ -23,7 +31,7 @@ from qa.service import answer_problems, check_question, quote_choices, schema_te
 from qa.structured import Steps, StructuredSpec, structured_call
 from qa.tokens import message_tokens
 
-__all__ = ["NumberedAnswer", "AnswerSet", "batch_steps", "split_usage"]
+__all__ = ["AnswerSet", "NumberedAnswer", "batch_steps", "charge_batch_failure", "pin_numbers", "split_usage"]
 
 
 class NumberedAnswer(BaseModel):
@@ -69,6 +77,32 @@ def split_usage(usage: Usage, n: int) -> list[Usage]:
     return shares
 
 
+def charge_batch_failure(results: list[AnswerResult], spent: Usage | None) -> list[AnswerResult]:
+    """`results` with a failed batch call's usage `spent` shared among them."""
+    if spent is None or spent.attempts == 0 or not results:
+        return results
+    shares = split_usage(spent, len(results))
+    return [r.model_copy(update={"usage": r.usage + share}) for r, share in zip(results, shares, strict=True)]
+
+
+def pin_numbers(schema: dict[str, Any], n: int) -> None:
+    """Make `schema`'s answers array exactly `n` entries numbered 1 to `n`, in order.
+
+    For grammar-constrained backends: the entry schema is inlined once per position with
+    `number` fixed by `const`, as `prefixItems`, so a misnumbered reply cannot be decoded.
+    """
+    answers = schema["properties"]["answers"]
+    entry = answers.pop("items")
+    if "$ref" in entry:
+        entry = schema["$defs"][entry["$ref"].rsplit("/", 1)[-1]]
+    pinned = []
+    for number in range(1, n + 1):
+        item = copy.deepcopy(entry)
+        item["properties"]["number"] = {"type": "integer", "const": number}
+        pinned.append(item)
+    answers["prefixItems"] = pinned
+
+
 def _numbering_problems(result: AnswerSet, n: int) -> list[str]:
     numbers = [a.number for a in result.answers]
     if sorted(numbers) != list(range(1, n + 1)):
@@ -81,8 +115,10 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
     questions = [check_question(q) for q in questions]
     n = len(questions)
     schema = response_schema(AnswerSet, quote_choices(article, article.text, backend))
-    items = schema["properties"]["answers"]
-    items["minItems"] = items["maxItems"] = n
+    answers = schema["properties"]["answers"]
+    answers["minItems"] = answers["maxItems"] = n
+    if backend.profile.grammar:
+        pin_numbers(schema, n)
     budget = output_budget(schema)
     prompt = load_prompt("answer_many").render(
         article_block=article_block(article.text), questions=questions, schema=schema_text(backend, schema)
@@ -100,8 +136,11 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
         prompt=prompt, response_model=AnswerSet, schema=schema, max_tokens=budget, check=check
     )
     result, usage = yield from structured_call(spec, backend)
-    if _numbering_problems(result, n):
-        return None  # the last attempt still numbered them wrong: answer one by one instead
+    if problems := _numbering_problems(result, n):  # still misnumbered after the re-asks
+        raise OutputValidationError(
+            f"the batched reply did not number its answers 1 to {n}", attempts=usage.attempts,
+            last_output=result.model_dump_json(), errors=problems, usage=usage,
+        )  # fmt: skip
     by_number = {a.number: a for a in result.answers}
     provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
     out = []

@@ -71,6 +71,8 @@ def _chars(node: dict[str, Any], defs: dict[str, Any]) -> int:
     if kind in ("boolean", "null"):
         return 5
     if kind == "array":
+        if "prefixItems" in node:  # a fixed tuple: each position has its own schema
+            return 2 + sum(_chars(item, defs) + 2 for item in node["prefixItems"])
         return 2 + int(node.get("maxItems", 8)) * (_chars(node.get("items", {}), defs) + 2)
     if kind == "object":
         props = node.get("properties", {})

@@ -11,7 +11,7 @@ from qa.api import aask_many, ask_many
 from qa.article import parse_article
 from qa.batch import batch_steps, split_usage
 from qa.driver import arun, run
-from qa.errors import QuestionError
+from qa.errors import OutputValidationError, QuestionError
 from qa.schemas import Answer, Usage
 from qa.service import Turn, answer_steps, summary_steps
 from tests.fakes import FakeChatServer
@@ -173,22 +173,66 @@ def test_ask_many_answers_in_one_call_and_verifies_each(seed) -> None:
     assert sum(r.usage.total_tokens for r in results) == 120
 
 
-def test_ask_many_falls_back_to_one_call_each_when_the_batch_fails(seed) -> None:
-    wrong = {"answers": [dict(answer("x", TRADE), number=1)]}
-    server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE), answer("b", TRADE))
-    backend = server.backend()
-    assert run(batch_steps(seed, ["One?", "Two?"], backend), backend) is None  # numbering never fixed
+def test_a_batch_that_stays_misnumbered_fails_with_its_usage(seed) -> None:
+    wrong = {"answers": [dict(answer("x", TRADE), number=1), dict(answer("y", TRADE), number=1)]}
+    server = FakeChatServer().enqueue(wrong, wrong, wrong)
+    backend = server.backend(max_attempts=3)
+    with pytest.raises(OutputValidationError, match="did not number") as failure:
+        run(batch_steps(seed, ["One?", "Two?"], backend), backend)
     assert "exactly one entry" in server.requests[1]["messages"][-1]["content"]
+    assert failure.value.usage.attempts == len(server.requests) == 2  # one meaning re-ask, as for any answer
 
 
-def test_ask_many_answers_one_by_one_after_a_failed_batch(seed, monkeypatch) -> None:
+def test_ask_many_answers_one_by_one_after_a_failed_batch_and_charges_it(seed, monkeypatch) -> None:
     wrong = {"answers": [dict(answer("x", TRADE), number=1)]}
     server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE), answer("b", TRADE))
-    backend = server.backend()
+    backend = server.backend(max_attempts=3)
     monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
     results = ask_many(seed, ["One?", "Two?"], concurrency=1)
     assert [r.answer.answer for r in results] == ["a", "b"]
     assert len(server.requests) == 5 and server.requests[3]["messages"][1]["content"].rstrip().endswith("One?")
+    # The three failed batch attempts are paid for: the results' usage adds up to every request sent.
+    assert sum(r.usage.attempts for r in results) == len(server.requests)
+    assert sum(r.usage.total_tokens for r in results) == 120 * len(server.requests)  # the fake bills 120 a call
+
+
+def test_async_ask_many_charges_a_failed_batch_too(seed, monkeypatch) -> None:
+    wrong = {"answers": [dict(answer("x", TRADE), number=1)]}
+    server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE), answer("b", TRADE))
+    backend = server.backend(max_attempts=3)
+    monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
+    results = asyncio.run(aask_many(seed, ["One?", "Two?"], concurrency=1))
+    assert [r.answer.answer for r in results] == ["a", "b"]
+    assert sum(r.usage.attempts for r in results) == len(server.requests) == 5
+
+
+def test_a_grammar_backend_gets_the_numbers_pinned_in_the_schema(seed) -> None:
+    reply = {"answers": [dict(answer("The United States.", TRADE), number=1), dict(answer("", status="not_in_article"), number=2)]}
+    server = FakeChatServer().enqueue(reply)
+    backend = server.backend("vllm")
+    results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
+    assert [r.answer.status for r in results] == ["answered", "not_in_article"]
+    answers = server.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["answers"]
+    assert "items" not in answers
+    assert [item["properties"]["number"] for item in answers["prefixItems"]] == [
+        {"type": "integer", "const": 1},
+        {"type": "integer", "const": 2},
+    ]
+
+
+def test_pinned_numbers_make_a_grammar_that_only_accepts_them_in_order(seed) -> None:
+    pytest.importorskip("llama_cpp")
+    from qa.local.grammar import grammar_for
+
+    server = FakeChatServer()
+    backend = server.backend("vllm")
+    steps = batch_steps(seed, ["One?", "Two?", "Three?"], backend)
+    request = next(steps)
+    steps.close()
+    grammar, _ = grammar_for(request.body["response_format"])
+    rules = dict(line.split(" ::= ", 1) for line in grammar._grammar.splitlines() if " ::= " in line)
+    assert rules["answers"] == '"[" space answers-tuple-0 "," space answers-tuple-1 "," space answers-tuple-2 "]" space'
+    assert [rules[f"answers-tuple-{i}-number"] for i in range(3)] == ['"1"', '"2"', '"3"']
 
 
 def test_async_ask_many_keeps_question_order(seed, monkeypatch) -> None:
