@@ -14,7 +14,6 @@ Structured-output modes:
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -140,6 +139,26 @@ class Backend:
         secrets = [self.settings.api_key.get_secret_value()] if self.settings.api_key else []
         return wrapper(inner, self.recordings, mode, secrets=secrets, rerecord_hint=self.rerecord_hint)
 
+    def recorded_reply(self, body: dict[str, Any]) -> Any | None:
+        """The recorded response to a plain (non-streamed) chat completion `body`, or None.
+
+        In replay and auto modes `qa.driver` reads replies here instead of sending them
+        through the openai client: the client would send `body` itself, so the key is the
+        same, and its request building and response parsing are most of what a replayed
+        call costs. None (no recording) sends the call through the client, which replays
+        through the recording transport, records (auto), or reports the miss with its diff.
+        """
+        if self.settings.record_mode not in ("replay", "auto"):
+            return None
+        return self.recordings.replay_body("POST", self._chat_path, body)
+
+    @cached_property
+    def _chat_path(self) -> str:
+        """The URL path the client posts chat completions to (the key includes it)."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self._base_url()).path.rstrip("/") + "/chat/completions"
+
     @cached_property
     def recordings(self) -> Any:
         """The recording store this backend records to or replays from."""
@@ -185,16 +204,18 @@ class Backend:
     def count_tokens(self) -> TokenCounter:
         """Token counter: the local model's tokenizer when it loads, else tiktoken."""
         from qa.errors import BackendError
-        from qa.tokens import tiktoken_counter
+        from qa.tokens import paragraph_counter, tiktoken_counter
 
-        counter: TokenCounter = tiktoken_counter(self.model)
+        counter: TokenCounter | None = None
         if self.kind == "embedded":
             try:
                 counter = self._loader().count_tokens
             except BackendError:
                 pass  # replay without the extra: tiktoken's count is close enough for budgeting
-        # The same article and prompts are counted on every call: remember recent texts.
-        return functools.lru_cache(maxsize=512)(counter)
+        if counter is None:
+            counter = tiktoken_counter(self.model)
+        # The same article and prompts are counted on every call: remember their paragraphs.
+        return paragraph_counter(counter)
 
     @cached_property
     def context_tokens(self) -> int:

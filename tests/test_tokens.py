@@ -1,0 +1,62 @@
+"""Token counting: the paragraph-wise cached counter stays within its stated bounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.backends import open_backend
+from qa.service import answer_steps, summary_steps
+from qa.tokens import paragraph_counter, tiktoken_counter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def prompt_texts() -> list[str]:
+    """Real prompts (answer and summary, system and user) and the seed article itself."""
+    article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
+    backend = open_backend(qa.Settings.load(env={}, backend="openai", api_key="sk-test-not-real-0000000000", record_mode="off"))
+    texts = [article.text, (ROOT / "seeds" / "000_db386d23d8a38732.txt").read_text()]
+    for steps in (answer_steps(article, "Who signed the plan?", backend), summary_steps(article, backend)):
+        texts += [message["content"] for message in next(steps).body["messages"]]
+        steps.close()
+    return texts
+
+
+def counters() -> list[tuple[str, object]]:
+    found: list[tuple[str, object]] = [("cl100k", tiktoken_counter("gpt-4o-mini"))]
+    try:
+        from qa.local import load_model
+
+        found.append(("SmolLM2", load_model().count_tokens))
+    except Exception:  # noqa: BLE001 - the extra is optional; cl100k is still checked
+        pass
+    return found
+
+
+@pytest.mark.parametrize(("name", "count"), counters(), ids=lambda v: v if isinstance(v, str) else "")
+def test_paragraph_counts_never_fall_below_the_whole_count(name: str, count) -> None:
+    counter = paragraph_counter(count)
+    for text in prompt_texts():
+        whole, by_paragraph = count(text), counter(text)
+        paragraphs = text.count("\n\n") + 1
+        assert whole <= by_paragraph <= whole + paragraphs, (name, text[:60])
+
+
+def test_short_texts_are_counted_whole_and_each_paragraph_once() -> None:
+    seen: list[str] = []
+
+    def count(text: str) -> int:
+        seen.append(text)
+        return len(text.split())
+
+    counter = paragraph_counter(count)
+    assert counter("one two three") == 3
+    article = "\n\n".join(f"Paragraph {i} " + "word " * 60 for i in range(10))
+    first = counter(article + "\n\nQuestion: who?")
+    seen.clear()
+    second = counter(article + "\n\nQuestion: when exactly?")
+    assert seen == ["Question: when exactly?"]  # the article's paragraphs came from the cache
+    assert second == first + 1
