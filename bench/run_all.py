@@ -327,7 +327,7 @@ _CASES = re.compile(r": (\d+) cases \(")
 
 
 def row_eval(plan: Plan, failures: dict[str, str]) -> list[Line]:
-    command = [PYTHON, str(BENCH / "bench_eval.py"), "--runs", str(plan.eval_runs), "--asks", "10" if plan.quick else "50"]
+    command = [PYTHON, str(BENCH / "bench_eval.py"), "--runs", str(plan.eval_runs)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=child_env(), cwd=ROOT)
     harness, cases = _HARNESS.search(done.stdout), _CASES.search(done.stdout)
     if done.returncode != 0 or not harness or not cases:
@@ -346,7 +346,7 @@ def row_eval(plan: Plan, failures: dict[str, str]) -> list[Line]:
     return [
         Line("4", f"eval throughput, replay mode, {n_cases} cases, cases/s (higher is better) vs inspect_ai mockllm/model",
              f"{qa_rate:.0f}", f"{peer['cases_per_second']:.0f}", ratio(qa_rate, peer["cases_per_second"]),
-             "median of timed runs after a warm-up, in-process, concurrency 4 both; qa scores + fsyncs a JSONL log, inspect writes its .eval log"),
+             "median of timed runs after a warm-up (qa: each run on a fresh copy of its recordings), in-process, concurrency 4 both; qa scores + fsyncs a JSONL log, inspect writes its .eval log"),
     ]  # fmt: skip
 
 

@@ -113,18 +113,30 @@ class Article(_Frozen):
 
     def sentences(self, kinds: tuple[ParagraphKind, ...] = ("body",)) -> list[Sentence]:
         """Split the paragraphs of the given kinds (body by default) into sentences with offsets."""
-        out: list[Sentence] = []
-        for p in (p for p in self.paragraphs if p.kind in kinds):
-            for s, e in _split_sentences(p.text):
-                out.append(Sentence(index=len(out), paragraph=p.index, text=p.text[s:e],
-                                    start=p.start + s, end=p.start + e))
-        return out
+        # Split once per article and kinds (every question about an article asks again).
+        # The text and the paragraphs' kinds determine the paragraphs, so they make the key.
+        key = (self.text, tuple(p.kind for p in self.paragraphs), kinds)
+        cached = _SENTENCES.get(key)
+        if cached is None:
+            out: list[Sentence] = []
+            for p in (p for p in self.paragraphs if p.kind in kinds):
+                for s, e in _split_sentences(p.text):
+                    out.append(Sentence(index=len(out), paragraph=p.index, text=p.text[s:e],
+                                        start=p.start + s, end=p.start + e))
+            if len(_SENTENCES) >= _SENTENCES_KEPT:
+                _SENTENCES.clear()
+            cached = _SENTENCES[key] = tuple(out)
+        return list(cached)
 
     def excerpt(self, start: int, end: int) -> str:
         """Return `text[start:end]`; raise ArticleError if the span is not inside the text."""
         if not 0 <= start <= end <= len(self.text):
             raise ArticleError(f"{self.source}: span {start}-{end} is outside the text (0-{len(self.text)}).")
         return self.text[start:end]
+
+
+_SENTENCES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[Sentence, ...]] = {}
+_SENTENCES_KEPT = 64
 
 
 def _split_sentences(text: str) -> list[tuple[int, int]]:

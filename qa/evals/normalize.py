@@ -40,6 +40,7 @@ tests/test_normalize_properties.py). Scoring applies it once to both sides, so t
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ def normalize_answer(s: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a run normalises the same golds and answers many times
 def normalize_numbers(s: str) -> str:
     """Rewrite money, numbers and dates in `s` to a canonical form (see the module docstring)."""
     return _canonicalise(s)[0]
@@ -95,6 +97,7 @@ def extract_quantities(s: str) -> list[Quantity]:
     return _canonicalise(s)[1]
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_text(s: str) -> str:
     """The scoring pipeline: `normalize_answer(normalize_numbers(s))`."""
     return normalize_answer(normalize_numbers(s))

@@ -68,7 +68,7 @@ class CasePlan:
     question: QuestionCase | None  # None: the summary case
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EvalRun:
     """A finished (or resumed and finished) run."""
 
@@ -79,6 +79,10 @@ class EvalRun:
     aggregates: Aggregates
     resumed: int
     """Cases taken from the log instead of being run again."""
+
+    def __repr__(self) -> str:
+        # Short: asyncio repr()s a finished task's result, and every record in full costs milliseconds.
+        return f"EvalRun(log_path={str(self.log_path)!r}, cases={len(self.records)}, resumed={self.resumed})"
 
     @property
     def harness_errors(self) -> list[CaseRecord]:
