@@ -195,11 +195,22 @@ def test_ask_takes_the_article_first(ref: str, article: qa.Article) -> None:
     check_answer(AnswerResult.model_validate_json(result.stdout), article, QUESTION)
 
 
+def test_ask_several_questions_one_call_each(article: qa.Article) -> None:
+    result = run("ask", "--json", "--no-batch", QUESTION, QUESTION_2)
+    assert result.exit_code == 0, result.output
+    answers = [AnswerResult.model_validate(item) for item in json.loads(result.stdout)]
+    assert [a.provenance.prompt for a in answers] == ["answer", "answer"]
+    for answer, question in zip(answers, [QUESTION, QUESTION_2], strict=True):
+        check_answer(answer, article, question)
+        assert answer.usage.attempts >= 1
+
+
 def test_ask_several_questions(article: qa.Article) -> None:
     result = run("ask", "--json", QUESTION, QUESTION_2)
     assert result.exit_code == 0, result.output
     answers = [AnswerResult.model_validate(item) for item in json.loads(result.stdout)]
     assert [a.question for a in answers] == [QUESTION, QUESTION_2]
+    assert [a.provenance.prompt for a in answers] == ["answer_many", "answer_many"]  # one call, numbered right
     for answer, question in zip(answers, [QUESTION, QUESTION_2], strict=True):
         check_answer(answer, article, question)
     assert sum(a.usage.attempts for a in answers) >= 1

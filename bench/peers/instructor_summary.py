@@ -110,6 +110,10 @@ def main() -> None:
             )  # fmt: skip
         except Exception as exc:  # instructor raises its retry, incomplete-output or parse errors
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            attempts = getattr(exc, "failed_attempts", None) or []
+            if attempts:  # why the last attempt failed, in brief
+                last = " ".join(str(attempts[-1].exception).split())
+                error += f" (last attempt: {last[:300]})"
         elapsed = time.perf_counter() - started
         record = {
             "ok": error is None, "latency_s": elapsed, "prompt_tokens": counter.prompt_tokens,

@@ -106,15 +106,23 @@ def _article_and_questions(args: Sequence[str]) -> tuple[Article, list[str]]:
 @cli.command(epilog=ARTICLE_HELP)
 @click.argument("args", nargs=-1, required=True, metavar="[ARTICLE] QUESTION...")
 @click.option("--json", "as_json", is_flag=True, help="Print the AnswerResult (a list for several questions) as JSON.")
+@click.option(
+    "--batch/--no-batch",
+    default=True,
+    show_default=True,
+    help="Several questions in one model call (fewer tokens), or one call each (faster on the embedded model).",
+)
 @click.pass_obj
-def ask(state: CliState, args: tuple[str, ...], as_json: bool) -> None:
+def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> None:
     """Answer questions from the article, with verified quotes.
 
     Every quote is checked against the article; an answer the article does not
     support comes back as an explicit abstention.
 
     With one QUESTION the answer streams as it is written (on a terminal). With several,
-    they are answered together: in one model call where the context allows. The first
+    they are answered together: in one model call where the context allows (--no-batch:
+    one call each, which on the embedded model is faster, since llama.cpp reuses the
+    article it has already read, while a batch writes every answer in one go). The first
     of two or more arguments is taken as the ARTICLE when it is a file, '-', or an id or
     title prefix of a seed; otherwise every argument is a question.
     """
@@ -126,7 +134,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool) -> None:
     printer = Printer()
     if len(questions) > 1:
         with printer.status(f"Answering {len(questions)} questions with {settings.describe()}…"):
-            results = qa.ask_many(doc, questions, settings=settings)
+            results = qa.ask_many(doc, questions, batch=batch, settings=settings)
         if as_json:
             printer.json("[" + ",".join(r.model_dump_json() for r in results) + "]")
         else:
