@@ -99,7 +99,9 @@ class _Fields(dict[str, Any]):
     """A JSON object read like the SDK's response models: `reply.choices[0].message`."""
 
     def __getattr__(self, name: str) -> Any:
-        return self.get(name)
+        if name.startswith("__"):  # protocol lookups (copy, pickle) must not see a field
+            raise AttributeError(name)
+        return self.get(name)  # an absent field reads as None, as on the SDK's models
 
     @classmethod
     def wrap(cls, value: Any) -> Any:
