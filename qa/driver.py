@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import openai
 
 from qa.backends import Backend
-from qa.errors import APICallError, QAError
+from qa.errors import BrokenReplyError, QAError
 from qa.structured import ChatRequest, Completion, Steps
 from qa.tokens import message_tokens
 
@@ -74,7 +74,7 @@ class _Accumulator:
     def completion(self) -> Completion:
         if self.request.stream and self.finish_reason is None:
             # A cut stream ends like a finished one; only the missing finish_reason tells.
-            raise APICallError("the response stream was cut off before the model finished")
+            raise BrokenReplyError("the response stream was cut off before the model finished")
         content = "".join(self.parts)
         if self.usage is not None:
             prompt, generated = self.usage.prompt_tokens, self.usage.completion_tokens

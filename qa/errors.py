@@ -14,6 +14,7 @@ caller. Each class carries `exit_code`, the status the CLI exits with.
     │   ├── BackendUnavailableError  optional extra not installed, server unreachable
     │   ├── ModelLoadError           a GGUF file is missing or cannot be loaded
     │   ├── APICallError             the server answered with an error after the SDK's retries
+    │   │   └── BrokenReplyError     a 200 reply cut off mid-stream or not JSON (sent again once)
     │   ├── ContextLengthError       the prompt cannot fit the model's context window
     │   ├── TruncatedOutputError     the model stopped at max_tokens (finish_reason "length")
     │   ├── RefusalError             the model refused to answer
@@ -41,6 +42,7 @@ __all__ = [
     "ArticleError",
     "BackendError",
     "BackendUnavailableError",
+    "BrokenReplyError",
     "ConfigError",
     "ContextLengthError",
     "DatasetError",
@@ -120,6 +122,13 @@ class APICallError(BackendError):
     def __init__(self, message: str, *, status_code: int | None = None, usage: Usage | None = None) -> None:
         super().__init__(message, usage=usage)
         self.status_code = status_code
+
+
+class BrokenReplyError(APICallError):
+    """The server said 200 but its reply was cut off mid-stream or was not valid JSON.
+
+    A glitch on the way, not an answer: `qa` sends the same request once more (the SDK
+    retries only error statuses and failed connections) before raising this."""
 
 
 class ContextLengthError(BackendError):

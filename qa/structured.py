@@ -9,7 +9,10 @@ I/O here); `qa.driver` runs it synchronously or asynchronously. One owner per fa
   error text on a copy of the messages: the caller's messages are never touched;
 - `finish_reason == "length"` is never resent as is: one re-ask asks for shorter output,
   a second truncation raises `TruncatedOutputError`;
-- a refusal raises `RefusalError` at once.
+- a refusal raises `RefusalError` at once;
+- a 200 reply that was cut off mid-stream or is not JSON (`BrokenReplyError`) is a glitch
+  on the way, which no one else retries: the same request is sent once more, as one of
+  the attempts.
 Usage is summed over every attempt, returned on success and attached to every error.
 """
 
@@ -27,6 +30,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from qa.backends import Backend
 from qa.errors import (
     APICallError,
+    BrokenReplyError,
     ContextLengthError,
     OutputValidationError,
     QAError,
@@ -123,7 +127,7 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
         cause = cause.__cause__ or cause.__context__
 
     if isinstance(exc, ValueError):  # the SDK lets json.JSONDecodeError through as is
-        return APICallError(f"the model server sent a reply that is not valid JSON: {exc}", usage=usage)
+        return BrokenReplyError(f"the model server sent a reply that is not valid JSON: {exc}", usage=usage)
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "message", "") or exc)
     if isinstance(exc, openai.BadRequestError) and "context" in text.lower():
@@ -194,6 +198,7 @@ def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool =
     errors: list[str] = []
     last_output = ""
     truncated = False
+    resent = False
     meaning_reasks = 0
     max_attempts = max(1, backend.settings.max_attempts)
     retrying = Retrying(
@@ -206,7 +211,12 @@ def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool =
                 try:
                     completion = yield _request(spec, backend, messages, stream)
                 except Exception as exc:  # thrown in by the driver: a call's error after the SDK's retries
-                    raise api_error(exc, usage) from exc
+                    error = api_error(exc, usage)
+                    if isinstance(error, BrokenReplyError) and not resent and not final:
+                        resent = True
+                        errors.append(f"sent again: {error}")
+                        raise _Reask() from exc
+                    raise error from exc
                 usage = usage + _usage(backend, completion)
                 if completion.refusal:
                     raise RefusalError(f"the model refused: {completion.refusal}", refusal=completion.refusal, usage=usage)

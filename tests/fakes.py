@@ -24,6 +24,8 @@ class Reply:
     prompt_tokens: int = 100
     completion_tokens: int = 20
     status: int = 200
+    broken: bool = False
+    """A 200 that is not a usable reply: a body that is not JSON, or a stream cut before it finishes."""
 
 
 @dataclass
@@ -54,7 +56,12 @@ class FakeChatServer:
             "total_tokens": reply.prompt_tokens + reply.completion_tokens,
         }
         if body.get("stream"):
-            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=_sse(body, reply, usage))
+            events = _sse(body, reply, usage)
+            if reply.broken:  # the connection drops after the first chunks
+                events = events[: events.index(b"data: ", 200)]
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=events)
+        if reply.broken:
+            return httpx2.Response(200, headers={"content-type": "application/json"}, content=b'{"id": "chatcmpl-1", "choi')
         message = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
         return httpx2.Response(
             200,

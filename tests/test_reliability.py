@@ -16,7 +16,14 @@ import pytest
 
 import qa
 from bench.reliability import CONSUMED, FAKE_KEY, QA_ERRORS, check, fault_run, figures, trim_suite
-from qa.errors import APICallError, OutputValidationError, RefusalError, ReplayMissError, TruncatedOutputError
+from qa.errors import (
+    APICallError,
+    BrokenReplyError,
+    OutputValidationError,
+    RefusalError,
+    ReplayMissError,
+    TruncatedOutputError,
+)
 from qa.evals import load_suite
 from qa.evals.log import read_log
 from qa.recording import recording_key
@@ -198,13 +205,13 @@ def test_resets_and_timeouts_that_outlast_the_retries_are_api_call_errors(run_as
     assert server.stats.requests == 3 and error.usage.attempts == 0
 
 
-def test_malformed_json_is_an_api_call_error_without_retries(run_ask: Any) -> None:
+def test_malformed_json_is_sent_again_once_then_a_broken_reply_error(run_ask: Any) -> None:
     error, server = run_ask("malformed_json")
-    assert isinstance(error, APICallError) and "not valid JSON" in error.message
-    assert server.stats.requests == 1 and error.usage.attempts == 0
+    assert isinstance(error, BrokenReplyError) and "not valid JSON" in error.message
+    assert server.stats.requests == 2 and error.usage.attempts == 0
 
 
-def test_a_stream_cut_before_the_finish_is_an_api_call_error(run_ask: Any) -> None:
+def test_a_stream_cut_before_the_finish_is_sent_again_once_then_a_broken_reply_error(run_ask: Any) -> None:
     error, server = run_ask("stream_cut", stream=True)
-    assert isinstance(error, APICallError) and "cut off" in error.message
-    assert server.stats.requests == 1
+    assert isinstance(error, BrokenReplyError) and "cut off" in error.message
+    assert server.stats.requests == 2

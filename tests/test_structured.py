@@ -9,7 +9,7 @@ import json
 import pytest
 
 from qa.driver import arun, run
-from qa.errors import APICallError, OutputValidationError, RefusalError, TruncatedOutputError
+from qa.errors import APICallError, BrokenReplyError, OutputValidationError, RefusalError, TruncatedOutputError
 from qa.prompts import RenderedPrompt
 from qa.schemas import Answer
 from qa.structured import StructuredSpec, structured_call
@@ -144,3 +144,30 @@ def test_streaming_delivers_deltas_and_the_same_result() -> None:
     assert len(deltas) > 3 and json.loads("".join(deltas)) == VALID
     assert answer.answer == "Gustavo Petro." and usage.total_tokens == 120
     assert server.requests[0]["stream"] is True
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["body not JSON", "stream cut"])
+def test_a_broken_reply_is_sent_again_once_unchanged(stream: bool) -> None:
+    server = FakeChatServer().enqueue(Reply(json.dumps(VALID), broken=True), Reply(json.dumps(VALID)))
+    backend = server.backend()
+    answer, usage = run(structured_call(spec(), backend, stream=stream), backend)
+    assert answer.answer == "Gustavo Petro."
+    assert len(server.requests) == 2 and server.requests[0] == server.requests[1]  # the same request again
+    assert usage.attempts == 1 and usage.total_tokens == 120  # only the reply that arrived counts
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["body not JSON", "stream cut"])
+def test_a_reply_broken_twice_raises_broken_reply_error(stream: bool) -> None:
+    server = FakeChatServer().enqueue(*[Reply(json.dumps(VALID), broken=True)] * 3)
+    backend = server.backend(max_attempts=3)
+    with pytest.raises(BrokenReplyError) as info:
+        asyncio.run(arun(structured_call(spec(), backend, stream=stream), backend))
+    assert len(server.requests) == 2 and info.value.usage.attempts == 0
+
+
+def test_a_broken_reply_on_the_last_attempt_is_not_sent_again() -> None:
+    server = FakeChatServer().enqueue(Reply(json.dumps(VALID), broken=True), Reply(json.dumps(VALID)))
+    backend = server.backend(max_attempts=1)
+    with pytest.raises(BrokenReplyError):
+        run(structured_call(spec(), backend), backend)
+    assert len(server.requests) == 1
