@@ -11,8 +11,9 @@ openai SDK and the embedded model are imported only when a model is called.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qa._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -67,13 +68,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qa' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr('qa', _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

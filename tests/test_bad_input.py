@@ -11,7 +11,6 @@ re-record them against the embedded model (slow):
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -23,15 +22,11 @@ from pydantic import BaseModel, ConfigDict
 import qa
 import qa.errors
 from qa.article import MAX_ARTICLE_BYTES
-from qa.backends import open_backend
 from qa.cli.app import cli
 from qa.schemas import AnswerResult
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "tests" / "corpus"
-RECORDINGS = ROOT / "tests" / "recordings" / "injection"
-MODE = os.environ.get("QA_TEST_RECORD_MODE", "replay")
-RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_bad_input.py tests/test_injection.py"
+from tests.injection_recordings import CORPUS, MODE, RECORDINGS, ROOT, rerecord_hint, settings  # noqa: F401 (autouse fixture)
+
 GENERATED_OVER_LIMIT = "generated:over-limit"
 
 
@@ -68,15 +63,6 @@ def error_class(item: CorpusItem) -> type[qa.QAError]:
     cls = getattr(qa.errors, item.error or "", None)
     assert isinstance(cls, type) and issubclass(cls, qa.QAError), f"{item.id}: unknown error class {item.error!r}"
     return cls
-
-
-def settings() -> qa.Settings:
-    return qa.Settings.load(env={}, backend="embedded", record_mode=MODE, recordings=RECORDINGS)
-
-
-@pytest.fixture(autouse=True)
-def _rerecord_hint() -> None:
-    open_backend(settings()).rerecord_hint = RERECORD
 
 
 def article_path(item: CorpusItem, tmp_path: Path) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 import qa
-from qa.backends import open_backend
 from qa.cli.app import cli
 from qa.cli.chat import ChatSession, PromptReader, SlashCompleter, history_path, run_repl
 from qa.cli.render import Printer
@@ -31,18 +29,9 @@ from qa.cli.transcript import Transcript
 from qa.cli.worker import Interrupted, ModelRunner
 from qa.streaming import AnswerTextStream
 
-from tests.cli_recordings import MODE, QUESTION, QUESTION_2, RECORDINGS, RERECORD, ROOT, SEED  # noqa: F401
+from tests.cli_recordings import QUESTION, QUESTION_2, SEED, recorded  # noqa: F401 (autouse fixture)
 CTRL_C, CTRL_D, ENTER = "\x03", "\x04", "\r"
 
-
-@pytest.fixture(autouse=True)
-def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The embedded backend against tests/recordings/cli, in replay mode; history in tmp."""
-    monkeypatch.setenv("QA_BACKEND", "embedded")
-    monkeypatch.setenv("QA_RECORD_MODE", MODE)
-    monkeypatch.setenv("QA_RECORDINGS", str(RECORDINGS))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    open_backend(qa.Settings.load()).rerecord_hint = RERECORD
 
 
 @pytest.fixture(scope="module")

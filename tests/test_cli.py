@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,17 +25,8 @@ from qa.cli.app import LAZY_COMMANDS, cli
 from qa.cli.render import abstention_note, answer_markdown, format_cost, sources_markdown
 from qa.schemas import Answer, AnswerResult, Citation, DroppedQuote, Grounding, Provenance, SummaryResult, Usage
 
-from tests.cli_recordings import MODE, QUESTION, QUESTION_2, RECORDINGS, RERECORD, ROOT, SEED  # noqa: F401
+from tests.cli_recordings import QUESTION, QUESTION_2, RECORDINGS, ROOT, SEED, recorded  # noqa: F401 (autouse fixture)
 
-
-@pytest.fixture(autouse=True)
-def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Every test runs the embedded backend against tests/recordings/cli, in replay mode."""
-    monkeypatch.setenv("QA_BACKEND", "embedded")
-    monkeypatch.setenv("QA_RECORD_MODE", MODE)
-    monkeypatch.setenv("QA_RECORDINGS", str(RECORDINGS))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    open_backend(qa.Settings.load()).rerecord_hint = RERECORD
 
 
 def run(*args: str, input: str | bytes | None = None) -> Result:

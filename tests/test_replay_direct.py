@@ -31,9 +31,9 @@ def recordings(tmp_path: Path) -> Path:
     return folder
 
 
-def replay_settings(folder: Path, tag: str) -> qa.Settings:
-    # `tag` (the timeout, which no request carries) keeps the two runs on distinct backends.
-    return qa.Settings.load(env={}, backend="embedded", record_mode="replay", recordings=folder, timeout=60.0 + len(tag))
+def replay_settings(folder: Path) -> qa.Settings:
+    """Replay from `folder` (each test's own copy, so each test gets its own backend)."""
+    return qa.Settings.load(env={}, backend="embedded", record_mode="replay", recordings=folder)
 
 
 def run_seed_suite(settings: qa.Settings, log: Path) -> list[dict]:
@@ -43,7 +43,7 @@ def run_seed_suite(settings: qa.Settings, log: Path) -> list[dict]:
 
 
 def test_the_seed_suite_replays_the_same_directly_and_through_the_client(recordings, tmp_path, monkeypatch) -> None:
-    direct = run_seed_suite(replay_settings(recordings, "direct"), tmp_path / "direct.jsonl")
+    direct = run_seed_suite(replay_settings(recordings), tmp_path / "direct.jsonl")
     declined: list[str] = []
 
     def decline(self: Backend, body: dict) -> None:
@@ -51,14 +51,14 @@ def test_the_seed_suite_replays_the_same_directly_and_through_the_client(recordi
         return None
 
     monkeypatch.setattr(Backend, "recorded_reply", decline)
-    client = run_seed_suite(replay_settings(recordings, "through the client"), tmp_path / "client.jsonl")
+    client = run_seed_suite(replay_settings(recordings), tmp_path / "client.jsonl")
     assert len(declined) == sum(record["usage"]["attempts"] for record in client)  # every call took the client
     assert len(client) == 57
     assert client == direct
 
 
 def test_a_direct_replay_builds_no_client_and_marks_its_recording_used(recordings) -> None:
-    settings = replay_settings(recordings, "used")
+    settings = replay_settings(recordings)
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
     question = load_suite(SUITE).questions[0].question
     result = qa.ask(article, question, settings=settings.model_copy(update={"seed": 1}))
@@ -69,7 +69,7 @@ def test_a_direct_replay_builds_no_client_and_marks_its_recording_used(recording
 
 
 def test_a_request_not_recorded_goes_through_the_client_and_misses_with_a_diff(recordings) -> None:
-    settings = replay_settings(recordings, "miss").model_copy(update={"seed": 1})
+    settings = replay_settings(recordings).model_copy(update={"seed": 1})
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
     with pytest.raises(ReplayMissError, match="Nearest recording") as miss:
         qa.ask(article, "A question nobody recorded?", settings=settings)
@@ -77,7 +77,7 @@ def test_a_request_not_recorded_goes_through_the_client_and_misses_with_a_diff(r
 
 
 def test_a_corrupt_recording_found_directly_is_reported_with_its_file(recordings) -> None:
-    settings = replay_settings(recordings, "corrupt").model_copy(update={"seed": 1})
+    settings = replay_settings(recordings).model_copy(update={"seed": 1})
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
     question = load_suite(SUITE).questions[0].question
     qa.ask(article, question, settings=settings)  # which files does it read?

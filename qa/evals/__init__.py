@@ -9,9 +9,9 @@ metrics, gate, reports, judge) load on first use (PEP 562): they bring in the mo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from qa._lazy import lazy_getattr
 from qa.evals.dataset import KeyFact, QuestionCase, Suite, load_key_facts, load_questions, load_suite
 from qa.evals.normalize import (
     Quantity,
@@ -69,13 +69,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qa.evals' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr('qa.evals', _LAZY, globals())
 
 
 if TYPE_CHECKING:

@@ -167,7 +167,7 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     out = [f"# qa eval: {h.suite}", ""]
     out += [f"- Log: `{run.log_path}` (log_version {h.log_version}), started {h.started_at}, qa {h.qa_version}"]
     out += [f"- Backend: {h.backend}, model {h.model}; prompts: " + ", ".join(f"{k} {v}" for k, v in sorted(h.prompt_versions.items()))]
-    out += [f"- Settings: " + ", ".join(f"{k}={v}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
+    out += ["- Settings: " + ", ".join(f"{k}={v}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
     if gate is not None:
         out += ["## Gate", "", *[f"    {line}" for line in _gate_lines(gate)], ""]
     out += ["## Metrics", "", "| metric | value | 95% CI | n | threshold |", "|---|---|---|---|---|"]
@@ -226,7 +226,7 @@ def junit_xml(run: EvalRun) -> str:
 
 def comparison_markdown(cmp: Comparison) -> str:
     """`qa eval --compare A B`: regressions, improvements and metric deltas."""
-    out = [f"# qa eval --compare", "", f"- A: `{cmp.a}`", f"- B: `{cmp.b}`", ""]
+    out = ["# qa eval --compare", "", f"- A: `{cmp.a}`", f"- B: `{cmp.b}`", ""]
     out += [f"## Regressions (correct in A, not in B): {len(cmp.regressions)}", ""]
     out += [f"- {c.case_id}: {c.before} -> {c.after}: {_cell(c.reason)}" for c in cmp.regressions] or ["None."]
     out += ["", f"## Improvements (not correct in A, correct in B): {len(cmp.improvements)}", ""]

@@ -1,0 +1,29 @@
+"""Shared by tests/test_bad_input.py and tests/test_injection.py: the corpus, where their
+recordings live, how to re-record them, and the autouse fixture that sets the re-record
+hint (import `rerecord_hint`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.backends import open_backend
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus"
+RECORDINGS = ROOT / "tests" / "recordings" / "injection"
+MODE = os.environ.get("QA_TEST_RECORD_MODE", "replay")
+RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_bad_input.py tests/test_injection.py"
+
+
+def settings() -> qa.Settings:
+    """The embedded backend on tests/recordings/injection, in MODE."""
+    return qa.Settings.load(env={}, backend="embedded", record_mode=MODE, recordings=RECORDINGS)
+
+
+@pytest.fixture(autouse=True)
+def rerecord_hint() -> None:
+    open_backend(settings()).rerecord_hint = RERECORD
