@@ -43,11 +43,12 @@ class BackendProfile:
     local: bool  # runs on this machine: cost is zero
     default_model: str
     default_context: int
+    logprobs: bool = False  # returns token log-probabilities when asked (abstention uses them)
 
 
 PROFILES: dict[str, BackendProfile] = {
-    "embedded": BackendProfile("embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192),
-    "openai": BackendProfile("openai", "json_schema", False, False, "gpt-4o-mini", 128_000),
+    "embedded": BackendProfile("embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192, logprobs=True),
+    "openai": BackendProfile("openai", "json_schema", False, False, "gpt-4o-mini", 128_000, logprobs=True),
     "server": BackendProfile("server", "json_schema", False, False, "default", 8192),
     "vllm": BackendProfile("vllm", "json_schema", True, False, "default", 8192),
     "ollama": BackendProfile("ollama", "json_schema", True, False, "default", 8192),

@@ -19,7 +19,7 @@ import openai
 
 from qa.backends import Backend
 from qa.errors import BrokenReplyError, QAError
-from qa.structured import ChatRequest, Completion, Steps
+from qa.structured import ChatRequest, Completion, Steps, TokenLogprob
 from qa.tokens import message_tokens
 
 __all__ = ["TextCallback", "arun", "run"]
@@ -42,6 +42,16 @@ class _Accumulator:
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
         self.usage: Any = None
+        self.logprobs: list[TokenLogprob] | None = None
+
+    def add_logprobs(self, logprobs: Any) -> None:
+        content = getattr(logprobs, "content", None) if logprobs is not None else None
+        if content is None:
+            return
+        self.logprobs = self.logprobs or []
+        for entry in content:
+            top = tuple((alt.token, float(alt.logprob)) for alt in (entry.top_logprobs or []))
+            self.logprobs.append(TokenLogprob(token=entry.token, logprob=float(entry.logprob), top=top))
 
     def add_chunk(self, chunk: Any) -> None:
         if getattr(chunk, "usage", None) is not None:
@@ -56,6 +66,7 @@ class _Accumulator:
                 self.refusal.append(delta.refusal)
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
+            self.add_logprobs(getattr(choice, "logprobs", None))
 
     def from_response(self, response: Any) -> Completion:
         choice = response.choices[0]
@@ -63,6 +74,7 @@ class _Accumulator:
         self.refusal = [choice.message.refusal] if getattr(choice.message, "refusal", None) else []
         self.finish_reason = choice.finish_reason
         self.usage = response.usage
+        self.add_logprobs(getattr(choice, "logprobs", None))
         if self.on_text is not None and self.parts[0]:
             self.on_text(self.parts[0])
         return self.completion()
@@ -87,6 +99,7 @@ class _Accumulator:
             finish_reason=self.finish_reason,
             prompt_tokens=prompt,
             completion_tokens=generated,
+            logprobs=None if self.logprobs is None else tuple(self.logprobs),
         )
 
 

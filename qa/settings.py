@@ -20,6 +20,8 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | context_tokens   | QA_CONTEXT_TOKENS     | the model's own context window            |
 | record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
 | recordings       | QA_RECORDINGS         | `.qa/recordings/default`                  |
+| abstain_threshold| QA_ABSTAIN_THRESHOLD  | the model's calibrated threshold          |
+| summary_mode     | QA_SUMMARY_MODE       | write (`extract`: no model call)          |
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from qa.errors import ConfigError
 
@@ -54,6 +56,8 @@ _ENV = {
     "context_tokens": "QA_CONTEXT_TOKENS",
     "record_mode": "QA_RECORD_MODE",
     "recordings": "QA_RECORDINGS",
+    "abstain_threshold": "QA_ABSTAIN_THRESHOLD",
+    "summary_mode": "QA_SUMMARY_MODE",
 }
 
 
@@ -93,6 +97,10 @@ class Settings(BaseModel):
     """Record or replay model responses."""
     recordings: Path = Path(".qa/recordings/default")
     """Folder that holds recordings for this run."""
+    abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """Keep an answer only when its confidence reaches this (0 to 1); None uses the model's calibrated threshold."""
+    summary_mode: Literal["write", "extract"] = "write"
+    """'write': the model writes key points from their sentences; 'extract': compressed article sentences, no model call."""
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

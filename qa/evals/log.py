@@ -82,8 +82,8 @@ class CaseRecord(_Strict):
 
     case_id: str
     """'<question id>#<repeat>' or 'summary#<repeat>'."""
-    kind: Literal["question", "summary"]
-    """Which task the case ran."""
+    kind: Literal["question", "summary", "reference"]
+    """Which task the case ran ('reference': the bare model asked the question plainly)."""
     question_id: str | None
     """The question case id (None for a summary)."""
     repeat: int
@@ -114,7 +114,7 @@ class CaseRecord(_Strict):
     @property
     def verdict(self) -> Verdict:
         """The case's main verdict: 'correct' for a question, every summary score for a summary."""
-        if self.kind == "question":
+        if self.kind in ("question", "reference"):
             return self.scores["correct"].verdict
         verdicts = [self.scores[m].verdict for m in ("completeness", "faithfulness", "conciseness") if m in self.scores]
         if not verdicts or all(v == "unscored" for v in verdicts):
@@ -126,7 +126,7 @@ class CaseRecord(_Strict):
         """Why the main verdict is what it is."""
         if self.error is not None:
             return f"{self.error.type}: {self.error.message}"
-        if self.kind == "question":
+        if self.kind in ("question", "reference"):
             return self.scores["correct"].reason
         return "; ".join(f"{m}: {self.scores[m].reason}" for m in ("completeness", "faithfulness", "conciseness") if m in self.scores)
 

