@@ -8,9 +8,11 @@ article (so a new signal needs no new model run), each candidate is labelled rig
 wrong with the suite's scorer (an unanswerable question has no right answer), and a
 logistic model is fitted (L2-regularised, full-batch gradient descent, pure Python).
 
-The threshold is the one that maximises SQuAD 2.0 accuracy on these questions: an
-answerable question counts when its answer is kept and right, an unanswerable one when it
-is abstained on. It prints the fit, the accuracy at that threshold, and a risk-coverage
+The threshold maximises SQuAD 2.0 accuracy on these questions (an answerable question
+counts when its answer is kept and right, an unanswerable one when it is abstained on)
+among the thresholds that keep at least `--keep-right` (default 80%) of the answers that
+are right: on a balanced set a weak model would otherwise abstain on nearly everything,
+which is safe and useless. It prints the fit, the accuracy at that threshold, and a risk-coverage
 table; `--write` saves `qa/calibration/<model>.json`, which `qa.abstention.calibrator_for`
 loads. Only development data belongs here (e.g. SQuAD paragraphs outside evals/squad-dev).
 """
@@ -105,6 +107,10 @@ def main() -> None:
     parser.add_argument("logs", nargs="+", type=Path)
     parser.add_argument("--write", action="store_true", help="save qa/calibration/<model>.json")
     parser.add_argument("--model", help="the model name to save it under (default: the logs' model)")
+    parser.add_argument(
+        "--keep-right", type=float, default=0.8,
+        help="the threshold must keep at least this share of the right answers (default 0.8): right beats safe",
+    )  # fmt: skip
     args = parser.parse_args()
     model, rows = examples(args.logs)
     model = args.model or model
@@ -113,7 +119,9 @@ def main() -> None:
     weights, bias = fit(rows)
     probe = Calibrator(model=model, weights=tuple(weights), bias=bias, threshold=0.5, source="")
     grid = [i / 100 for i in range(0, 100)]
-    best = max(grid, key=lambda t: (accuracy(rows, probe, t)[0], -abs(t - 0.5)))
+    ceiling = accuracy(rows, probe, 0.0)[1]  # answerable accuracy when never abstaining
+    allowed = [t for t in grid if accuracy(rows, probe, t)[1] >= args.keep_right * ceiling] or [0.0]
+    best = max(allowed, key=lambda t: (accuracy(rows, probe, t)[0], -t))
     overall, on_ans, on_una = accuracy(rows, probe, best)
     print(f"{model}: {len(rows)} questions ({sum(a for *_, a in rows)} answerable), candidates right: {sum(r for _, r, _ in rows)}")
     print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, weights, strict=True)}, "bias", round(bias, 3))

@@ -117,18 +117,24 @@ class _Checker:
         self.overall = heads + [sentences[n - 1].text for n in numbers]
 
     def point(self, number: int, text: str) -> list[str]:
-        return statement_problems(text, _neighbours(self.sentences, number), self.article.text, lexical=self.lexical)
+        cut = _cut_off(text, 160)
+        return cut + statement_problems(text, _neighbours(self.sentences, number), self.article.text, lexical=self.lexical)
 
-    def whole(self, text: str) -> list[str]:
-        return statement_problems(text, self.overall, self.article.text, lexical=self.lexical)
+    def whole(self, text: str, limit: int = 240) -> list[str]:
+        return _cut_off(text, limit) + statement_problems(text, self.overall, self.article.text, lexical=self.lexical)
 
     def problems(self, draft: SummaryDraft) -> list[str]:
         out = []
         for i, point in enumerate(draft.key_points):
             out += [f"key point {i + 1} (sentence {point.sentence}): {p}" for p in self.point(point.sentence, point.point)]
         out += [f"summary: {p}" for p in self.whole(draft.summary)]
-        out += [f"headline: {p}" for p in self.whole(draft.headline)]
+        out += [f"headline: {p}" for p in self.whole(draft.headline, 100)]
         return out
+
+
+def _cut_off(text: str, limit: int) -> list[str]:
+    """A statement that runs to the schema's length limit was cut off mid-sentence by it."""
+    return [f"it was cut off at the {limit}-character limit: write it shorter"] if len(text) >= limit - 2 else []
 
 
 def _headline_fallback(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> str:
@@ -174,9 +180,9 @@ def _assemble(
     headline = _headline_fallback(article, sentences, numbers)
     summary_text = compress(sentences[numbers[0] - 1].text)
     if draft:
-        for where, text in (("headline", draft.headline), ("summary", draft.summary)):
+        for where, text, limit in (("headline", draft.headline, 100), ("summary", draft.summary, 240)):
             text = " ".join(text.split())
-            problems = checker.whole(text)
+            problems = checker.whole(text, limit)
             if problems:
                 dropped.append(DroppedStatement(where=where, text=text, reasons=problems))
                 continue

@@ -161,6 +161,45 @@ def _unscored_lines(run: EvalRun) -> list[str]:
     return [f"- {metric}, {len(cases)} case(s) ({', '.join(cases)}): {reason}" for (metric, reason), cases in groups.items()]
 
 
+def risk_coverage(records: list[CaseRecord]) -> tuple[list[tuple[float, float, float, int]], tuple[float, float] | None]:
+    """Accuracy of the answers kept at each coverage, ranking questions by confidence.
+
+    Rows (coverage, accuracy of the kept answers, confidence at that point, kept). A kept
+    answer is right when its candidate was right (`candidate` score; an unanswerable
+    question has no right candidate). Also the point the run's own decisions picked:
+    (coverage, accuracy). Empty when the run's answers carry no confidence.
+    """
+    cases = []
+    for r in records:
+        if r.kind != "question" or r.result is None or "candidate" not in r.scores:
+            continue
+        confidence = getattr(r.result, "confidence", None)
+        cases.append((confidence if confidence is not None else -1.0, r.scores["candidate"].value == 1.0, r))
+    if not cases:
+        return [], None
+    cases.sort(key=lambda c: -c[0])
+    rows = []
+    for step in range(1, 11):
+        kept = cases[: max(1, round(len(cases) * step / 10))]
+        rows.append((step / 10, sum(right for _, right, _ in kept) / len(kept), kept[-1][0], len(kept)))
+    answered = [c for c in cases if c[2].result.answer.status == "answered"]  # type: ignore[union-attr]
+    point = (len(answered) / len(cases), sum(right for _, right, _ in answered) / len(answered)) if answered else (0.0, 0.0)
+    return rows, point
+
+
+def _risk_coverage_lines(run: EvalRun) -> list[str]:
+    rows, point = risk_coverage(run.records)
+    if not rows or point is None:
+        return []
+    lines = ["## Risk and coverage", "",
+             "Questions ranked by the answer's confidence; keeping the top share answers them and abstains on the rest. "
+             "Accuracy is that of the kept answers (an answer to an unanswerable question is wrong).", "",
+             "| coverage | answers kept | accuracy of kept answers | confidence at that point |", "|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {c:.0%} | {n} | {a:.3f} | {t:.3f} |" for c, a, t, n in rows]
+    lines += ["", f"The threshold this run used answered {point[0]:.0%} of the questions, with accuracy {point[1]:.3f}.", ""]
+    return lines
+
+
 def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     """The full report: run facts, gate, metrics, usage, unscored reasons, per-case evidence."""
     h = run.header
@@ -179,6 +218,7 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     out += [f"{u.total_tokens:,} tokens ({u.prompt_tokens:,} prompt, {u.completion_tokens:,} completion), {u.attempts} model calls, "
             f"cost {'unknown' if u.cost_usd is None else f'${u.cost_usd:.4f}'}; "
             f"{'—' if per_case.value is None else f'{per_case.value:,.0f}'} tokens per case{spread}.", ""]  # fmt: skip
+    out += _risk_coverage_lines(run)
     out += ["## Unscored", "", *_unscored_lines(run), "", "## Cases", ""]
     for record in run.records:
         out += _case_section(record)

@@ -48,7 +48,7 @@ from qa.reference import bare_answer_steps
 from qa.evals.judge import ModelJudge, judge_recordings
 from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
-from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, score_answer
+from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, candidate_score, score_answer
 from qa.evals.summary_scorers import score_summary, summary_sentences
 from qa.prompts import load_prompt
 from qa.schemas import SummaryResult, Usage
@@ -203,6 +203,9 @@ class _Runner:
                 result = await qa.aask(self.articles[case.article], case.question, settings=settings)
             usage = result.usage
             scores = score_answer(case, result, official=self.suite.scoring == "squad")
+            candidate = candidate_score(case, result, official=self.suite.scoring == "squad")
+            if candidate is not None:
+                scores["candidate"] = candidate
         except Exception as exc:  # every failure is recorded, never lost: see the module docstring
             error, usage = _error(exc), _usage_of(exc)
             scores = score_answer(case, None, error=exc)

@@ -33,6 +33,7 @@ __all__ = [
     "f1",
     "missing_numbers",
     "numbers_present",
+    "candidate_score",
     "score_answer",
 ]
 
@@ -272,6 +273,24 @@ def score_answer(
     scores["citation_valid"] = _citation_score(answer_result.grounding)
     scores["schema_valid"] = Score.graded(1.0, True, "a schema-valid Answer was returned", "none")
     return {name: scores[name] for name in ANSWER_METRICS}
+
+
+def candidate_score(question_case: QuestionCase, answer_result: AnswerResult, *, official: bool = False) -> Score | None:
+    """Would the model's own answer, before the abstention decision, have been right?
+
+    None when the result carries no candidate (no signals). For an unanswerable question
+    no candidate is right. This is what a risk-coverage curve ranks: see `qa.evals.report`.
+    """
+    signals = answer_result.signals
+    if signals is None:
+        return None
+    if not question_case.answerable or signals.sentence == 0 or not signals.candidate:
+        why = "the article does not say" if not question_case.answerable else "the model cited no sentence"
+        return Score.graded(0.0, False, f"no right candidate: {why}", "abstention")
+    shown = answer_result.model_copy(
+        update={"answer": answer_result.answer.model_copy(update={"answer": signals.candidate, "status": "answered"})}
+    )
+    return score_answer(question_case, shown, official=official)["correct"]
 
 
 _MOVED = {
