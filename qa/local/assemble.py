@@ -2,9 +2,9 @@
 
 `ensure_model(entry)` is what loading a model by name calls. In order:
 
-1. a file whose receipt still matches (`qa.local.store.trusted_path`): used as is;
-2. a one-part model (SmolLM2): its file is used where pip put it, after one full hash
-   (then a receipt saves the hash next time);
+1. a one-part model (SmolLM2) installed by pip: its file is used where pip put it, after
+   one full hash (then a receipt saves the hash next time);
+2. a file whose receipt still matches (`qa.local.store.trusted_path`): used as is;
 3. under the entry's lock: a cache file without a valid receipt is re-hashed, kept if it
    matches the pin and deleted if not; then the parts are concatenated into a temporary
    file in the cache, in fixed-size chunks, hashed as they are written, and renamed into
@@ -32,7 +32,7 @@ from qa.local import store
 if TYPE_CHECKING:
     from qa.local.registry import ModelEntry, WheelPart
 
-__all__ = ["PartLocator", "PartMissing", "ensure_model", "locate_part", "locate_parts", "model_file"]
+__all__ = ["PartLocator", "PartMissing", "ensure_model", "is_trusted", "locate_part", "locate_parts", "model_file"]
 
 log = logging.getLogger("qa")
 
@@ -86,21 +86,16 @@ def locate_parts(entry: ModelEntry, locate: PartLocator = locate_part) -> list[P
 
 
 def model_file(entry: ModelEntry, locate: PartLocator = locate_part) -> Path | None:
-    """The entry's file if it exists now (cache file, or a one-part model's own file), else None.
-
-    Builds nothing and hashes nothing: what `qa models list` and `verify` look at.
-    """
-    if (path := store.trusted_path(entry)) is not None:
-        return path
+    """The entry's file if it exists now, else None: a one-part model's own installed file,
+    else the cache file. Builds nothing and hashes nothing (`qa models list`, `verify`)."""
+    try:
+        own = _installed_file(entry, locate)
+    except ModelIntegrityError:
+        own = None  # a part of another size: not this model (list says how to reinstall it)
+    if own is not None:
+        return own
     cached = store.cached_file(entry)
-    if cached.is_file():
-        return cached
-    if len(entry.parts) == 1:
-        try:
-            return locate(entry.parts[0])
-        except (PartMissing, ModelLoadError):
-            return None
-    return None
+    return cached if cached.is_file() else None
 
 
 def ensure_model(entry: ModelEntry, locate: PartLocator = locate_part) -> Path:
@@ -109,15 +104,12 @@ def ensure_model(entry: ModelEntry, locate: PartLocator = locate_part) -> Path:
     Raises `BackendUnavailableError` (with the pip command) when its packages are not
     installed and `ModelIntegrityError` when a file does not match the pin.
     """
+    if (own := _installed_file(entry, locate)) is not None:
+        # A one-part model is used where pip put it; a receipt for another copy (another
+        # venv sharing the cache, or a pulled file) does not vouch for this one.
+        return own if is_trusted(entry, own) else _check_in_place(entry, own)
     if (path := store.trusted_path(entry)) is not None:
         return path
-    if len(entry.parts) == 1 and not store.cached_file(entry).is_file():
-        try:
-            [path] = locate_parts(entry, locate)
-        except BackendUnavailableError:
-            pass  # perhaps pulled into the cache since: look there, under the lock
-        else:
-            return _check_in_place(entry, path)
     with store.locked(entry):
         if (path := store.trusted_path(entry)) is not None:
             return path  # another process built it while this one waited
@@ -125,8 +117,24 @@ def ensure_model(entry: ModelEntry, locate: PartLocator = locate_part) -> Path:
         if cached.is_file() and _recheck(entry, cached):
             return cached
         if len(entry.parts) == 1:
-            return _check_in_place(entry, locate_parts(entry, locate)[0])
+            return _check_in_place(entry, locate_parts(entry, locate)[0])  # not installed: says how to
         return _assemble(entry, locate_parts(entry, locate))
+
+
+def is_trusted(entry: ModelEntry, path: Path) -> bool:
+    """True when the entry's receipt vouches for `path` as it is now (no hashing)."""
+    trusted = store.trusted_path(entry)
+    return trusted is not None and trusted.resolve() == path.resolve()
+
+
+def _installed_file(entry: ModelEntry, locate: PartLocator) -> Path | None:
+    """A one-part model's installed file (None: not installed, or several parts)."""
+    if len(entry.parts) != 1:
+        return None
+    try:
+        return locate(entry.parts[0])
+    except PartMissing:
+        return None
 
 
 def _check_in_place(entry: ModelEntry, path: Path) -> Path:

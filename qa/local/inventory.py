@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from qa.errors import ModelIntegrityError
 from qa.local import store
-from qa.local.assemble import PartLocator, PartMissing, locate_part, model_file
+from qa.local.assemble import PartLocator, PartMissing, is_trusted, locate_part, model_file
 from qa.local.registry import DEFAULT_MODEL, MODELS, ModelEntry
 
 __all__ = ["ModelStatus", "VerifyResult", "model_status", "model_statuses", "verify_model"]
@@ -68,10 +68,10 @@ class VerifyResult(_Data):
 def model_status(entry: ModelEntry, locate: PartLocator = locate_part) -> ModelStatus:
     """`entry`'s state on disk, without hashing or building anything."""
     path = model_file(entry, locate)
-    trusted = store.trusted_path(entry)
+    verified = path is not None and is_trusted(entry, path)
     parts = _parts_installed(entry, locate)
     if path is not None:
-        note = "ready" if trusted == path else "not verified yet: checked on first use, or run `qa models verify`"
+        note = "ready" if verified else "not verified yet: checked on first use, or run `qa models verify`"
     elif parts:
         note = "parts installed: assembled into the cache on first use"
     else:
@@ -79,7 +79,7 @@ def model_status(entry: ModelEntry, locate: PartLocator = locate_part) -> ModelS
     return ModelStatus(
         name=entry.name, request_name=entry.request_name, default=entry.name == DEFAULT_MODEL, size=entry.size,
         licence=entry.licence, installed=path is not None or parts, path=str(path) if path is not None else None,
-        verified=path is not None and trusted == path, note=note,
+        verified=verified, note=note,
     )  # fmt: skip
 
 
