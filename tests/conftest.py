@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,11 +22,31 @@ def seed() -> Article:
 EMBEDDED_TEST_MODEL = "smollm2-135m"
 """The embedded model the tests use: the recordings were made with it, and it is the fastest."""
 
+_SESSION_ENV = ("QA_LOCAL_MODEL", "QA_MODEL_CACHE")
+_saved_env = pytest.StashKey[dict[str, "str | None"]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """From collection on (some test modules count tokens at import): SmolLM2, and a
+    model cache of the session's own, never the developer's."""
+    config.stash[_saved_env] = {name: os.environ.get(name) for name in _SESSION_ENV}
+    os.environ["QA_LOCAL_MODEL"] = EMBEDDED_TEST_MODEL
+    os.environ["QA_MODEL_CACHE"] = tempfile.mkdtemp(prefix="qa-test-model-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(os.environ["QA_MODEL_CACHE"], ignore_errors=True)
+    for name, value in config.stash[_saved_env].items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model cache for the session, so tests never write to the developer's own."""
-    return tmp_path_factory.mktemp("model-cache")
+def model_cache() -> Path:
+    """The session's model cache (set up in `pytest_configure`)."""
+    return Path(os.environ["QA_MODEL_CACHE"])
 
 
 @pytest.fixture(autouse=True)
