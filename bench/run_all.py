@@ -410,7 +410,7 @@ def row_loopback(plan: Plan) -> list[Line]:
 
     suite = load_suite(SUITE)
     responder, describe = _loopback_responder(qa.load_article(suite.article_path))
-    model = open_backend(qa.Settings.load(env={}, backend="embedded")).model  # the name recordings were made with
+    model = open_backend(qa.Settings.load(env={}, backend="embedded", local_model="smollm2-135m")).model  # the recordings' model
     source = ""
     timings: dict[int, tuple[float, int, int]] = {}
     with tempfile.TemporaryDirectory() as tmp, FaultServer(responder, fault_rate=0.0, latency=0.2, max_seconds=900) as server:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.local.registry import request_name
 from qa.settings import Settings, StructuredMode
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend"]
 
-DEFAULT_LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1"
+DEFAULT_LOCAL_MODEL_NAME = request_name(None)  # the registry default's name (qa.local.registry)
 _EMBEDDED_URL = "http://embedded.qa.invalid/v1"
 
 
@@ -77,8 +77,8 @@ class Backend:
     def model(self) -> str:
         if self.settings.model:
             return self.settings.model
-        if self.kind == "embedded" and self.settings.local_model:
-            return Path(self.settings.local_model).stem
+        if self.kind == "embedded":  # the registry entry's request name, or the GGUF file's stem
+            return request_name(self.settings.local_model)
         return self.profile.default_model
 
     @property

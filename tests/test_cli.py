@@ -45,7 +45,7 @@ def article() -> qa.Article:
 
 # -- start-up --------------------------------------------------------------------
 
-HEAVY = ("openai", "httpx2", "llama_cpp", "rich", "jinja2", "pydantic", "prompt_toolkit", "tiktoken", "qa.cli.eval_cmd")
+HEAVY = ("openai", "httpx2", "llama_cpp", "rich", "jinja2", "pydantic", "prompt_toolkit", "tiktoken", "qa.cli.eval_cmd", "qa.cli.models_cmd")
 
 PROBE = """
 import sys
@@ -65,7 +65,7 @@ def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
     assert done.returncode == 0, done.stderr
     assert "EXIT 0" in done.stdout
     assert "LOADED []" in done.stdout
-    for command in ("summarize", "ask", "chat", "tokens", "recordings", "eval"):
+    for command in ("summarize", "ask", "chat", "tokens", "recordings", "eval", "models"):
         assert re.search(rf"^\s+{command}\s", done.stdout, re.MULTILINE), command
 
 
@@ -84,7 +84,8 @@ def test_version() -> None:
     assert result.stdout.strip() == f"qa {qa.__version__}"
 
 
-@pytest.mark.parametrize("command", ["summarize", "ask", "chat", "tokens", "recordings", "recordings list", "recordings prune"])
+@pytest.mark.parametrize("command", ["summarize", "ask", "chat", "tokens", "recordings", "recordings list", "recordings prune",
+                                     "models", "models list", "models verify", "models pull"])
 def test_every_command_has_help(command: str) -> None:
     result = run(*command.split(), "--help")
     assert result.exit_code == 0

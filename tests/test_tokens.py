@@ -11,6 +11,8 @@ from qa.backends import open_backend
 from qa.service import answer_steps, summary_steps
 from qa.tokens import paragraph_counter, tiktoken_counter
 
+from tests.conftest import EMBEDDED_TEST_MODEL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,7 +32,7 @@ def counters() -> list[tuple[str, object]]:
     try:
         from qa.local import load_model
 
-        found.append(("SmolLM2", load_model().count_tokens))
+        found.append(("SmolLM2", load_model(EMBEDDED_TEST_MODEL).count_tokens))
     except Exception:  # noqa: BLE001 - the extra is optional; cl100k is still checked
         pass
     return found
