@@ -145,6 +145,14 @@ def _headline_fallback(article: Article, sentences: Sequence[Sentence], numbers:
     return " ".join(words[:12]).rstrip(",;:") + ("..." if len(words) > 12 else "")
 
 
+def _summary_fallback(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> str:
+    """The article's own standfirst when it has one (its author's summary), else its first key sentence."""
+    for s in sentences:
+        if article.paragraphs[s.paragraph].kind == "standfirst" and len(s.text) <= 300:
+            return s.text
+    return compress(sentences[numbers[0] - 1].text)
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
 
@@ -178,7 +186,7 @@ def _assemble(
         seen.add(key)
         points.append(KeyPoint(point=_clip(text, 200), quote=_clip(quote, 400)))
     headline = _headline_fallback(article, sentences, numbers)
-    summary_text = compress(sentences[numbers[0] - 1].text)
+    summary_text = _summary_fallback(article, sentences, numbers)
     if draft:
         for where, text, limit in (("headline", draft.headline, 100), ("summary", draft.summary, 240)):
             text = " ".join(text.split())
@@ -202,7 +210,7 @@ def _assemble(
     ]
     figures = [
         Figure(value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400))  # type: ignore[arg-type]
-        for f in find_figures(sentences, numbers, limit=4)
+        for f in find_figures(sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=5)
     ]
     summary = Summary(
         headline=_clip(headline, 120),

@@ -390,3 +390,35 @@ def test_async_parse_and_early_close() -> None:
     response = asyncio.run(scenario())
     assert isinstance(response.choices[0].message.parsed, Person)
     assert not load_model().lock._lock.locked()
+
+
+@embedded
+def test_logprobs_follow_the_generated_text(client: openai.OpenAI) -> None:
+    schema = {"type": "object", "properties": {"sentence": {"type": "integer", "enum": [0, 1, 2]}}, "required": ["sentence"],
+              "additionalProperties": False}  # fmt: skip
+    response = client.chat.completions.create(
+        messages=[{"role": "user", "content": "Reply with JSON: which sentence, 1 or 2?"}], max_tokens=16,
+        response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema, "strict": True}},
+        logprobs=True, top_logprobs=5, **BASE,  # type: ignore[arg-type]
+    )  # fmt: skip
+    choice = response.choices[0]
+    content = choice.logprobs.content  # type: ignore[union-attr]
+    assert content, "logprobs were asked for"
+    assert "".join(entry.token for entry in content) == choice.message.content
+    for entry in content:
+        assert entry.logprob <= 0.0
+        assert 1 <= len(entry.top_logprobs) <= 5
+        assert entry.top_logprobs == sorted(entry.top_logprobs, key=lambda t: -t.logprob)
+    plain = client.chat.completions.create(messages=HI, max_tokens=4, **BASE)  # type: ignore[arg-type]
+    assert plain.choices[0].logprobs is None
+
+
+@embedded
+def test_streamed_logprobs_arrive_with_the_last_chunk(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        messages=HI, max_tokens=6, stream=True, logprobs=True, top_logprobs=3, **BASE  # type: ignore[arg-type]
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    entries = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content or []]
+    assert entries and "".join(e.token for e in entries) == text
