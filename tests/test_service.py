@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 
+import httpx2
 import pytest
 
 from qa.api import aask_many, ask_many
@@ -109,6 +112,59 @@ def test_a_model_abstention_clears_its_text(seed) -> None:
     assert result.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
     assert result.grounding.abstained is False  # the model itself abstained
     assert result.confidence is None and result.signals is not None and result.signals.sentence == 0
+
+
+def logprob_entries(content: str, zero_shares: list[float]) -> list[dict]:
+    """OpenAI-style logprobs for `content`, one token per JSON piece; at the i-th sentence number, '0' has share i."""
+    pieces = [p for p in re.split(r'("sentence"|\d+)', content) if p]
+    shares = iter(zero_shares)
+    entries = []
+    after_key = False
+    for piece in pieces:
+        top = []
+        if after_key and piece.isdigit():
+            zero = next(shares)
+            other = piece if piece != "0" else "7"  # the runner-up digit when the model wrote 0
+            top = [{"token": "0", "logprob": math.log(zero), "bytes": None}, {"token": other, "logprob": math.log(1 - zero), "bytes": None}]
+            after_key = False
+        after_key = after_key or piece == '"sentence"'
+        chosen = next((t["logprob"] for t in top if t["token"] == piece), 0.0)
+        entries.append({"token": piece, "logprob": chosen, "bytes": None, "top_logprobs": top})
+    return entries
+
+
+class LogprobServer(FakeChatServer):
+    """The fake server, also returning token logprobs as OpenAI does (`zero_shares`: p('0') at each sentence number)."""
+
+    def __init__(self, zero_shares: list[float]) -> None:
+        super().__init__()
+        self.zero_shares = zero_shares
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(super().handle(request).content)
+        choice = body["choices"][0]
+        choice["logprobs"] = {"content": logprob_entries(choice["message"]["content"], self.zero_shares), "refusal": None}
+        return httpx2.Response(200, json=body)
+
+
+def test_the_models_probability_of_no_sentence_reaches_the_signals_and_lowers_confidence(seed) -> None:
+    results = []
+    for zero in (0.05, 0.6):
+        server = LogprobServer([zero]).enqueue(answer("The United States.", TRADE_N))
+        backend = server.backend(**KEEP)
+        results.append(run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend))
+    sure, doubtful = results
+    assert sure.signals is not None and sure.signals.p_none == pytest.approx(0.05)
+    assert doubtful.signals is not None and doubtful.signals.p_none == pytest.approx(0.6)
+    assert sure.confidence is not None and doubtful.confidence is not None and doubtful.confidence < sure.confidence
+
+
+def test_each_batched_answer_reads_its_own_probability_of_no_sentence(seed) -> None:
+    reply = {"answers": [numbered(1, "The United States.", TRADE_N), numbered(2, "", 0)]}
+    server = LogprobServer([0.1, 0.9]).enqueue(reply)
+    backend = server.backend(**KEEP)
+    results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
+    assert [r.signals.p_none for r in results if r.signals] == [pytest.approx(0.1), pytest.approx(0.9)]
 
 
 def test_a_low_confidence_answer_is_withdrawn(seed) -> None:
