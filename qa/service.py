@@ -172,7 +172,10 @@ def ground_reply(
     signals = measure(question, answer_text, reply.sentence, texts, p_none, ranking)
     counts = {"verified": 0, "repaired": 0}
     if reply.sentence == 0 or not answer_text or not 1 <= reply.sentence <= len(texts):
-        return Answer(answer="", status="not_in_article", citations=[]), grounding_report(counts, []), None, signals
+        # An answer whose evidence does not exist is withdrawn by qa (abstained); sentence 0 is the model's own "no".
+        withdrawn = reply.sentence != 0 and bool(answer_text)
+        nothing = Answer(answer="", status="not_in_article", citations=[])
+        return nothing, grounding_report(counts, [], abstained=withdrawn), None, signals
     citation = citation_for(article, reply.sentence)
     counts["verified"] = 1
     calibrator = calibrator_for(backend.model)

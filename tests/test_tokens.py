@@ -8,6 +8,7 @@ import pytest
 
 import qa
 from qa.backends import open_backend
+from qa.batch import batch_steps
 from qa.service import answer_steps, summary_steps
 from qa.tokens import paragraph_counter, tiktoken_counter
 
@@ -17,13 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def prompt_texts() -> list[str]:
-    """Real prompts (answer and summary, system and user) and the seed article itself."""
+    """Real prompts (answer, batched answers and summary: system and numbered article) and the seed article itself."""
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
     backend = open_backend(qa.Settings.load(env={}, backend="openai", api_key="sk-test-not-real-0000000000", record_mode="off"))
     texts = [article.text, (ROOT / "seeds" / "000_db386d23d8a38732.txt").read_text()]
-    for steps in (answer_steps(article, "Who signed the plan?", backend), summary_steps(article, backend)):
+    for steps in (
+        answer_steps(article, "Who signed the plan?", backend),
+        batch_steps(article, ["Who signed the plan?", "How much credit was pledged?"], backend),
+        summary_steps(article, backend),
+    ):
         texts += [message["content"] for message in next(steps).body["messages"]]
         steps.close()
+    assert sum("[1] " in t for t in texts) == 3  # every prompt shows the article as numbered sentences
     return texts
 
 
