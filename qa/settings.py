@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from qa.errors import ConfigError
 
@@ -70,14 +70,14 @@ class Settings(BaseModel):
     """Base URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1."""
     api_key: SecretStr | None = None
     """API key; never printed, logged or recorded."""
-    timeout: float = 120.0
-    """Seconds before one HTTP request times out."""
-    max_retries: int = 2
-    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK."""
-    max_attempts: int = 3
-    """Model calls allowed per structured output, counting re-asks after invalid output."""
-    temperature: float = 0.0
-    """Sampling temperature."""
+    timeout: Annotated[float, Field(gt=0)] = 120.0
+    """Seconds before one HTTP request times out (more than 0)."""
+    max_retries: Annotated[int, Field(ge=0)] = 2
+    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK (0 or more)."""
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    """Model calls allowed per structured output, counting re-asks after invalid output (1 or more)."""
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    """Sampling temperature (0 to 2)."""
     seed: int | None = None
     """Sampling seed sent with each request when set; None sends none. With temperature 0
     decoding is greedy, so different seeds may still give the same output."""
@@ -87,8 +87,8 @@ class Settings(BaseModel):
     """Override how structured output is requested; None uses the backend's own."""
     constrain_quotes: Literal["auto", "on", "off"] = "auto"
     """Constrain quotes to the article's sentences in the schema (grammar backends)."""
-    context_tokens: int | None = None
-    """Override the model's context window, in tokens."""
+    context_tokens: Annotated[int, Field(gt=0)] | None = None
+    """Override the model's context window, in tokens (more than 0)."""
     record_mode: RecordMode = "off"
     """Record or replay model responses."""
     recordings: Path = Path(".qa/recordings/default")
@@ -111,7 +111,8 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 source = f"{_ENV[field]} / " if field in _ENV else ""
-                problems.append(f"{source}{field}: {err['msg']}")
+                given = "" if field == "api_key" else f" (got {err['input']})"  # the key is never shown
+                problems.append(f"{source}{field}: {err['msg']}{given}")
             raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
     def resolved_backend(self) -> BackendKind:

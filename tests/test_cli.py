@@ -429,3 +429,33 @@ def test_sources_show_positions_checked_against_the_article(article: qa.Article)
 )
 def test_format_cost(cost: float | None, shown: str) -> None:
     assert format_cost(cost) == shown
+
+
+# -- issue 17 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("QA_TIMEOUT", "-5"), ("QA_TIMEOUT", "0"), ("QA_MAX_RETRIES", "-3"), ("QA_MAX_ATTEMPTS", "0"), ("QA_CONTEXT_TOKENS", "0")],
+)
+def test_out_of_range_numbers_in_settings_exit_2_naming_the_setting(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    result = run("ask", QUESTION)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("qa: error: invalid settings: ") and f"{var} / " in result.stderr
+    assert f"got {value}" in result.stderr
+    assert result.stderr.count("\n") == 1
+    no_traceback(result)
+
+
+def test_a_value_error_in_our_own_code_is_a_bug_not_a_broken_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.backends import Backend
+
+    def bug(self: object, body: object) -> None:
+        raise ValueError("an internal mistake")
+
+    monkeypatch.setattr(Backend, "recorded_reply", bug)
+    result = run("ask", "--json", QUESTION)
+    assert result.exit_code == 1, result.output
+    assert "unexpected ValueError: an internal mistake" in result.stderr
+    assert "not valid JSON" not in result.stderr
