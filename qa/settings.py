@@ -25,14 +25,17 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from qa.errors import ConfigError
 
-__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode"]
+__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode", "redact_url"]
 
 BackendKind = Literal["auto", "embedded", "openai", "server", "llamacpp", "vllm", "ollama"]
 StructuredMode = Literal["json_schema", "json_object_schema", "json_object"]
@@ -55,6 +58,30 @@ _ENV = {
     "record_mode": "QA_RECORD_MODE",
     "recordings": "QA_RECORDINGS",
 }
+
+
+_SECRET_PARAM = re.compile(r"(?i)key|token|secret|passw|pwd|auth|sig|credential|session")
+"""Query parameter names whose values `redact_url` hides (api_key, access_token, sig, ...)."""
+
+
+def redact_url(url: str) -> str:
+    """`url` safe to show or store: userinfo and secret-looking query values become `***`.
+
+    `http://user:pass@host/v1?api_key=abc&region=eu` -> `http://***@host/v1?api_key=***&region=eu`.
+    Something that does not parse as a URL is hidden whole.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, eq, _ = pair.partition("=")
+        pairs.append(f"{name}=***" if eq and _SECRET_PARAM.search(name) else pair)
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))
 
 
 class Settings(BaseModel):
@@ -124,6 +151,14 @@ class Settings(BaseModel):
         if self.api_key is not None:
             return "openai"
         return "embedded"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
+
+    def shown_base_url(self) -> str | None:
+        """The base URL with its credentials redacted (see `redact_url`), for logs and reports."""
+        return redact_url(self.base_url) if self.base_url else None
 
     def describe(self) -> str:
         """One line naming backend and model; safe to log (no key)."""

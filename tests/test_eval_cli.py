@@ -153,3 +153,25 @@ def test_the_judge_replays_from_its_own_folder(tmp_path: Path, recordings: Path)
     assert judged and summary["judge_usage"]["attempts"] >= len(judged)
     assert all(s["reason"].startswith("judge: ") for s in judged)
     assert "| judge |" in md.read_text() and "+ judge " in md.read_text()
+
+
+# -- issue 17 ----------------------------------------------------------------------
+
+SECRET_URL = "http://proxyuser:hunter2-pass@127.0.0.1:9/v1?api_key=topsecretvalue123&region=eu"
+
+
+def test_credentials_in_the_base_url_are_redacted_in_logs_reports_and_output(tmp_path: Path, recordings: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, [
+        "--base-url", SECRET_URL, "--record-mode", "replay", "--recordings", str(recordings), "eval",
+        "--suite", str(mini_suite(tmp_path / "s")), "--log", str(out / "run.jsonl"), "--report", str(out / "report.md"),
+        "--junit", str(out / "junit.xml"),
+    ], prog_name="qa")  # fmt: skip
+    assert result.exit_code in (0, 6), result.output
+    written = [p.read_text() for p in out.iterdir()]
+    assert len(written) == 3
+    for text in [*written, result.stdout, result.stderr]:
+        assert "hunter2-pass" not in text and "topsecretvalue123" not in text and "proxyuser" not in text
+    header = json.loads((out / "run.jsonl").read_text().splitlines()[0])
+    assert header["settings"]["base_url"] == "http://***@127.0.0.1:9/v1?api_key=***&region=eu"
+    assert "http://***@127.0.0.1:9/v1?api_key=***&region=eu" in (out / "report.md").read_text()

@@ -22,6 +22,7 @@ from qa.evals.log import CaseRecord
 from qa.evals.metrics import METRICS, MetricValue
 from qa.evals.runner import EvalRun
 from qa.schemas import AnswerResult, SummaryResult
+from qa.settings import redact_url
 
 __all__ = ["comparison_markdown", "format_metric", "junit_xml", "markdown_report", "metrics_table", "print_table"]
 
@@ -105,6 +106,11 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     out.write("\n".join(footer) + "\n")
 
 
+def _shown(value: object) -> object:
+    """A setting as the report shows it: URLs without credentials, even from logs written before redaction."""
+    return redact_url(value) if isinstance(value, str) and "://" in value else value
+
+
 def _cell(text: object) -> str:
     return re.sub(r"\s+", " ", str(text)).replace("|", "\\|").strip()
 
@@ -167,7 +173,7 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     out = [f"# qa eval: {h.suite}", ""]
     out += [f"- Log: `{run.log_path}` (log_version {h.log_version}), started {h.started_at}, qa {h.qa_version}"]
     out += [f"- Backend: {h.backend}, model {h.model}; prompts: " + ", ".join(f"{k} {v}" for k, v in sorted(h.prompt_versions.items()))]
-    out += ["- Settings: " + ", ".join(f"{k}={v}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
+    out += ["- Settings: " + ", ".join(f"{k}={_shown(v)}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
     if gate is not None:
         out += ["## Gate", "", *[f"    {line}" for line in _gate_lines(gate)], ""]
     out += ["## Metrics", "", "| metric | value | 95% CI | n | threshold |", "|---|---|---|---|---|"]

@@ -110,7 +110,7 @@ def _header(suite: Suite, settings: Settings, judge: bool) -> LogHeader:
     summary = {
         "backend": settings.resolved_backend(),
         "model": backend.model,
-        "base_url": settings.base_url,
+        "base_url": settings.shown_base_url(),  # never credentials (issue 17)
         "temperature": settings.temperature,
         "max_attempts": settings.max_attempts,
         "structured_mode": backend.structured_mode,

@@ -31,6 +31,7 @@ from qa.recording.entry import (
 )
 from qa.recording.store import RecordingStore
 from qa.recording.streams import AsyncTee, ReplayStream, SSECapture, SyncTee, render_events
+from qa.settings import redact_url
 
 __all__ = ["Call", "RecordMode", "Recorder"]
 
@@ -81,7 +82,7 @@ class Recorder:
     def prepare(self, request: httpx2.Request) -> Call:
         """Key a request whose body has been read; note the key for `last_keys`."""
         body = parse_body(request.content)
-        path = request.url.raw_path.decode("ascii")
+        path = redact_url(request.url.raw_path.decode("ascii"))  # no secret query values in keys or files
         call = Call(
             key=recording_key(request.method, path, body),
             method=request.method.upper(),
