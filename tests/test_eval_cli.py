@@ -175,3 +175,37 @@ def test_credentials_in_the_base_url_are_redacted_in_logs_reports_and_output(tmp
     header = json.loads((out / "run.jsonl").read_text().splitlines()[0])
     assert header["settings"]["base_url"] == "http://***@127.0.0.1:9/v1?api_key=***&region=eu"
     assert "http://***@127.0.0.1:9/v1?api_key=***&region=eu" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit", "--log"])
+def test_an_unwritable_output_path_fails_before_any_case_runs(tmp_path: Path, recordings: Path, option: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    paths = {"--log": tmp_path / "run.jsonl", "--report": tmp_path / "report.md", "--junit": tmp_path / "junit.xml"}
+    paths[option] = blocker / "out"  # its parent is a file: it can never be written
+    args = [arg for name, path in paths.items() for arg in (name, str(path))]
+    result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"qa: error: Invalid value for '{option}': cannot write {blocker / 'out'}")
+    assert result.stderr.count("\n") == 1
+    assert result.stdout == ""  # no metrics: nothing ran
+    assert not (tmp_path / "run.jsonl").exists()
+
+
+def test_a_named_baseline_that_does_not_exist_is_an_error(tmp_path: Path, recordings: Path) -> None:
+    typo = tmp_path / "typo.json"
+    result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"),
+                     "--check", "--baseline", str(typo))  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"qa: error: Invalid value for '--baseline': {typo} does not exist")
+    assert not (tmp_path / "run.jsonl").exists()
+    written = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"),
+                      "--baseline", str(typo), "--update-baseline")  # fmt: skip
+    assert written.exit_code == 0 and typo.is_file()  # a new baseline may be named before it exists
+
+
+def test_a_misspelt_threshold_fails_before_any_case_runs(tmp_path: Path, recordings: Path) -> None:
+    suite = mini_suite(tmp_path / "s", thresholds="corect = 0.5")
+    result = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "run.jsonl"), "--check")
+    assert result.exit_code == 6 and "unknown metric(s) in [thresholds]: corect" in result.stderr
+    assert result.stdout == "" and not (tmp_path / "run.jsonl").exists()

@@ -58,6 +58,21 @@ def resolve_suite(value: str) -> tuple[Path, Path]:
     raise EvalError(f"no suite named {value!r}: looked for evals/{value}/suite.toml in {Path.cwd()} and {checkout}")
 
 
+def check_writable(path: Path, option: str) -> None:
+    """Fail now (exit 2) if `path` cannot be written, rather than after every case has run and been paid for."""
+    if path.is_dir():
+        raise click.BadParameter(f"cannot write {path}: it is a folder", param_hint=f"'{option}'")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=f"'{option}'") from None
+
+
 def _harness_message(run: EvalRun, hint: str) -> str:
     """What stderr says when cases hit harness errors: how many, whether replay missed, the first."""
     errors = run.harness_errors
@@ -130,7 +145,20 @@ def eval_cmd(
     settings = Settings.load(**overrides)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_path = log_path or root / "evals" / "runs" / f"{suite.name}-{stamp}.jsonl"
+    named_baseline = baseline_path is not None
     baseline_path = baseline_path or root / "evals" / "baselines" / f"{suite.name}.json"
+    # Everything that can fail without a model call fails before the first one.
+    for path, option in ((log_path, "--log"), (report_path, "--report"), (junit_path, "--junit")):
+        if path is not None:
+            check_writable(path, option)
+    if update_baseline:
+        check_writable(baseline_path, "--baseline")
+    baseline = None
+    if check:
+        if named_baseline and not baseline_path.exists() and not update_baseline:
+            raise click.BadParameter(f"{baseline_path} does not exist", param_hint="'--baseline'")
+        baseline = gating.load_baseline(baseline_path)
+        gating.check_threshold_names(suite.thresholds)
     hint = f"qa --record-mode record eval --suite {suite_name}"
 
     total = len(plan_cases(suite, repeats))
@@ -152,7 +180,7 @@ def eval_cmd(
 
     result = None
     if check:
-        result = gating.check_run(run, suite.thresholds, gating.load_baseline(baseline_path), str(baseline_path))
+        result = gating.check_run(run, suite.thresholds, baseline, str(baseline_path))
     if report_path:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(report.markdown_report(run, result), encoding="utf-8")
