@@ -8,18 +8,23 @@ whole suite in a subprocess, with the model made unloadable.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from qa.cli.app import cli
+from qa.testing import FaultServer
+from qa.testing.replay_responder import ReplayResponder
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT / "evals" / "recordings" / "seed"
@@ -209,3 +214,69 @@ def test_a_misspelt_threshold_fails_before_any_case_runs(tmp_path: Path, recordi
     result = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "run.jsonl"), "--check")
     assert result.exit_code == 6 and "unknown metric(s) in [thresholds]: corect" in result.stderr
     assert result.stdout == "" and not (tmp_path / "run.jsonl").exists()
+
+
+def recorded_model(folder: Path = RECORDINGS) -> str:
+    """The model the recordings in `folder` were made with (read, never hard-coded)."""
+    models = {json.loads(p.read_text())["meta"]["model"] for p in folder.glob("*.json")}
+    assert len(models) == 1, models
+    return models.pop()
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
+    """A loopback server that answers as the recorded model did; every request fails until told otherwise."""
+    with FaultServer(ReplayResponder(RECORDINGS), fault_rate=1.0, faults=["unavailable"]) as running:
+        for name, value in {"QA_BACKEND": "server", "OPENAI_BASE_URL": running.base_url, "QA_MODEL": recorded_model(),
+                            "QA_CONSTRAIN_QUOTES": "on", "QA_MAX_RETRIES": "0", "QA_TIMEOUT": "5"}.items():  # fmt: skip
+            monkeypatch.setenv(name, value)
+        yield running
+
+
+def test_resume_runs_again_the_cases_that_ended_in_a_transport_error(tmp_path: Path, server: FaultServer) -> None:
+    suite, log = str(mini_suite(tmp_path / "s")), str(tmp_path / "run.jsonl")
+    failed = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
+    assert failed.exit_code == 6, failed.output
+    assert "6 cases (0 resumed from the log), 6 failed calls, 6 harness errors" in failed.stdout
+    server.fault_rate = 0.0  # the server has recovered
+    resumed = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
+    assert resumed.exit_code == 0, resumed.output
+    assert "6 cases (0 resumed from the log, 6 run again after a harness error), 0 failed calls" in resumed.stdout
+    again = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
+    assert again.exit_code == 0 and "6 cases (6 resumed from the log)" in again.stdout
+
+
+def test_ctrl_c_prints_the_log_and_the_command_that_resumes(tmp_path: Path, recordings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.evals.runner import _Runner
+
+    real_case, started = _Runner.case, []
+
+    async def interrupted_case(self: _Runner, plan: object) -> object:
+        started.append(plan)
+        if len(started) == 3:
+            raise KeyboardInterrupt
+        return await real_case(self, plan)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_Runner, "case", interrupted_case)
+    suite = str(mini_suite(tmp_path / "s"))
+    monkeypatch.chdir(tmp_path)  # the default log goes to ./evals/runs (no pyproject.toml above tmp_path)
+    result = qa_eval(recordings, "--suite", suite, "--concurrency", "1")
+    assert result.exit_code == 130, result.output
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("qa: interrupted: 2 of 6 cases are in the run log ")
+    command = shlex.split(line.split("resume with: ", 1)[1])
+    assert command[:5] == ["qa", "--record-mode", "replay", "--recordings", str(recordings)] and "--log" in command
+    monkeypatch.setattr(_Runner, "case", real_case)
+    resumed = CliRunner().invoke(cli, command[1:], prog_name="qa")
+    assert resumed.exit_code == 0, resumed.output
+    assert "6 cases (2 resumed from the log)" in resumed.stdout
+
+
+def test_two_evals_cannot_write_one_log(tmp_path: Path, recordings: Path) -> None:
+    log = tmp_path / "run.jsonl"
+    with log.open("a") as held:  # another qa eval, mid-run, holds the log
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log))
+    assert result.exit_code == 6, result.output
+    assert result.stderr == f"qa: error: {log}: another qa eval is writing this run log; wait for it to finish or use another --log\n"
+    assert log.read_text() == ""  # not truncated, nothing appended

@@ -8,9 +8,10 @@
 Defaults for suite NAME: the suite is evals/NAME/suite.toml, its recordings
 evals/recordings/NAME/ (unless --recordings is given), its baseline
 evals/baselines/NAME.json and the log evals/runs/NAME-<UTC time>.jsonl. Exit codes: 0
-pass; 6 the harness failed (bad dataset or baseline, a replay miss, an unexpected
-exception in a case); 7 `--check` failed (a metric below its threshold, or a case correct
-in the baseline is not now).
+pass; 2 a bad option or unwritable output path (checked before any case runs); 6 the
+harness failed (bad dataset or baseline, a replay miss, an unexpected exception in a
+case); 7 `--check` failed (a metric below its threshold, or a case correct in the
+baseline is not now); 130 interrupted (the log and the command that resumes it are printed).
 """
 
 from __future__ import annotations
@@ -73,6 +74,21 @@ def check_writable(path: Path, option: str) -> None:
         raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=f"'{option}'") from None
 
 
+def _interrupted_message(state: CliState, log_path: Path, total: int) -> str:
+    """How many cases the log keeps, and the command that resumes the run."""
+    from qa.cli.argv import qa_command
+    from qa.errors import EvalError
+    from qa.evals.log import read_log
+
+    try:
+        logged = len(read_log(log_path).records)
+    except EvalError:  # interrupted before the header was written
+        logged = 0
+    named = any(arg == "--log" or arg.startswith("--log=") for arg in state.argv)
+    command = qa_command(state.argv, append=() if named else ("--log", str(log_path)))
+    return f"{logged} of {total} cases are in the run log {log_path}; resume with: {command}"
+
+
 def _harness_message(run: EvalRun, hint: str) -> str:
     """What stderr says when cases hit harness errors: how many, whether replay missed, the first."""
     errors = run.harness_errors
@@ -91,7 +107,8 @@ def _harness_message(run: EvalRun, hint: str) -> str:
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Run every case N times.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Cases run at once.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Run log (JSONL); an existing log is resumed. Default: evals/runs/<suite>-<UTC time>.jsonl.")
+              help="Run log (JSONL); an existing log is resumed (cases that ended in a harness error run again). "
+                   "Default: evals/runs/<suite>-<UTC time>.jsonl.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.md",
               help="Write a Markdown report with per-case evidence.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.xml",
@@ -122,11 +139,14 @@ def eval_cmd(
 
     Every question and one summary per repeat run against the backend (or its recordings:
     `qa --record-mode replay eval --check` needs no model and no network). Each finished
-    case is appended to the run log; an existing --log is resumed.
+    case is appended to the run log; an existing --log is resumed, and its cases that
+    ended in a harness error (a server error after the retries, a replay miss) run again.
+    Ctrl-C prints the log and the command that resumes it.
 
-    Exit codes: 0 pass; 6 the harness failed (a bad suite or baseline, a replay miss, an
-    unexpected exception); 7 with --check, a metric below its threshold in suite.toml or a
-    case correct in the baseline that is not now.
+    Exit codes: 0 pass; 2 a bad option or an output path that cannot be written (checked
+    before the first case); 6 the harness failed (a bad suite or baseline, a replay miss,
+    an unexpected exception); 7 with --check, a metric below its threshold in suite.toml
+    or a case correct in the baseline that is not now; 130 interrupted.
     """
     from qa.evals import gate as gating
     from qa.evals import load_suite, report
@@ -162,21 +182,25 @@ def eval_cmd(
     hint = f"qa --record-mode record eval --suite {suite_name}"
 
     total = len(plan_cases(suite, repeats))
-    done = len(read_log(log_path).records) if log_path.exists() else 0
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress
+    done = len(read_log(log_path).records) if log_path.exists() and log_path.stat().st_size else 0
+    try:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"qa eval {suite.name}", total=total, completed=min(done, total))
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task(f"qa eval {suite.name}", total=total, completed=min(done, total))
+                run = asyncio.run(run_suite(
+                    suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge,
+                    on_case=lambda _: progress.advance(task), rerecord_hint=hint,
+                ))  # fmt: skip
+        else:
             run = asyncio.run(run_suite(
-                suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge,
-                on_case=lambda _: progress.advance(task), rerecord_hint=hint,
+                suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge, rerecord_hint=hint
             ))  # fmt: skip
-    else:
-        run = asyncio.run(run_suite(
-            suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge, rerecord_hint=hint
-        ))  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(f"qa: interrupted: {_interrupted_message(state, log_path, total)}", err=True)
+        return 130
 
     result = None
     if check:

@@ -42,6 +42,8 @@ class CliState:
 
     overrides: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
+    argv: list[str] = field(default_factory=list)
+    """The arguments `qa` was given, for the commands it prints (re-record, resume): see `qa.cli.argv`."""
 
     def settings(self) -> Settings:
         """`qa.Settings` from the group options over the environment (ConfigError if invalid)."""
@@ -91,6 +93,7 @@ class QAGroup(click.Group):
         """Run the CLI and exit with the status the outcome calls for (see the module docstring)."""
         standalone = extra.pop("standalone_mode", True)
         state = extra.pop("obj", None) or CliState()
+        state.argv = list(sys.argv[1:] if args is None else args)
         try:
             result = super().main(args, prog_name or "qa", standalone_mode=False, obj=state, **extra)
             code = result if isinstance(result, int) else 0

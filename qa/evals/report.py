@@ -70,6 +70,10 @@ def _gate_lines(gate: GateResult) -> list[str]:
     return lines
 
 
+def _retried(run: EvalRun) -> str:
+    return f", {run.retried} run again after a harness error" if run.retried else ""
+
+
 def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal: bool) -> None:
     """Print the metrics table (rich when `terminal`), usage, and the gate's verdict."""
     rows = metrics_table(run, gate)
@@ -77,7 +81,8 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     usage = agg.usage
     cost = "unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
     footer = [
-        f"{agg.cases} cases ({run.resumed} resumed from the log), {agg.errors} failed calls, {agg.harness_errors} harness errors; "
+        f"{agg.cases} cases ({run.resumed} resumed from the log{_retried(run)}), {agg.errors} failed calls, "
+        f"{agg.harness_errors} harness errors; "
         f"{sum(agg.unscored_counts.values())} unscored values",
         f"usage: {usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out), "
         f"{usage.attempts} model calls, cost {cost}",

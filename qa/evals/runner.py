@@ -7,7 +7,10 @@ Each question is its own case, asked through `qa.aask` (one question per call, a
 user would ask it); the summary case goes through `qa.asummarize`. At most `concurrency`
 cases run at once. Each finished case is appended to the run log at once (see
 `qa.evals.log`), so an interrupted run loses nothing it finished, and running again on
-the same log resumes it.
+the same log resumes it. Resuming keeps every case that ended with a result or with the
+model's failure, and runs again every case that ended in a harness error (a transport
+failure that outlasted the retries, a replay miss, a backend that could not be reached):
+those say nothing about the model, and a server that was down may be up now.
 
 Repeats are distinct requests: repeat r is sent with `seed=r`, so a recording never
 replays one output for every repeat. (With temperature 0 decoding is greedy and repeats
@@ -52,7 +55,7 @@ from qa.prompts import load_prompt
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
 
-__all__ = ["CaseCallback", "CasePlan", "EvalRun", "plan_cases", "rerecord_command", "run_suite"]
+__all__ = ["CaseCallback", "CasePlan", "EvalRun", "plan_cases", "rerecord_command", "run_suite", "settled"]
 
 CaseCallback = Callable[[CaseRecord], None]
 MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
@@ -79,6 +82,8 @@ class EvalRun:
     aggregates: Aggregates
     resumed: int
     """Cases taken from the log instead of being run again."""
+    retried: int = 0
+    """Cases the log held with a harness error, run again (see `settled`)."""
 
     def __repr__(self) -> str:
         # Short: asyncio repr()s a finished task's result, and every record in full costs milliseconds.
@@ -88,6 +93,12 @@ class EvalRun:
     def harness_errors(self) -> list[CaseRecord]:
         """Cases where the harness failed; any makes the run's exit code 6."""
         return [r for r in self.records if r.error is not None and r.error.harness]
+
+
+def settled(record: CaseRecord) -> bool:
+    """Whether a logged case stands when its log is resumed: a result or the model's failure
+    does; a harness error (transport, replay miss, backend unavailable, a bug) is run again."""
+    return record.error is None or not record.error.harness
 
 
 def plan_cases(suite: Suite, repeats: int) -> list[CasePlan]:
@@ -238,7 +249,8 @@ async def run_suite(
     runner = _Runner(suite, article, settings, judge, hint)
     plan = plan_cases(suite, repeats)
     with RunLogWriter(log_path, _header(suite, runner.settings_for(1), judge), resume=resume) as writer:
-        resumed = sum(1 for p in plan if p.case_id in writer.done)
+        kept = {p.case_id for p in plan if p.case_id in writer.done and settled(writer.done[p.case_id])}
+        retried = sum(1 for p in plan if p.case_id in writer.done and p.case_id not in kept)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(plan_item: CasePlan) -> None:
@@ -250,8 +262,10 @@ async def run_suite(
 
         async with asyncio.TaskGroup() as group:  # a failure to log cancels the rest: nothing runs unlogged
             for plan_item in plan:
-                if plan_item.case_id not in writer.done:
+                if plan_item.case_id not in kept:
                     group.create_task(one(plan_item))
         records = [writer.done[p.case_id] for p in plan]
         header = writer.header
-    return EvalRun(log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=resumed)
+    return EvalRun(
+        log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=len(kept), retried=retried
+    )
