@@ -459,3 +459,14 @@ def test_a_value_error_in_our_own_code_is_a_bug_not_a_broken_reply(monkeypatch: 
     assert result.exit_code == 1, result.output
     assert "unexpected ValueError: an internal mistake" in result.stderr
     assert "not valid JSON" not in result.stderr
+
+
+def test_a_replay_miss_on_another_backend_names_the_recordings_backend_and_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")
+    monkeypatch.delenv("QA_BACKEND")  # auto: the key selects OpenAI
+    metas = {(m["backend"], m["model"]) for m in (json.loads(p.read_text())["meta"] for p in recording_files(RECORDINGS))}
+    (backend, model), = metas
+    result = run("ask", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert f"made with backend {backend}, model {model}, not backend openai" in result.stderr
+    assert f"--backend {backend} --model {model}" in result.stderr

@@ -64,7 +64,8 @@ def test_ci_command_passes_in_a_subprocess_without_model_or_network(tmp_path: Pa
         source, target = ROOT / part, tmp_path / part
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "QA_LOCAL_MODEL": NO_MODEL}
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "QA_LOCAL_MODEL": NO_MODEL,
+           "OPENAI_API_KEY": "sk-anything"}  # a key in the environment must not turn the offline gate into a paid run  # fmt: skip
     probe = (
         "import sys; sys.modules['llama_cpp'] = None\n"  # importing the model library now fails
         "from qa.cli import main\n"
@@ -116,7 +117,8 @@ def test_a_replay_miss_is_a_harness_error_with_the_rerecord_command(tmp_path: Pa
     suite = mini_suite(tmp_path / "s")
     result = qa_eval(tmp_path / "empty", "--suite", str(suite), "--log", str(tmp_path / "run.jsonl"), "--check")
     assert result.exit_code == 6, result.output
-    assert "replay miss" in result.stderr and f"To re-record: qa --record-mode record eval --suite {suite}" in result.stderr
+    rerecord = f"To re-record: qa --record-mode record --recordings {tmp_path / 'empty'} eval --suite {suite}"
+    assert "replay miss" in result.stderr and rerecord in result.stderr
 
 
 def test_a_dataset_error_exits_6(tmp_path: Path, recordings: Path) -> None:
@@ -218,7 +220,7 @@ def test_a_misspelt_threshold_fails_before_any_case_runs(tmp_path: Path, recordi
 
 def recorded_model(folder: Path = RECORDINGS) -> str:
     """The model the recordings in `folder` were made with (read, never hard-coded)."""
-    models = {json.loads(p.read_text())["meta"]["model"] for p in folder.glob("*.json")}
+    models = {json.loads(p.read_text())["meta"]["model"] for p in folder.glob("[0-9a-f]*.json")}
     assert len(models) == 1, models
     return models.pop()
 
@@ -280,3 +282,35 @@ def test_two_evals_cannot_write_one_log(tmp_path: Path, recordings: Path) -> Non
     assert result.exit_code == 6, result.output
     assert result.stderr == f"qa: error: {log}: another qa eval is writing this run log; wait for it to finish or use another --log\n"
     assert log.read_text() == ""  # not truncated, nothing appended
+
+
+def recorded_backend(folder: Path = RECORDINGS) -> str:
+    backends = {json.loads(p.read_text())["meta"]["backend"] for p in folder.glob("[0-9a-f]*.json")}
+    assert len(backends) == 1, backends
+    return backends.pop()
+
+
+def test_replay_with_a_key_set_uses_the_backend_and_model_of_the_recordings(
+    tmp_path: Path, recordings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")  # auto would resolve to the paid API
+    log = tmp_path / "run.jsonl"
+    result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log), "--check")
+    assert result.exit_code == 0, result.output
+    header = json.loads(log.read_text().splitlines()[0])
+    assert (header["backend"], header["model"]) == (recorded_backend(), recorded_model())
+    assert f"backend {recorded_backend()}, model {recorded_model()}" in result.stderr  # it says what it chose
+    assert result.stderr.count("\n") == 1
+
+
+def test_an_explicit_backend_unlike_the_recordings_says_how_to_select_theirs(tmp_path: Path, recordings: Path) -> None:
+    result = CliRunner().invoke(cli, [
+        "--backend", "openai", "--record-mode", "replay", "--recordings", str(recordings), "eval",
+        "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"),
+    ], prog_name="qa")  # fmt: skip
+    assert result.exit_code == 6, result.output
+    note = next(line for line in result.stderr.splitlines() if "were made with" in line)
+    assert f"backend {recorded_backend()}, model {recorded_model()}" in note and "backend openai" in note
+    assert f"--backend {recorded_backend()} --model {recorded_model()}" in note
+    harness = result.stderr.split("qa: error: ", 1)[1]
+    assert f"--backend {recorded_backend()} --model {recorded_model()}" in harness  # said again next to the misses

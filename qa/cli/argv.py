@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-__all__ = ["qa_command"]
+__all__ = ["group_arguments", "qa_command"]
 
 
 _GROUP_VALUE_OPTIONS = ("--backend", "--model", "--base-url", "--record-mode", "--recordings")
@@ -28,6 +28,11 @@ def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
         else:
             break
     return list(argv[:i]), list(argv[i:])
+
+
+def group_arguments(argv: Sequence[str]) -> list[str]:
+    """The group options at the front of `argv` (`--backend X`, `--recordings DIR`, ...), before the subcommand."""
+    return _split(argv)[0]
 
 
 def _without(argv: Sequence[str], option: str) -> list[str]:

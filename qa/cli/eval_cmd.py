@@ -89,13 +89,23 @@ def _interrupted_message(state: CliState, log_path: Path, total: int) -> str:
     return f"{logged} of {total} cases are in the run log {log_path}; resume with: {command}"
 
 
-def _harness_message(run: EvalRun, hint: str) -> str:
+def _chosen(state: CliState, name: str) -> bool:
+    """Whether the user chose this setting (`--backend`, QA_BACKEND, ...), rather than leaving it to `auto`/the default."""
+    import os
+
+    value = state.overrides.get(name) or os.environ.get(f"QA_{name.upper()}", "").strip()
+    return bool(value) and value != "auto"
+
+
+def _harness_message(run: EvalRun, hint: str, mismatch: str | None) -> str:
     """What stderr says when cases hit harness errors: how many, whether replay missed, the first."""
     errors = run.harness_errors
     first = errors[0]
     assert first.error is not None
     lines = [f"{len(errors)} case(s) hit a harness error, so the metrics cannot be trusted (exit 6)."]
     if any(r.error is not None and r.error.type == "ReplayMissError" for r in errors):
+        if mismatch:
+            lines.append(f"The replay missed because {mismatch}.")
         lines.append(f"A replay miss means a request has no recording (a prompt, the model or the code changed): re-record with `{hint}`.")
     lines.append(f"First: {first.case_id}: {first.error.type}: {first.error.message}")
     return "\n".join(lines)
@@ -151,7 +161,8 @@ def eval_cmd(
     from qa.evals import gate as gating
     from qa.evals import load_suite, report
     from qa.evals.log import read_log
-    from qa.evals.runner import plan_cases, run_suite
+    from qa.cli.argv import group_arguments, qa_command
+    from qa.evals.runner import match_recordings, plan_cases, run_suite
     from qa.settings import Settings
 
     if compare:
@@ -163,6 +174,10 @@ def eval_cmd(
     overrides = dict(state.overrides)
     overrides["recordings"] = overrides.get("recordings") or root / "evals" / "recordings" / suite.name
     settings = Settings.load(**overrides)
+    choice = match_recordings(settings, chose_backend=_chosen(state, "backend"), chose_model=_chosen(state, "model"))
+    settings = choice.settings
+    if choice.note:
+        click.echo(f"qa: {choice.note}", err=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_path = log_path or root / "evals" / "runs" / f"{suite.name}-{stamp}.jsonl"
     named_baseline = baseline_path is not None
@@ -179,7 +194,8 @@ def eval_cmd(
             raise click.BadParameter(f"{baseline_path} does not exist", param_hint="'--baseline'")
         baseline = gating.load_baseline(baseline_path)
         gating.check_threshold_names(suite.thresholds)
-    hint = f"qa --record-mode record eval --suite {suite_name}"
+    again = ["eval", "--suite", suite_name, *(["--repeats", str(repeats)] if repeats > 1 else []), *(["--judge"] if judge else [])]
+    hint = qa_command([*group_arguments(state.argv), *again], record_mode="record", group_options=choice.options)
 
     total = len(plan_cases(suite, repeats))
     done = len(read_log(log_path).records) if log_path.exists() and log_path.stat().st_size else 0
@@ -213,7 +229,7 @@ def eval_cmd(
         junit_path.write_text(report.junit_xml(run), encoding="utf-8")
     report.print_table(run, result, sys.stdout, terminal=sys.stdout.isatty())
     if run.harness_errors:
-        click.echo(f"qa: error: {_harness_message(run, hint)}", err=True)
+        click.echo(f"qa: error: {_harness_message(run, hint, None if choice.options else choice.note)}", err=True)
         return gating.EXIT_HARNESS
     if update_baseline:
         written = gating.write_baseline(gating.baseline_from_run(run), baseline_path)

@@ -61,7 +61,7 @@ def _gate_lines(gate: GateResult) -> list[str]:
         f"  below threshold: {t.metric} = {'nothing scored' if t.value is None else f'{t.value:.3f}'} < {t.minimum}"
         for t in gate.failed_thresholds
     ]
-    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason}" for c in gate.regressions]
+    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason.splitlines()[0]}" for c in gate.regressions]
     lines += [f"  harness error: {e.splitlines()[0]}" for e in gate.harness_errors[:5]]
     if len(gate.harness_errors) > 5:
         lines.append(f"  ... and {len(gate.harness_errors) - 5} more harness errors (see the log)")

@@ -55,7 +55,17 @@ from qa.prompts import load_prompt
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
 
-__all__ = ["CaseCallback", "CasePlan", "EvalRun", "plan_cases", "rerecord_command", "run_suite", "settled"]
+__all__ = [
+    "CaseCallback",
+    "CasePlan",
+    "EvalRun",
+    "RecordingsChoice",
+    "match_recordings",
+    "plan_cases",
+    "rerecord_command",
+    "run_suite",
+    "settled",
+]
 
 CaseCallback = Callable[[CaseRecord], None]
 MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
@@ -93,6 +103,57 @@ class EvalRun:
     def harness_errors(self) -> list[CaseRecord]:
         """Cases where the harness failed; any makes the run's exit code 6."""
         return [r for r in self.records if r.error is not None and r.error.harness]
+
+
+@dataclass(frozen=True)
+class RecordingsChoice:
+    """What `match_recordings` decided for a replay."""
+
+    settings: Settings
+    """The settings to replay with (the given ones, or their backend and model replaced)."""
+    note: str | None
+    """One line for the user when the choice differs from what the settings resolve to, or cannot match."""
+    options: tuple[str, ...]
+    """Group options that select the recordings' backend and model (`--backend B --model M`), if known."""
+
+
+def match_recordings(settings: Settings, *, chose_backend: bool, chose_model: bool) -> RecordingsChoice:
+    """In replay mode, the backend and model the suite's recordings were made with.
+
+    What `auto` resolves to depends on the environment (an OPENAI_API_KEY makes it OpenAI),
+    and the default model may change between versions, while a recording only answers the
+    request it was made for. So a replay takes the backend and model from the recordings,
+    except what the user chose (`chose_backend`, `chose_model`); when the choice matches
+    none of them, `note` says so and names the options that select theirs.
+    """
+    if settings.record_mode != "replay":
+        return RecordingsChoice(settings, None, ())
+    from qa.backends import PROFILES
+    from qa.recording import recorded_origins
+
+    origins = {o: n for o, n in recorded_origins(settings.recordings).items() if o[0] in PROFILES}
+    if not origins:
+        return RecordingsChoice(settings, None, ())
+    current = (settings.resolved_backend(), api.backend_for(settings).model)
+    if current in origins:
+        return RecordingsChoice(settings, None, ())
+    fits = [o for o in origins if (not chose_backend or o[0] == current[0]) and (not chose_model or o[1] == current[1])]
+    folder = settings.recordings
+    if len(fits) == 1:
+        backend, model = fits[0]
+        chosen = settings.model_copy(update={"backend": backend, "model": model})
+        note = (
+            f"replaying with backend {backend}, model {model}, as the recordings in {folder} were made "
+            f"(the settings alone would give backend {current[0]}, model {current[1]})"
+        )
+        return RecordingsChoice(chosen, note, ("--backend", backend, "--model", model))
+    backend, model = max(origins, key=lambda o: origins[o])
+    made = "; ".join(f"backend {b}, model {m}" for b, m in sorted(origins))
+    note = (
+        f"the recordings in {folder} were made with {made}, not backend {current[0]}, model {current[1]}: "
+        f"to replay them, put `--backend {backend} --model {model}` before the command (and unset QA_BACKEND/QA_MODEL)"
+    )
+    return RecordingsChoice(settings, note, ())
 
 
 def settled(record: CaseRecord) -> bool:

@@ -14,7 +14,7 @@ This module reads no environment variables: the caller passes mode and folder in
 
 from __future__ import annotations
 
-from qa.recording.catalog import RecordingInfo, list_recordings, prune_unused
+from qa.recording.catalog import RecordingInfo, list_recordings, prune_unused, recorded_origins
 from qa.recording.diff import DEFAULT_RERECORD_HINT
 from qa.recording.entry import (
     ALLOWED_RESPONSE_HEADERS,
@@ -39,5 +39,6 @@ __all__ = [
     "list_recordings",
     "prune_unused",
     "read_usage_log",
+    "recorded_origins",
     "recording_key",
 ]

@@ -113,6 +113,7 @@ class Recorder:
                 folder=self.store.folder,
                 recorded=self.store.recorded_requests(),
                 rerecord_hint=self._hint,
+                backend=call.backend,
             )
             raise ReplayMissError(message, diff=diff)
         return None

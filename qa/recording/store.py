@@ -66,6 +66,8 @@ class RecordedRequestSummary:
     body: Any
     prompt: str | None
     prompt_version: str | None
+    backend: str | None = None
+    model: str | None = None
 
 
 class RecordingStore:
@@ -215,6 +217,8 @@ def _summary(entry: RecordingEntry, path: Path) -> RecordedRequestSummary:
         body=entry.request.body,
         prompt=entry.meta.prompt,
         prompt_version=entry.meta.prompt_version,
+        backend=entry.meta.backend,
+        model=entry.meta.model,
     )
 
 
