@@ -259,6 +259,7 @@ def test_unknown_option_is_one_line_exit_2() -> None:
 
 
 def test_replay_fails_closed_without_a_recording(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
     result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", QUESTION)
     assert result.exit_code == 5
     assert result.stderr.startswith("qa: error: replay miss: no recording of POST /v1/chat/completions for prompt 'answer'")
@@ -470,3 +471,29 @@ def test_a_replay_miss_on_another_backend_names_the_recordings_backend_and_model
     assert result.exit_code == 5, result.output
     assert f"made with backend {backend}, model {model}, not backend openai" in result.stderr
     assert f"--backend {backend} --model {model}" in result.stderr
+
+
+def test_a_replay_miss_prints_the_exact_command_that_re_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_RECORD_MODE", "replay")
+    (tmp_path / "empty").mkdir()
+    result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", "--json", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.strip().endswith(
+        f"To re-record: qa --record-mode record --recordings {tmp_path / 'empty'} ask --json 'Who leads Colombia?'"
+    )
+    assert "QA_RECORD_MODE" not in result.stderr  # the flag on the command line would win over it: no loop
+
+
+def test_a_missing_recordings_folder_is_not_reported_as_a_replay_miss(tmp_path: Path) -> None:
+    result = run("--record-mode", "replay", "--recordings", str(tmp_path / "nope"), "ask", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
+    assert "replay miss" not in result.stderr and "Nearest recording" not in result.stderr
+
+
+def test_a_recordings_folder_that_is_a_file_is_not_reported_as_a_replay_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("QA_RECORDINGS", str(tmp_path / "a-file"))
+    result = run("--record-mode", "replay", "ask", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert result.stderr == f"qa: error: the recordings folder {tmp_path / 'a-file'} is a file, not a folder (check --recordings or QA_RECORDINGS)\n"

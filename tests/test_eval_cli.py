@@ -115,6 +115,7 @@ def test_check_exits_7_on_a_regression_against_the_baseline(tmp_path: Path, reco
 
 def test_a_replay_miss_is_a_harness_error_with_the_rerecord_command(tmp_path: Path) -> None:
     suite = mini_suite(tmp_path / "s")
+    (tmp_path / "empty").mkdir()
     result = qa_eval(tmp_path / "empty", "--suite", str(suite), "--log", str(tmp_path / "run.jsonl"), "--check")
     assert result.exit_code == 6, result.output
     rerecord = f"To re-record: qa --record-mode record --recordings {tmp_path / 'empty'} eval --suite {suite}"
@@ -146,6 +147,7 @@ def test_compare_lists_regressions_and_gates_with_check(tmp_path: Path, recordin
 def test_resume_with_an_existing_log_runs_nothing_again(tmp_path: Path, recordings: Path) -> None:
     suite, log = mini_suite(tmp_path / "s"), tmp_path / "run.jsonl"
     assert qa_eval(recordings, "--suite", str(suite), "--log", str(log)).exit_code == 0
+    (tmp_path / "empty").mkdir()
     again = qa_eval(tmp_path / "empty", "--suite", str(suite), "--log", str(log))  # would miss on any request
     assert again.exit_code == 0 and "6 cases (6 resumed from the log)" in again.stdout
 
@@ -314,3 +316,10 @@ def test_an_explicit_backend_unlike_the_recordings_says_how_to_select_theirs(tmp
     assert f"--backend {recorded_backend()} --model {recorded_model()}" in note
     harness = result.stderr.split("qa: error: ", 1)[1]
     assert f"--backend {recorded_backend()} --model {recorded_model()}" in harness  # said again next to the misses
+
+
+def test_a_missing_recordings_folder_fails_before_any_case_runs(tmp_path: Path) -> None:
+    result = qa_eval(tmp_path / "nope", "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"))
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
+    assert result.stdout == "" and not (tmp_path / "run.jsonl").exists()

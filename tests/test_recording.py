@@ -30,7 +30,7 @@ from qa.recording import (
     prune_unused,
     read_usage_log,
 )
-from qa.recording.diff import body_diff
+from qa.recording.diff import DEFAULT_RERECORD_HINT, body_diff
 from qa.recording.entry import parse_body, recording_key
 
 BASE_URL = "http://fake.local/v1"
@@ -302,11 +302,12 @@ def test_changed_prompt_misses_with_a_diff_naming_the_prompt(tmp_path: Path) -> 
     assert "prompt 'answer' changed from version 1+aaaa1111 to 2+bbbb2222" in message
     assert miss.value.diff == ['messages[0].content: "You answer in one short sentence." -> "You answer in one long sentence."']
     assert miss.value.diff[0] in message
-    assert message.endswith("To re-record: set QA_RECORD_MODE=auto (or record) and run the same command again")
+    assert message.endswith(f"To re-record: {DEFAULT_RERECORD_HINT}")
 
 
 def test_miss_without_prompt_headers_or_recordings(tmp_path: Path) -> None:
     hint = "QA_RECORD_MODE=auto pytest tests/test_recording.py"
+    (tmp_path / "empty").mkdir()
     with sdk(replayer(tmp_path / "empty", rerecord_hint=hint)) as client, pytest.raises(ReplayMissError) as miss:
         ask(client)
     assert "unknown prompt" in str(miss.value)

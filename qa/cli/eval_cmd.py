@@ -182,7 +182,13 @@ def eval_cmd(
     log_path = log_path or root / "evals" / "runs" / f"{suite.name}-{stamp}.jsonl"
     named_baseline = baseline_path is not None
     baseline_path = baseline_path or root / "evals" / "baselines" / f"{suite.name}.json"
+    again = ["eval", "--suite", suite_name, *(["--repeats", str(repeats)] if repeats > 1 else []), *(["--judge"] if judge else [])]
+    hint = qa_command([*group_arguments(state.argv), *again], record_mode="record", group_options=choice.options)
     # Everything that can fail without a model call fails before the first one.
+    if settings.record_mode == "replay":
+        from qa.recording import check_replay_folder
+
+        check_replay_folder(settings.recordings, hint)
     for path, option in ((log_path, "--log"), (report_path, "--report"), (junit_path, "--junit")):
         if path is not None:
             check_writable(path, option)
@@ -194,8 +200,6 @@ def eval_cmd(
             raise click.BadParameter(f"{baseline_path} does not exist", param_hint="'--baseline'")
         baseline = gating.load_baseline(baseline_path)
         gating.check_threshold_names(suite.thresholds)
-    again = ["eval", "--suite", suite_name, *(["--repeats", str(repeats)] if repeats > 1 else []), *(["--judge"] if judge else [])]
-    hint = qa_command([*group_arguments(state.argv), *again], record_mode="record", group_options=choice.options)
 
     total = len(plan_cases(suite, repeats))
     done = len(read_log(log_path).records) if log_path.exists() and log_path.stat().st_size else 0

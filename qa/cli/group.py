@@ -51,6 +51,13 @@ class CliState:
 
         settings = Settings.load(**self.overrides)
         log.info("settings: %s, record mode %s", settings.describe(), settings.record_mode)
+        if settings.record_mode == "replay" and self.argv:
+            from qa.api import backend_for
+            from qa.cli.argv import qa_command
+
+            backend = backend_for(settings)
+            if not backend.rerecord_hint or backend.rerecord_hint.startswith("qa "):  # keep a caller's own (tests)
+                backend.rerecord_hint = qa_command(self.argv, record_mode="record")
         return settings
 
 

@@ -22,7 +22,7 @@ from qa.recording.entry import (
     RecordingEntry,
     recording_key,
 )
-from qa.recording.store import USAGE_LOG_NAME, RecordingStore, read_usage_log
+from qa.recording.store import USAGE_LOG_NAME, RecordingStore, check_replay_folder, read_usage_log
 from qa.recording.transport import AsyncRecordingTransport, RecordingTransport, RecordMode
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "RecordingInfo",
     "RecordingStore",
     "RecordingTransport",
+    "check_replay_folder",
     "list_recordings",
     "prune_unused",
     "read_usage_log",

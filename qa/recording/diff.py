@@ -20,8 +20,12 @@ __all__ = ["MAX_DIFF_LINES", "DEFAULT_RERECORD_HINT", "body_diff", "flatten", "m
 MAX_DIFF_LINES = 10
 """At most this many diff lines in a miss message (the last may say how many more)."""
 
-DEFAULT_RERECORD_HINT = "set QA_RECORD_MODE=auto (or record) and run the same command again"
-"""What a miss tells the user when the caller gave no exact re-record command."""
+DEFAULT_RERECORD_HINT = (
+    "run it again with record mode 'auto' or 'record' (the record_mode setting or qa's --record-mode flag; "
+    "QA_RECORD_MODE only counts when neither is given)"
+)
+"""What a miss tells the user when the caller gave no exact re-record command (the `qa`
+command line always gives one: see `qa.cli.argv`)."""
 
 _ABSENT = object()
 _BEFORE = 20  # characters of context kept before the first difference

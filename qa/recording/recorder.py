@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 import httpx2
 
 from qa.errors import ConfigError, RecordingError, ReplayMissError
-from qa.recording.diff import miss_report
+from qa.recording.diff import DEFAULT_RERECORD_HINT, miss_report
 from qa.recording.entry import (
     ALLOWED_RESPONSE_HEADERS,
     EntryMeta,
@@ -29,7 +29,7 @@ from qa.recording.entry import (
     recording_key,
     utc_now,
 )
-from qa.recording.store import RecordingStore
+from qa.recording.store import RecordingStore, check_replay_folder
 from qa.recording.streams import AsyncTee, ReplayStream, SSECapture, SyncTee, render_events
 from qa.settings import redact_url
 
@@ -104,6 +104,7 @@ class Recorder:
                 self.store.mark_used(call.key)
                 return _replayed(entry, request)
         if self.mode == "replay":
+            check_replay_folder(self.store.folder, self._hint or DEFAULT_RERECORD_HINT)
             message, diff = miss_report(
                 method=call.method,
                 path=call.path,

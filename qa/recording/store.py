@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.errors import RecordingCorruptError
+from qa.errors import RecordingCorruptError, RecordingError
 from qa.recording.entry import (
     RecordingEntry,
     dump_entry,
@@ -35,7 +35,7 @@ from qa.recording.entry import (
 )
 from qa.recording.leaks import check_for_secrets
 
-__all__ = ["USAGE_LOG_NAME", "RecordedRequestSummary", "RecordingStore", "read_usage_log"]
+__all__ = ["USAGE_LOG_NAME", "RecordedRequestSummary", "RecordingStore", "check_replay_folder", "read_usage_log"]
 
 USAGE_LOG_NAME = ".last-run-used.json"
 """File, inside a recordings folder, listing the keys the last run used."""
@@ -220,6 +220,18 @@ def _summary(entry: RecordingEntry, path: Path) -> RecordedRequestSummary:
         backend=entry.meta.backend,
         model=entry.meta.model,
     )
+
+
+def check_replay_folder(folder: str | os.PathLike[str], rerecord_hint: str = "") -> None:
+    """`RecordingError` unless `folder` is a folder to replay from: a missing folder or a file
+    is a mistake in the settings, not a request that was never recorded (a replay miss)."""
+    root = Path(folder)
+    if root.is_dir():
+        return
+    if root.exists():
+        raise RecordingError(f"the recordings folder {root} is a file, not a folder (check --recordings or QA_RECORDINGS)")
+    to_record = f" To record into it: {rerecord_hint}" if rerecord_hint else ""
+    raise RecordingError(f"no recordings folder {root}: nothing to replay (check --recordings or QA_RECORDINGS).{to_record}")
 
 
 def read_usage_log(folder: str | os.PathLike[str]) -> set[str] | None:
