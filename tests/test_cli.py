@@ -372,11 +372,27 @@ def test_recordings_prune_needs_a_usage_log_then_deletes_the_unused(recordings_c
     (recordings_copy / ".last-run-used.json").write_text(json.dumps([keep]), encoding="utf-8")
     dry = run("recordings", "prune", "--dry-run", "--dir", str(recordings_copy))
     assert dry.exit_code == 0
-    assert f"Would delete {len(files) - 1} unused recording(s)" in dry.stdout
+    assert f"Would delete {len(files) - 1} of {len(files)} recording(s)" in dry.stdout
     assert recording_files(recordings_copy) == files
-    done = run("recordings", "prune", "--dir", str(recordings_copy))
+    done = run("recordings", "prune", "--yes", "--dir", str(recordings_copy))
     assert done.exit_code == 0
+    assert f"Deleted {len(files) - 1} of {len(files)} recording(s)" in done.stdout
+    assert all(f"- {p.name}" in done.stdout for p in files[1:])
     assert recording_files(recordings_copy) == files[:1]
+
+
+def test_prune_after_one_command_deletes_nothing_unless_told(recordings_copy: Path) -> None:
+    from qa.recording import RecordingStore
+
+    files = recording_files(recordings_copy)
+    asked = run("--recordings", str(recordings_copy), "ask", "--json", QUESTION)
+    assert asked.exit_code == 0, asked.output
+    RecordingStore(recordings_copy).write_usage_log()  # what the process writes as it exits
+    result = run("recordings", "prune", "--dir", str(recordings_copy))
+    assert result.exit_code == 0, result.output
+    assert recording_files(recordings_copy) == files  # a dry run by default
+    assert f"Would delete {len(files) - 1} of {len(files)} recording(s)" in result.stdout
+    assert "Nothing was deleted" in result.stdout and "--yes" in result.stdout
 
 
 # -- rendering ---------------------------------------------------------------------

@@ -274,17 +274,38 @@ def recordings_list(state: CliState, folder: Path | None) -> None:
 
 @recordings.command("prune")
 @_DIR_OPTION
-@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("--yes", is_flag=True, help="Delete them. Without it, prune only lists what it would delete.")
+@click.option("--dry-run", is_flag=True, hidden=True, help="Only list what would be deleted (the default).")
 @click.pass_obj
-def recordings_prune(state: CliState, folder: Path | None, dry_run: bool) -> None:
-    """Delete recordings the last run did not use (per the folder's usage log)."""
+def recordings_prune(state: CliState, folder: Path | None, yes: bool, dry_run: bool) -> None:
+    """List (--yes: delete) recordings the last run did not use, per the folder's usage log.
+
+    The usage log lists what the last process that replayed from the folder used: after a
+    single `qa ask` that is one or two recordings. Run everything the recordings serve
+    first (the whole test suite, or `qa --record-mode replay eval` for a suite), check the
+    list, then delete with --yes.
+    """
+    import datetime as dt
+
     from qa.cli.render import Printer
-    from qa.recording import prune_unused
+    from qa.recording import USAGE_LOG_NAME, prune_unused
+    from qa.recording.entry import is_entry_file
 
     folder = folder or state.settings().recordings
-    removed = prune_unused(folder, dry_run=dry_run)
-    verb = "Would delete" if dry_run else "Deleted"
-    lines = [f"{verb} {len(removed)} unused recording(s) in {folder}."] + [f"- {p.name}" for p in removed]
+    delete = yes and not dry_run
+    total = sum(1 for p in folder.iterdir() if is_entry_file(p.name)) if folder.is_dir() else 0
+    unused = prune_unused(folder, dry_run=not delete)
+    written = dt.datetime.fromtimestamp((folder / USAGE_LOG_NAME).stat().st_mtime).astimezone()
+    since = f"the last run (its usage log {folder / USAGE_LOG_NAME} was written {written:%Y-%m-%d %H:%M:%S %Z})"
+    verb = "Deleted" if delete else "Would delete"
+    lines = [f"{verb} {len(unused)} of {total} recording(s) in {folder} that {since} did not use."]
+    lines += [f"- {p.name}" for p in unused]
+    if not delete and unused:
+        lines.append(
+            "\nNothing was deleted. A usage log lists only what the last command used: if that was not everything "
+            "these recordings serve (the whole test suite, or a full `qa --record-mode replay eval`), run that first. "
+            f"Then delete them with `qa recordings prune --yes --dir {folder}`."
+        )
     Printer().markdown("\n".join(lines) + "\n")
 
 
