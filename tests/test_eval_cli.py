@@ -323,3 +323,24 @@ def test_a_missing_recordings_folder_fails_before_any_case_runs(tmp_path: Path) 
     assert result.exit_code == 5, result.output
     assert result.stderr.startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
     assert result.stdout == "" and not (tmp_path / "run.jsonl").exists()
+
+
+def test_record_mode_keeps_no_reply_of_a_case_that_failed(tmp_path: Path, server: FaultServer) -> None:
+    server.faults, server.fault_rate = ("refusal",), 1.0  # the model refuses every request
+    folder = tmp_path / "rec"
+    result = CliRunner().invoke(cli, ["--record-mode", "record", "--recordings", str(folder), "eval",
+                                      "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl")])  # fmt: skip
+    assert result.exit_code == 0, result.output  # refusals are the model's failures, scored, not harness errors
+    assert list(folder.glob("[0-9a-f]*.json")) == []  # nothing a normal run rejects is stored as truth
+    assert "6 case(s) ended in an error, so their replies were not recorded" in result.stderr
+    assert "q01#1" in result.stderr
+
+
+def test_record_mode_checks_the_recordings_folder_before_the_first_case(tmp_path: Path, server: FaultServer) -> None:
+    server.fault_rate = 0.0
+    (tmp_path / "a-file").write_text("")
+    result = CliRunner().invoke(cli, ["--record-mode", "record", "--recordings", str(tmp_path / "a-file" / "rec"), "eval",
+                                      "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl")])  # fmt: skip
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith(f"qa: error: cannot record into {tmp_path / 'a-file' / 'rec'}: ")
+    assert server.stats.requests == 0 and not (tmp_path / "run.jsonl").exists()

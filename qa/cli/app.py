@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa import __version__
-from qa.cli.group import LAZY_COMMANDS, CliState, QAGroup, verbose_logging
+from qa.cli.group import LAZY_COMMANDS, CliState, QAGroup, recording, verbose_logging
 
 if TYPE_CHECKING:
     from qa.article import Article
@@ -79,7 +79,7 @@ def summarize(state: CliState, article: str | None, as_json: bool, style: str, l
     settings = state.settings()
     doc = find_article(article)
     printer = Printer()
-    with printer.status(f"Summarizing with {settings.describe()}…"):
+    with recording(settings), printer.status(f"Summarizing with {settings.describe()}…"):
         result = qa.summarize(doc, style=style, lang=lang, settings=settings)  # type: ignore[arg-type]
     if as_json:
         printer.json(result.model_dump_json())
@@ -133,7 +133,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
     doc, questions = _article_and_questions(args)
     printer = Printer()
     if len(questions) > 1:
-        with printer.status(f"Answering {len(questions)} questions with {settings.describe()}…"):
+        with recording(settings), printer.status(f"Answering {len(questions)} questions with {settings.describe()}…"):
             results = qa.ask_many(doc, questions, batch=batch, settings=settings)
         if as_json:
             printer.json("[" + ",".join(r.model_dump_json() for r in results) + "]")
@@ -141,7 +141,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
             printer.markdown(answers_markdown(results))
         return
     if as_json or not printer.terminal:
-        with printer.status(f"Answering with {settings.describe()}…"):
+        with recording(settings), printer.status(f"Answering with {settings.describe()}…"):
             result = qa.ask(doc, questions[0], settings=settings)
         if as_json:
             printer.json(result.model_dump_json())
@@ -151,7 +151,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
     from qa.streaming import AnswerTextStream
 
     stream = AnswerTextStream()
-    with printer.status(f"Answering with {settings.describe()}…") as spinner:
+    with recording(settings), printer.status(f"Answering with {settings.describe()}…") as spinner:
 
         def on_text(delta: str) -> None:
             attempt = stream.attempt

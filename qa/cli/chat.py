@@ -25,6 +25,7 @@ from prompt_toolkit.document import Document
 
 import qa
 from qa.article import Article
+from qa.cli.group import recording
 from qa.cli.render import Printer, answer_markdown, sources_markdown, summary_markdown, usage_line
 from qa.cli.transcript import TranscriptEntry, save_transcript, total_usage
 from qa.cli.worker import Interrupted, ModelRunner
@@ -144,7 +145,7 @@ class ChatSession:
         stream = AnswerTextStream()
         conversation = self.conversation
         try:
-            with self.printer.status("Thinking…") as spinner:
+            with recording(self.settings), self.printer.status("Thinking…") as spinner:
 
                 def show(delta: str) -> None:
                     attempt = stream.attempt
@@ -199,7 +200,7 @@ class ChatSession:
             self._wait_for_abandoned_call()
             article, settings = self.article, self.settings
             try:
-                with self.printer.status("Summarizing…"):
+                with recording(settings), self.printer.status("Summarizing…"):
                     cached = self.runner.run(lambda _on_text: qa.summarize(article, settings=settings))
             except Interrupted:
                 self.printer.line("[summary cancelled]")

@@ -189,6 +189,12 @@ def eval_cmd(
         from qa.recording import check_replay_folder
 
         check_replay_folder(settings.recordings, hint)
+    elif settings.record_mode in ("record", "auto"):
+        from qa.evals.judge import judge_recordings
+        from qa.recording import ensure_writable
+
+        for folder in (settings.recordings, *([judge_recordings(settings.recordings)] if judge else [])):
+            ensure_writable(folder)
     for path, option in ((log_path, "--log"), (report_path, "--report"), (junit_path, "--junit")):
         if path is not None:
             check_writable(path, option)
@@ -232,6 +238,13 @@ def eval_cmd(
         junit_path.parent.mkdir(parents=True, exist_ok=True)
         junit_path.write_text(report.junit_xml(run), encoding="utf-8")
     report.print_table(run, result, sys.stdout, terminal=sys.stdout.isatty())
+    if run.not_recorded:
+        shown = ", ".join(run.not_recorded[:10]) + (", ..." if len(run.not_recorded) > 10 else "")
+        click.echo(
+            f"qa: {len(run.not_recorded)} case(s) ended in an error, so their replies were not recorded "
+            f"(a reply the run rejected is never stored); a replay of this suite will miss them: {shown}",
+            err=True,
+        )
     if run.harness_errors:
         click.echo(f"qa: error: {_harness_message(run, hint, None if choice.options else choice.note)}", err=True)
         return gating.EXIT_HARNESS

@@ -5,7 +5,8 @@ importing them, imports one only when it is invoked (a missing module becomes "n
 available yet", exit 6), and turns every outcome into an exit status: a `QAError` is one
 line `qa: error: <message>` on stderr and its `exit_code`; a click usage error is one
 line and exit 2; Ctrl-C is exit 130; anything else is exit 1 with a hint to rerun with
---verbose, which shows the traceback.
+--verbose, which shows the traceback. A command that succeeded but whose result could not
+be recorded (record mode; the result is shown all the same) exits 5, saying why.
 """
 
 from __future__ import annotations
@@ -15,17 +16,18 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.errors import EvalError, QAError
+from qa.errors import EvalError, QAError, RecordingError
 
 if TYPE_CHECKING:
     from qa.settings import Settings
 
-__all__ = ["LAZY_COMMANDS", "CliState", "QAGroup", "verbose_logging"]
+__all__ = ["LAZY_COMMANDS", "CliState", "QAGroup", "recording", "verbose_logging"]
 
 log = logging.getLogger("qa")
 
@@ -59,6 +61,32 @@ class CliState:
             if not backend.rerecord_hint or backend.rerecord_hint.startswith("qa "):  # keep a caller's own (tests)
                 backend.rerecord_hint = qa_command(self.argv, record_mode="record")
         return settings
+
+
+def recording(settings: Settings) -> AbstractContextManager[object]:
+    """Around a command's (or a chat turn's) model calls: in record and auto modes, check
+    first that the recordings folder can be written (no paid call is made otherwise), and
+    keep the replies only if the command ends with a result (`qa.recording.operation`)."""
+    if settings.record_mode not in ("record", "auto"):
+        return nullcontext()
+    from qa.recording import ensure_writable, recorded_operation
+
+    ensure_writable(settings.recordings)
+    return recorded_operation(process_wide=True)
+
+
+def _unrecorded(code: int) -> int:
+    """Say which results were shown but could not be recorded; exit 5 if nothing else failed."""
+    if "qa.recording.operation" not in sys.modules:  # nothing was recorded: don't import it
+        return code
+    from qa.recording import take_unrecorded
+
+    failures = take_unrecorded()
+    if not failures:
+        return code
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    click.echo(f"qa: error: the result above was not recorded: {failures[0]}{more}", err=True)
+    return code or RecordingError.exit_code
 
 
 class QAGroup(click.Group):
@@ -103,7 +131,7 @@ class QAGroup(click.Group):
         state.argv = list(sys.argv[1:] if args is None else args)
         try:
             result = super().main(args, prog_name or "qa", standalone_mode=False, obj=state, **extra)
-            code = result if isinstance(result, int) else 0
+            code = _unrecorded(result if isinstance(result, int) else 0)
         except click.exceptions.NoArgsIsHelpError as exc:
             exc.show()
             code = exc.exit_code

@@ -16,6 +16,10 @@ Repeats are distinct requests: repeat r is sent with `seed=r`, so a recording ne
 replays one output for every repeat. (With temperature 0 decoding is greedy and repeats
 may still agree.)
 
+In record and auto modes each case is one recorded operation (`qa.recording.operation`):
+its replies are written only if it ends with a result, so a refusal, or output still
+invalid after the re-asks, is never stored to replay as the model's answer.
+
 A case whose call raises a `QAError` is recorded with the error's type, message and usage,
 and the run goes on. Errors that say the model misbehaved (invalid or truncated output,
 a refusal, a prompt too long for its context) are the model's; every other error (a
@@ -94,6 +98,8 @@ class EvalRun:
     """Cases taken from the log instead of being run again."""
     retried: int = 0
     """Cases the log held with a harness error, run again (see `settled`)."""
+    not_recorded: tuple[str, ...] = ()
+    """Record and auto modes: cases that ended in an error, whose replies were therefore not recorded."""
 
     def __repr__(self) -> str:
         # Short: asyncio repr()s a finished task's result, and every record in full costs milliseconds.
@@ -222,6 +228,7 @@ class _Runner:
 
     def __init__(self, suite: Suite, article: Article, settings: Settings, judge: bool, hint: str) -> None:
         self.suite, self.article, self.settings, self.judge, self.hint = suite, article, settings, judge, hint
+        self.not_recorded: list[str] = []
 
     def settings_for(self, repeat: int, *, judging: bool = False) -> Settings:
         update: dict[str, object] = {"seed": repeat}
@@ -277,6 +284,18 @@ class _Runner:
         )  # fmt: skip
 
     async def case(self, plan: CasePlan) -> CaseRecord:
+        if self.settings.record_mode not in ("record", "auto"):
+            return await self._case(plan)
+        from qa.recording import recorded_operation
+
+        with recorded_operation() as operation:  # this task's replies, written only if the case ends with a result
+            record = await self._case(plan)
+            operation.keep = record.error is None
+        if operation.dropped:
+            self.not_recorded.append(plan.case_id)
+        return record
+
+    async def _case(self, plan: CasePlan) -> CaseRecord:
         if plan.question is None:
             return await self.summary(plan)
         return await self.question(plan, plan.question)
@@ -328,5 +347,6 @@ async def run_suite(
         records = [writer.done[p.case_id] for p in plan]
         header = writer.header
     return EvalRun(
-        log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=len(kept), retried=retried
+        log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=len(kept),
+        retried=retried, not_recorded=tuple(sorted(runner.not_recorded, key=[p.case_id for p in plan].index)),
     )
