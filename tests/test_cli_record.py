@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from qa.cli.app import cli
+from qa.cli.render import WITHDRAWN
 from qa.testing import ALL_FAULTS, FaultServer
 
 KEY = "sk-proj-AbCdEf0123456789GhIjKl"  # looks like a key; the article quotes it
@@ -197,3 +198,20 @@ def test_a_cut_stream_is_sent_again_and_never_recorded(tmp_path: Path, article: 
     assert [kind for _, kind in server.log] == ["stream_cut", None]
     (entry,) = recorded(tmp_path / "rec")
     assert any(c.get("choices") and c["choices"][0].get("finish_reason") for c in entry["response"]["chunks"] if isinstance(c, dict))
+
+
+# -- item 10: a streamed answer that then fails is withdrawn, visibly ------------------------
+
+
+def test_a_streamed_answer_that_fails_validation_is_withdrawn_on_the_terminal(
+    tmp_path: Path, article: Path, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.cli.render as render
+
+    monkeypatch.setattr(render, "_isatty", lambda stream: stream is sys.stdout)  # a terminal: the answer streams
+    result = qa(serve(["truncated"]), tmp_path / "rec", "ask", str(article), QUESTION, mode="off")
+    assert result.exit_code == 4, result.output
+    assert "It was pasted" in result.stdout  # it streamed, then the output was cut off twice
+    assert result.stdout.rstrip().endswith(f"\n{WITHDRAWN}")
+    assert result.stdout.endswith("\n")
+    assert "\nqa: error: the model's output was cut off" in result.output  # on a line of its own, not glued to the text

@@ -127,7 +127,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
     title prefix of a seed; otherwise every argument is a question.
     """
     import qa
-    from qa.cli.render import Printer, answer_markdown, answers_markdown
+    from qa.cli.render import WITHDRAWN, Printer, answer_markdown, answers_markdown
 
     settings = state.settings()
     doc, questions = _article_and_questions(args)
@@ -151,18 +151,24 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
     from qa.streaming import AnswerTextStream
 
     stream = AnswerTextStream()
-    with recording(settings), printer.status(f"Answering with {settings.describe()}…") as spinner:
+    try:
+        with recording(settings), printer.status(f"Answering with {settings.describe()}…") as spinner:
 
-        def on_text(delta: str) -> None:
-            attempt = stream.attempt
-            text = stream.feed(delta)
-            if stream.attempt != attempt:
-                printer.stream_text("\n[the model is rewriting its answer]\n")
-            if text:
-                spinner.stop()
-                printer.stream_text(text)
+            def on_text(delta: str) -> None:
+                attempt = stream.attempt
+                text = stream.feed(delta)
+                if stream.attempt != attempt:
+                    printer.stream_text("\n[the model is rewriting its answer]\n")
+                if text:
+                    spinner.stop()
+                    printer.stream_text(text)
 
-        result = qa.ask(doc, questions[0], on_text=on_text, settings=settings)
+            result = qa.ask(doc, questions[0], on_text=on_text, settings=settings)
+    except BaseException:
+        if stream.text:  # the call failed after text was shown: say it is not an answer, on its own line
+            printer.line()
+            printer.line(WITHDRAWN)
+        raise
     if stream.text:
         printer.line()
     printer.markdown(answer_markdown(result, streamed=stream.text))

@@ -26,7 +26,7 @@ from prompt_toolkit.document import Document
 import qa
 from qa.article import Article
 from qa.cli.group import recording
-from qa.cli.render import Printer, answer_markdown, sources_markdown, summary_markdown, usage_line
+from qa.cli.render import WITHDRAWN, Printer, answer_markdown, sources_markdown, summary_markdown, usage_line
 from qa.cli.transcript import TranscriptEntry, save_transcript, total_usage
 from qa.cli.worker import Interrupted, ModelRunner
 from qa.errors import QAError
@@ -165,6 +165,8 @@ class ChatSession:
             return
         except BaseException:
             self._end_line(stream)
+            if stream.text:
+                self.printer.line(WITHDRAWN)
             raise
         self._end_line(stream)
         self.printer.markdown(answer_markdown(result, streamed=stream.text))
