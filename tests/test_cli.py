@@ -513,3 +513,29 @@ def test_a_recordings_folder_that_is_a_file_is_not_reported_as_a_replay_miss(tmp
     result = run("--record-mode", "replay", "ask", QUESTION)
     assert result.exit_code == 5, result.output
     assert result.stderr == f"qa: error: the recordings folder {tmp_path / 'a-file'} is a file, not a folder (check --recordings or QA_RECORDINGS)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "fixed"),
+    [(["ask", "--backend", "embedded", QUESTION], "qa --backend embedded ask 'Who leads Colombia?'"),
+     (["ask", QUESTION, "--record-mode=replay"], "qa --record-mode=replay ask 'Who leads Colombia?'"),
+     (["summarize", "-v"], "qa -v summarize")],
+)  # fmt: skip
+def test_a_group_option_after_the_command_says_where_it_goes(args: list[str], fixed: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert f"put it before the command: {fixed}" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("call", ["ask", "aask", "summarize", "ask_many", "Conversation"])
+def test_the_api_says_plainly_when_it_is_given_text_instead_of_an_article(call: str) -> None:
+    import asyncio
+    import inspect
+
+    function = getattr(qa, call)
+    args = ("Some article text.", ["Q?"]) if call == "ask_many" else ("Some article text.", "Q?") if "ask" in call else ("Some article text.",)
+    with pytest.raises(qa.ArticleError, match=r"needs a qa\.Article, not str: .*qa\.load_article\(path\).*qa\.parse_article\(text\)"):
+        outcome = function(*args)
+        if inspect.iscoroutine(outcome):
+            asyncio.run(outcome)

@@ -139,7 +139,7 @@ class QAGroup(click.Group):
             click.echo("qa: interrupted", err=True)
             code = 130
         except click.ClickException as exc:
-            code = _report_click_error(exc)
+            code = _report_click_error(exc, state.argv)
         except QAError as exc:
             if state.verbose:
                 traceback.print_exc()
@@ -161,12 +161,36 @@ class QAGroup(click.Group):
         sys.exit(code)
 
 
-def _report_click_error(exc: click.ClickException) -> int:
+def _report_click_error(exc: click.ClickException, argv: Sequence[str]) -> int:
     hint = ""
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        misplaced = _misplaced_group_option(exc, argv)
+        if misplaced:
+            click.echo(f"qa: error: {misplaced}", err=True)
+            return exc.exit_code
         hint = f" (see '{exc.ctx.command_path} --help')"
     click.echo(f"qa: error: {exc.format_message()}{hint}", err=True)
     return exc.exit_code
+
+
+def _misplaced_group_option(exc: click.UsageError, argv: Sequence[str]) -> str | None:
+    """For `qa ask --backend X ...`: the same command with the option where it belongs."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    group = exc.ctx.parent.command
+    param = next((p for p in group.params if exc.option_name in p.opts), None)
+    if param is None:
+        return None
+    from qa.cli.argv import qa_command
+
+    rest = list(argv)
+    at = next((i for i, a in enumerate(rest) if a == exc.option_name or a.startswith(exc.option_name + "=")), None)
+    if at is None:
+        return None
+    takes_value = isinstance(param, click.Option) and not param.is_flag and "=" not in rest[at]
+    moved = rest[at : at + (2 if takes_value else 1)]
+    del rest[at : at + len(moved)]
+    return f"{exc.option_name} is an option of qa itself, so put it before the command: {qa_command([*moved, *rest])}"
 
 
 def _not_available(name: str) -> click.Command:
