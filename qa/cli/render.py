@@ -2,8 +2,8 @@
 
 Every result is first written as one Markdown document (`answer_markdown`,
 `summary_markdown`, ...). `Printer.markdown` renders it with rich when standard output is a
-terminal and prints the Markdown source as is otherwise, so piped output is plain text with
-no ANSI codes. `--json` output bypasses all this (`Printer.json`). rich is imported only on
+terminal and prints the Markdown source as is otherwise, so piped output is raw Markdown
+with no ANSI codes. `--json` output bypasses all this (`Printer.json`). rich is imported only on
 a terminal.
 """
 
