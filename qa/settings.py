@@ -27,14 +27,17 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from qa.errors import ConfigError
 
-__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode"]
+__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode", "redact_url"]
 
 BackendKind = Literal["auto", "embedded", "openai", "server", "llamacpp", "vllm", "ollama"]
 StructuredMode = Literal["json_schema", "json_object_schema", "json_object"]
@@ -61,6 +64,30 @@ _ENV = {
 }
 
 
+_SECRET_PARAM = re.compile(r"(?i)key|token|secret|passw|pwd|auth|sig|credential|session")
+"""Query parameter names whose values `redact_url` hides (api_key, access_token, sig, ...)."""
+
+
+def redact_url(url: str) -> str:
+    """`url` safe to show or store: userinfo and secret-looking query values become `***`.
+
+    `http://user:pass@host/v1?api_key=abc&region=eu` -> `http://***@host/v1?api_key=***&region=eu`.
+    Something that does not parse as a URL is hidden whole.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, eq, _ = pair.partition("=")
+        pairs.append(f"{name}=***" if eq and _SECRET_PARAM.search(name) else pair)
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))
+
+
 class Settings(BaseModel):
     """Resolved configuration for one backend. Build it with `Settings.load(...)`."""
 
@@ -74,14 +101,14 @@ class Settings(BaseModel):
     """Base URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1."""
     api_key: SecretStr | None = None
     """API key; never printed, logged or recorded."""
-    timeout: float = 120.0
-    """Seconds before one HTTP request times out."""
-    max_retries: int = 2
-    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK."""
-    max_attempts: int = 3
-    """Model calls allowed per structured output, counting re-asks after invalid output."""
-    temperature: float = 0.0
-    """Sampling temperature."""
+    timeout: Annotated[float, Field(gt=0)] = 120.0
+    """Seconds before one HTTP request times out (more than 0)."""
+    max_retries: Annotated[int, Field(ge=0)] = 2
+    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK (0 or more)."""
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    """Model calls allowed per structured output, counting re-asks after invalid output (1 or more)."""
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    """Sampling temperature (0 to 2)."""
     seed: int | None = None
     """Sampling seed sent with each request when set; None sends none. With temperature 0
     decoding is greedy, so different seeds may still give the same output."""
@@ -92,8 +119,8 @@ class Settings(BaseModel):
     """Override how structured output is requested; None uses the backend's own."""
     constrain_quotes: Literal["auto", "on", "off"] = "auto"
     """Constrain quotes to the article's sentences in the schema (grammar backends)."""
-    context_tokens: int | None = None
-    """Override the model's context window, in tokens."""
+    context_tokens: Annotated[int, Field(gt=0)] | None = None
+    """Override the model's context window, in tokens (more than 0)."""
     record_mode: RecordMode = "off"
     """Record or replay model responses."""
     recordings: Path = Path(".qa/recordings/default")
@@ -120,7 +147,8 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 source = f"{_ENV[field]} / " if field in _ENV else ""
-                problems.append(f"{source}{field}: {err['msg']}")
+                given = "" if field == "api_key" else f" (got {err['input']})"  # the key is never shown
+                problems.append(f"{source}{field}: {err['msg']}{given}")
             raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
     def resolved_backend(self) -> BackendKind:
@@ -132,6 +160,14 @@ class Settings(BaseModel):
         if self.api_key is not None:
             return "openai"
         return "embedded"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
+
+    def shown_base_url(self) -> str | None:
+        """The base URL with its credentials redacted (see `redact_url`), for logs and reports."""
+        return redact_url(self.base_url) if self.base_url else None
 
     def describe(self) -> str:
         """One line naming backend and model; safe to log (no key)."""

@@ -148,7 +148,9 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
     """Translate an openai SDK error (after its own retries) into a `qa` error.
 
     The SDK wraps whatever a transport raises in `APIConnectionError`; a `qa` error found
-    in that chain (a replay miss, a model that would not load) is returned as itself.
+    in that chain (a replay miss, a model that would not load) is returned as itself. A
+    reply the SDK could not decode (`json.JSONDecodeError`, `UnicodeDecodeError`) is a
+    `BrokenReplyError`; any other exception is not the server's doing and is raised as is.
     """
     import openai
 
@@ -159,8 +161,10 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
             return cause
         cause = cause.__cause__ or cause.__context__
 
-    if isinstance(exc, ValueError):  # the SDK lets json.JSONDecodeError through as is
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):  # the SDK lets these through as is
         return BrokenReplyError(f"the model server sent a reply that is not valid JSON: {exc}", usage=usage)
+    if not isinstance(exc, openai.OpenAIError):  # any other ValueError is a bug of ours, not the server's
+        raise exc
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "message", "") or exc)
     if isinstance(exc, openai.BadRequestError) and "context" in text.lower():

@@ -2,8 +2,8 @@
 
 Every result is first written as one Markdown document (`answer_markdown`,
 `summary_markdown`, ...). `Printer.markdown` renders it with rich when standard output is a
-terminal and prints the Markdown source as is otherwise, so piped output is plain text with
-no ANSI codes. `--json` output bypasses all this (`Printer.json`). rich is imported only on
+terminal and prints the Markdown source as is otherwise, so piped output is raw Markdown
+with no ANSI codes. `--json` output bypasses all this (`Printer.json`). rich is imported only on
 a terminal.
 """
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from qa.schemas import AnswerResult, Citation, Provenance, SummaryResult, Usage
 
 __all__ = [
+    "WITHDRAWN",
     "Printer",
     "Spinner",
     "abstention_note",
@@ -36,6 +37,10 @@ __all__ = [
     "tokens_markdown",
     "usage_line",
 ]
+
+
+WITHDRAWN = "[the streamed text above is withdrawn: it is not a valid answer (see the error below)]"
+"""Printed under streamed text when the call then fails: the text on screen is not an answer."""
 
 
 class Spinner(Protocol):

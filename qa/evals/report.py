@@ -22,6 +22,7 @@ from qa.evals.log import CaseRecord
 from qa.evals.metrics import METRICS, MetricValue
 from qa.evals.runner import EvalRun
 from qa.schemas import AnswerResult, SummaryResult
+from qa.settings import redact_url
 
 __all__ = ["comparison_markdown", "format_metric", "junit_xml", "markdown_report", "metrics_table", "print_table"]
 
@@ -60,13 +61,17 @@ def _gate_lines(gate: GateResult) -> list[str]:
         f"  below threshold: {t.metric} = {'nothing scored' if t.value is None else f'{t.value:.3f}'} < {t.minimum}"
         for t in gate.failed_thresholds
     ]
-    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason}" for c in gate.regressions]
+    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason.splitlines()[0]}" for c in gate.regressions]
     lines += [f"  harness error: {e.splitlines()[0]}" for e in gate.harness_errors[:5]]
     if len(gate.harness_errors) > 5:
         lines.append(f"  ... and {len(gate.harness_errors) - 5} more harness errors (see the log)")
     if gate.baseline is None:
         lines.append("  no baseline: per-case regressions were not checked")
     return lines
+
+
+def _retried(run: EvalRun) -> str:
+    return f", {run.retried} run again after a harness error" if run.retried else ""
 
 
 def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal: bool) -> None:
@@ -76,7 +81,8 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     usage = agg.usage
     cost = "unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
     footer = [
-        f"{agg.cases} cases ({run.resumed} resumed from the log), {agg.errors} failed calls, {agg.harness_errors} harness errors; "
+        f"{agg.cases} cases ({run.resumed} resumed from the log{_retried(run)}), {agg.errors} failed calls, "
+        f"{agg.harness_errors} harness errors; "
         f"{sum(agg.unscored_counts.values())} unscored values",
         f"usage: {usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out), "
         f"{usage.attempts} model calls, cost {cost}",
@@ -103,6 +109,11 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     for row in [header, *rows]:
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write("\n".join(footer) + "\n")
+
+
+def _shown(value: object) -> object:
+    """A setting as the report shows it: URLs without credentials, even from logs written before redaction."""
+    return redact_url(value) if isinstance(value, str) and "://" in value else value
 
 
 def _cell(text: object) -> str:
@@ -206,7 +217,7 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     out = [f"# qa eval: {h.suite}", ""]
     out += [f"- Log: `{run.log_path}` (log_version {h.log_version}), started {h.started_at}, qa {h.qa_version}"]
     out += [f"- Backend: {h.backend}, model {h.model}; prompts: " + ", ".join(f"{k} {v}" for k, v in sorted(h.prompt_versions.items()))]
-    out += ["- Settings: " + ", ".join(f"{k}={v}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
+    out += ["- Settings: " + ", ".join(f"{k}={_shown(v)}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
     if gate is not None:
         out += ["## Gate", "", *[f"    {line}" for line in _gate_lines(gate)], ""]
     out += ["## Metrics", "", "| metric | value | 95% CI | n | threshold |", "|---|---|---|---|---|"]

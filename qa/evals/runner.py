@@ -7,11 +7,18 @@ Each question is its own case, asked through `qa.aask` (one question per call, a
 user would ask it); the summary case goes through `qa.asummarize`. At most `concurrency`
 cases run at once. Each finished case is appended to the run log at once (see
 `qa.evals.log`), so an interrupted run loses nothing it finished, and running again on
-the same log resumes it.
+the same log resumes it. Resuming keeps every case that ended with a result or with the
+model's failure, and runs again every case that ended in a harness error (a transport
+failure that outlasted the retries, a replay miss, a backend that could not be reached):
+those say nothing about the model, and a server that was down may be up now.
 
 Repeats are distinct requests: repeat r is sent with `seed=r`, so a recording never
 replays one output for every repeat. (With temperature 0 decoding is greedy and repeats
 may still agree.)
+
+In record and auto modes each case is one recorded operation (`qa.recording.operation`):
+its replies are written only if it ends with a result, so a refusal, or output still
+invalid after the re-asks, is never stored to replay as the model's answer.
 
 A case whose call raises a `QAError` is recorded with the error's type, message and usage,
 and the run goes on. Errors that say the model misbehaved (invalid or truncated output,
@@ -54,7 +61,17 @@ from qa.prompts import load_prompt
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
 
-__all__ = ["CaseCallback", "CasePlan", "EvalRun", "plan_cases", "rerecord_command", "run_suite"]
+__all__ = [
+    "CaseCallback",
+    "CasePlan",
+    "EvalRun",
+    "RecordingsChoice",
+    "match_recordings",
+    "plan_cases",
+    "rerecord_command",
+    "run_suite",
+    "settled",
+]
 
 CaseCallback = Callable[[CaseRecord], None]
 MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
@@ -83,6 +100,10 @@ class EvalRun:
     aggregates: Aggregates
     resumed: int
     """Cases taken from the log instead of being run again."""
+    retried: int = 0
+    """Cases the log held with a harness error, run again (see `settled`)."""
+    not_recorded: tuple[str, ...] = ()
+    """Record and auto modes: cases that ended in an error, whose replies were therefore not recorded."""
 
     def __repr__(self) -> str:
         # Short: asyncio repr()s a finished task's result, and every record in full costs milliseconds.
@@ -92,6 +113,63 @@ class EvalRun:
     def harness_errors(self) -> list[CaseRecord]:
         """Cases where the harness failed; any makes the run's exit code 6."""
         return [r for r in self.records if r.error is not None and r.error.harness]
+
+
+@dataclass(frozen=True)
+class RecordingsChoice:
+    """What `match_recordings` decided for a replay."""
+
+    settings: Settings
+    """The settings to replay with (the given ones, or their backend and model replaced)."""
+    note: str | None
+    """One line for the user when the choice differs from what the settings resolve to, or cannot match."""
+    options: tuple[str, ...]
+    """Group options that select the recordings' backend and model (`--backend B --model M`), if known."""
+
+
+def match_recordings(settings: Settings, *, chose_backend: bool, chose_model: bool) -> RecordingsChoice:
+    """In replay mode, the backend and model the suite's recordings were made with.
+
+    What `auto` resolves to depends on the environment (an OPENAI_API_KEY makes it OpenAI),
+    and the default model may change between versions, while a recording only answers the
+    request it was made for. So a replay takes the backend and model from the recordings,
+    except what the user chose (`chose_backend`, `chose_model`); when the choice matches
+    none of them, `note` says so and names the options that select theirs.
+    """
+    if settings.record_mode != "replay":
+        return RecordingsChoice(settings, None, ())
+    from qa.backends import PROFILES
+    from qa.recording import recorded_origins
+
+    origins = {o: n for o, n in recorded_origins(settings.recordings).items() if o[0] in PROFILES}
+    if not origins:
+        return RecordingsChoice(settings, None, ())
+    current = (settings.resolved_backend(), api.backend_for(settings).model)
+    if current in origins:
+        return RecordingsChoice(settings, None, ())
+    fits = [o for o in origins if (not chose_backend or o[0] == current[0]) and (not chose_model or o[1] == current[1])]
+    folder = settings.recordings
+    if len(fits) == 1:
+        backend, model = fits[0]
+        chosen = settings.model_copy(update={"backend": backend, "model": model})
+        note = (
+            f"replaying with backend {backend}, model {model}, as the recordings in {folder} were made "
+            f"(the settings alone would give backend {current[0]}, model {current[1]})"
+        )
+        return RecordingsChoice(chosen, note, ("--backend", backend, "--model", model))
+    backend, model = max(origins, key=lambda o: origins[o])
+    made = "; ".join(f"backend {b}, model {m}" for b, m in sorted(origins))
+    note = (
+        f"the recordings in {folder} were made with {made}, not backend {current[0]}, model {current[1]}: "
+        f"to replay them, put `--backend {backend} --model {model}` before the command (and unset QA_BACKEND/QA_MODEL)"
+    )
+    return RecordingsChoice(settings, note, ())
+
+
+def settled(record: CaseRecord) -> bool:
+    """Whether a logged case stands when its log is resumed: a result or the model's failure
+    does; a harness error (transport, replay miss, backend unavailable, a bug) is run again."""
+    return record.error is None or not record.error.harness
 
 
 def plan_cases(suite: Suite, repeats: int) -> list[CasePlan]:
@@ -125,7 +203,7 @@ def _header(suite: Suite, settings: Settings, judge: bool) -> LogHeader:
     summary = {
         "backend": settings.resolved_backend(),
         "model": backend.model,
-        "base_url": settings.base_url,
+        "base_url": settings.shown_base_url(),  # never credentials (issue 17)
         "temperature": settings.temperature,
         "max_attempts": settings.max_attempts,
         "structured_mode": backend.structured_mode,
@@ -182,6 +260,7 @@ class _Runner:
 
     def __init__(self, suite: Suite, articles: dict[str | None, Article], settings: Settings, judge: bool, hint: str) -> None:
         self.suite, self.articles, self.settings, self.judge, self.hint = suite, articles, settings, judge, hint
+        self.not_recorded: list[str] = []
 
     def settings_for(self, repeat: int, *, judging: bool = False) -> Settings:
         update: dict[str, object] = {"seed": repeat}
@@ -246,6 +325,18 @@ class _Runner:
         )  # fmt: skip
 
     async def case(self, plan: CasePlan) -> CaseRecord:
+        if self.settings.record_mode not in ("record", "auto"):
+            return await self._case(plan)
+        from qa.recording import recorded_operation
+
+        with recorded_operation() as operation:  # this task's replies, written only if the case ends with a result
+            record = await self._case(plan)
+            operation.keep = record.error is None
+        if operation.dropped:
+            self.not_recorded.append(plan.case_id)
+        return record
+
+    async def _case(self, plan: CasePlan) -> CaseRecord:
         if plan.question is None:
             return await self.summary(plan)
         return await self.question(plan, plan.question)
@@ -281,7 +372,8 @@ async def run_suite(
     runner = _Runner(suite, articles, settings, judge, hint)
     plan = plan_cases(suite, repeats)
     with RunLogWriter(log_path, _header(suite, runner.settings_for(1), judge), resume=resume) as writer:
-        resumed = sum(1 for p in plan if p.case_id in writer.done)
+        kept = {p.case_id for p in plan if p.case_id in writer.done and settled(writer.done[p.case_id])}
+        retried = sum(1 for p in plan if p.case_id in writer.done and p.case_id not in kept)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(plan_item: CasePlan) -> None:
@@ -293,8 +385,11 @@ async def run_suite(
 
         async with asyncio.TaskGroup() as group:  # a failure to log cancels the rest: nothing runs unlogged
             for plan_item in plan:
-                if plan_item.case_id not in writer.done:
+                if plan_item.case_id not in kept:
                     group.create_task(one(plan_item))
         records = [writer.done[p.case_id] for p in plan]
         header = writer.header
-    return EvalRun(log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=resumed)
+    return EvalRun(
+        log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=len(kept),
+        retried=retried, not_recorded=tuple(sorted(runner.not_recorded, key=[p.case_id for p in plan].index)),
+    )
