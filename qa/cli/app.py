@@ -203,14 +203,15 @@ class PromptTokens:
 
 def count_prompt_tokens(doc: Article, model: str) -> PromptTokens:
     """Tokens of the answer and summarize prompts for `doc`: the messages only (no question, no schema)."""
-    from qa.prompts import article_block, load_prompt
+    from qa.evidence import numbered_block
+    from qa.prompts import load_prompt
     from qa.tokens import _encoding, estimate_cost, message_tokens, tiktoken_counter
 
     count = tiktoken_counter(model)
     encoding = _encoding(model).name  # the encoding tiktoken_counter settled on (cached)
-    block = article_block(doc.text)
-    answer = load_prompt("answer").render(article_block=block, question="", schema="")
-    summary = load_prompt("summarize").render(article_block=block, style="standard", lang="", schema="")
+    block = numbered_block(doc)
+    answer = load_prompt("answer").render(article_block=block, question="", hint="", schema="")
+    summary = load_prompt("summarize").render(article_block=block, key_sentences="", style="standard", lang="", schema="")
     n_answer, n_summary = message_tokens(answer.messages, count), message_tokens(summary.messages, count)
     return PromptTokens(
         model=model,
