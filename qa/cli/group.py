@@ -32,6 +32,7 @@ log = logging.getLogger("qa")
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (module, attribute holding the click command, short help shown by `qa --help`)
     "eval": ("qa.cli.eval_cmd", "eval_cmd", "Run the eval suite and compare it with the baseline."),
+    "run": ("qa.cli.run_cmd", "run_cmd", "Run a task over a corpus of articles: summaries or answers, as JSONL."),
 }
 """Commands imported only when invoked. To add one, add a line here; nothing else changes."""
 
