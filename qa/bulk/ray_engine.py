@@ -70,11 +70,17 @@ def _import_ray() -> Any:
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """Ray's own deprecation notices are not the user's to fix."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        yield
+    """Ray's deprecation notices and Ray Data's progress logs are not the user's: `qa run` shows its own."""
+    data_log = logging.getLogger("ray.data")
+    level = data_log.level
+    data_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        data_log.setLevel(level)
 
 
 def claim_cpus(count: int) -> list[int] | None:
@@ -230,8 +236,9 @@ class RayEngine:
                     batch_size=batch, num_cpus=cpus, batch_format="numpy",
                 )  # fmt: skip
             job.status(f"running {len(payloads)} items on {self.workers} Ray workers x {self.concurrency}")
-            for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-                job.write([RunRecord.model_validate_json(line) for line in block["record"]])
+            with _quiet():
+                for block in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+                    job.write([RunRecord.model_validate_json(line) for line in block["record"]])
         except (KeyboardInterrupt, BackendError):
             raise
         except Exception as exc:  # Ray wraps a worker's failure in its own exception types
