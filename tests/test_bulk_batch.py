@@ -122,6 +122,15 @@ def test_an_expired_batch_keeps_what_ran_and_retry_errors_batches_only_the_rest(
     assert again.results == 6 and not again.errors and again.ran == 3
 
 
+def test_a_large_run_is_cut_into_several_batches_collected_together(tmp_path: Path) -> None:
+    corpus = make_corpus(tmp_path / "articles", 7)
+    with FakeBatchServer(responder) as server:
+        report = qa.run(corpus, tmp_path / "out.jsonl", settings=_settings(server), engine=_engine(max_requests=3))
+        sizes = [len(_batch_lines(data)) for data in server.stats.uploads]
+        assert (server.stats.batches_created, sizes) == (3, [3, 3, 1])
+    assert report.results == 7
+
+
 def test_a_failed_batch_reports_why_on_every_item(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "articles", 3)
     with FakeBatchServer(responder, outcome="failed") as server:

@@ -18,8 +18,9 @@
    A request in the error file, or left undone by an expired or failed batch, is recorded
    with a `BatchAPIError` carrying the API's code (`batch_expired`, ...).
 
-Batches hold at most `max_requests` lines (the API's limit is 50,000); a larger run makes
-several, created together and collected as each one ends. Costs in the records are
+Batches hold at most `max_requests` lines and `max_bytes` bytes (the API takes 50,000
+requests and 200 MB); a larger run makes several, created together and collected as each
+one ends. Costs in the records are
 estimated at online prices; the report's note gives the Batch API's discount.
 """
 
@@ -129,7 +130,9 @@ class OpenAIBatchEngine:
     concurrency: int = 4
     """Online calls in flight at once."""
     max_requests: int = 50_000
-    """Lines per batch."""
+    """Lines per batch (the API takes 50,000 at most)."""
+    max_bytes: int = 190_000_000
+    """Bytes per batch input file (the API takes 200 MB at most)."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     """How to wait between polls (tests pass their own)."""
 
@@ -159,9 +162,8 @@ class OpenAIBatchEngine:
         for held in state.batches:
             self._check_requests(held, opened, job)
         queued = {key for held in state.batches for key in held.keys}
-        fresh = [key for key in opened if key not in queued]
-        for start in range(0, len(fresh), self.max_requests):
-            self._submit(fresh[start : start + self.max_requests], opened, job, backend)
+        for keys in self._chunks([key for key in opened if key not in queued], opened):
+            self._submit(keys, opened, job, backend)
         for held in list(state.batches):
             if held.batch_id is None:
                 self._create(held, job, backend)
@@ -189,6 +191,20 @@ class OpenAIBatchEngine:
             except Exception as exc:  # noqa: BLE001 - e.g. an article too long for the context
                 failed.append(record_of(item, job.task, article, exc))
         return opened, failed
+
+    def _chunks(self, keys: Sequence[str], opened: dict[str, _Open]) -> Iterator[list[str]]:
+        """`keys` cut into batches of at most `max_requests` lines and `max_bytes` bytes."""
+        chunk: list[str] = []
+        size = 0
+        for key in keys:
+            line = len(batch_line(key, opened[key].request))
+            if chunk and (len(chunk) >= self.max_requests or size + line > self.max_bytes):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(key)
+            size += line
+        if chunk:
+            yield chunk
 
     @staticmethod
     def _file(keys: Sequence[str], opened: dict[str, _Open]) -> bytes:
