@@ -227,7 +227,7 @@ def main() -> None:
     if args.json:
         data: dict[str, Any] = {
             "ray_init_s": init, "latency_s": args.latency,
-            "runs": [{"label": m.label, "in_flight": m.in_flight, "items": m.items, "wall_s": m.wall, "first_s": m.first,
+            "runs": [{"label": m.label, "in_flight": m.in_flight, "items": m.items, "wall_s": m.wall, "first_reply_s": m.replies[0],
                       "items_per_s": m.rate, "fixed_s": m.fixed} for m in [*runs, local0, ray0]],
             "embedded": emb,
         }  # fmt: skip
