@@ -8,7 +8,8 @@
 Modules, one purpose each: `corpus` reads folders, globs and JSONL; `work` is the task and
 one item's steps; `records` the output line; `output` the append-only output and its state
 file; `runner` puts them together (`run`); `estimate` counts tokens without calling
-anything; `local`, `ray_engine` and `openai_batch` are the engines. Names load on first use,
+anything; `local`, `ray_engine` and `openai_batch` are the engines (`batch_files` reads and
+writes the Batch API's files and hands its replies to the steps). Names load on first use,
 so `import qa.bulk` imports neither Ray nor the openai SDK.
 """
 

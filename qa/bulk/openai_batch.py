@@ -20,90 +20,48 @@
 
 Batches hold at most `max_requests` lines and `max_bytes` bytes (the API takes 50,000
 requests and 200 MB); a larger run makes several, created together and collected as each
-one ends. Costs in the records are
-estimated at online prices; the report's note gives the Batch API's discount.
+one ends. Costs in the records are estimated at online prices; the report's note gives
+the Batch API's discount. Reading and writing the batch files, and handing replies to the
+steps, is `qa.bulk.batch_files`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qa.bulk.estimate import BATCH_PRICE_FACTOR
+from qa.bulk.batch_files import (
+    ENDPOINT,
+    batch_discount,
+    batch_line,
+    batch_problem,
+    completion_from_body,
+    continued,
+    parse_batch_file,
+    reply_outcome,
+    throw_for_request,
+    throw_into,
+)
 from qa.bulk.output import BatchState
 from qa.bulk.work import WorkItem, item_steps, read_article, record_of
 from qa.errors import BatchAPIError, BrokenReplyError, ConfigError
-from qa.structured import ChatRequest, Completion, Steps
 
 if TYPE_CHECKING:
     from qa.article import Article
     from qa.backends import Backend
     from qa.bulk.records import RunRecord
     from qa.bulk.runner import Job
+    from qa.structured import ChatRequest, Steps
 
-__all__ = ["ENDPOINT", "TERMINAL", "OpenAIBatchEngine", "batch_line", "completion_from_body", "continued"]
+__all__ = ["TERMINAL", "OpenAIBatchEngine"]
 
-ENDPOINT = "/v1/chat/completions"
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 """Batch statuses that do not change any more."""
 _LIST_PAGES = 5  # pages of `batches.list` searched for a batch created just before a crash
-
-
-def batch_line(key: str, request: ChatRequest) -> bytes:
-    """One line of a batch input file for `request`."""
-    line = {"custom_id": key, "method": "POST", "url": ENDPOINT, "body": request.body}
-    return (json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
-
-
-def completion_from_body(body: Any, request: ChatRequest, backend: Backend) -> Completion:
-    """A `Completion` from a chat completion body, as `qa.driver` makes one from a response.
-
-    Raises `BrokenReplyError` when the body is not a chat completion (the steps send such a
-    request once more, online).
-    """
-    from qa.tokens import message_tokens
-
-    try:
-        choice = body["choices"][0]
-        message = choice.get("message") or {}
-        content, refusal = message.get("content"), message.get("refusal")
-        usage = body.get("usage") or {}
-    except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise BrokenReplyError(f"the batch reply is not a chat completion: {str(body)[:200]}") from exc
-    prompt, generated = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(generated, int):  # count it rather than report zero
-        prompt = message_tokens(request.body["messages"], backend.count_tokens)
-        generated = backend.count_tokens(content or "")
-    return Completion(
-        content=content, refusal=refusal, finish_reason=choice.get("finish_reason"),
-        prompt_tokens=prompt, completion_tokens=generated,
-    )  # fmt: skip
-
-
-def continued(steps: Steps[Any], pending: ChatRequest) -> Steps[Any]:
-    """`steps`, resumed at `pending`, the request they already yielded: for `qa.driver.run`."""
-    request = pending
-    while True:
-        try:
-            completion = yield request
-        except GeneratorExit:
-            steps.close()
-            raise
-        except Exception as exc:  # noqa: BLE001 - the driver throws call errors in: pass them on
-            try:
-                request = steps.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                request = steps.send(completion)
-            except StopIteration as stop:
-                return stop.value
 
 
 @dataclass
@@ -269,8 +227,8 @@ class OpenAIBatchEngine:
 
     def _collect(self, held: BatchState, batch: Any, opened: dict[str, _Open], job: Job, backend: Backend, online: _OnlineBudget) -> None:
         """Finish the items of an ended batch: replies into their steps, errors recorded."""
-        rows = {**_rows(backend, batch.error_file_id), **_rows(backend, batch.output_file_id)}
-        why = _batch_problem(batch)
+        rows = {**_download(backend, batch.error_file_id), **_download(backend, batch.output_file_id)}
+        why = batch_problem(batch)
         keys = [key for key in held.keys if key in opened]
         job.status(f"batch {batch.id} {batch.status}: {len(rows)} of {len(held.keys)} replies")
         later: list[tuple[_Open, ChatRequest]] = []
@@ -278,18 +236,18 @@ class OpenAIBatchEngine:
         discount = 0.0
         for key in keys:
             entry = opened.pop(key)
-            outcome = _reply_outcome(rows.get(key), why)
+            outcome = reply_outcome(rows.get(key), why)
             if isinstance(outcome, BaseException):
                 records.append(record_of(entry.item, job.task, entry.article, outcome))
                 continue
             try:
                 completion = completion_from_body(outcome, entry.request, backend)
-                discount += _discount(backend, completion)
+                discount += batch_discount(backend, completion)
                 request = entry.steps.send(completion)
             except StopIteration as stop:
                 records.append(record_of(entry.item, job.task, entry.article, stop.value))
             except BrokenReplyError as exc:  # a body that is not a completion: the steps send it again
-                later.append((entry, _rethrow(entry.steps, exc)))
+                later.append((entry, throw_for_request(entry.steps, exc)))
             except Exception as exc:  # noqa: BLE001 - the steps' verdict on the reply (refusal, ...)
                 records.append(record_of(entry.item, job.task, entry.article, exc))
             else:
@@ -311,7 +269,7 @@ class OpenAIBatchEngine:
                     f"the batch reply needs more calls online and the online limit ({self.online_limit} items) is reached",
                     code="online_limit",
                 )
-                return record_of(entry.item, job.task, entry.article, _throw(entry.steps, refusal))
+                return record_of(entry.item, job.task, entry.article, throw_into(entry.steps, refusal))
             try:
                 result = run(continued(entry.steps, request), backend)
             except Exception as exc:  # noqa: BLE001 - a failed item is recorded
@@ -362,72 +320,8 @@ def _pages(first: Any) -> Iterator[Any]:
         page = page.get_next_page() if page.has_next_page() else None
 
 
-def _rows(backend: Backend, file_id: str | None) -> dict[str, dict[str, Any]]:
-    """custom_id -> line of a batch output or error file."""
+def _download(backend: Backend, file_id: str | None) -> dict[str, dict[str, Any]]:
+    """The lines of a batch output or error file by custom_id (none without a file)."""
     if not file_id:
         return {}
-    data = _call(f"download the batch file {file_id}", lambda: backend.client.files.content(file_id).read())
-    rows = {}
-    for raw in data.decode("utf-8").splitlines():
-        if raw.strip():
-            row = json.loads(raw)
-            rows[row.get("custom_id")] = row
-    return rows
-
-
-def _batch_problem(batch: Any) -> BatchAPIError:
-    """The error of an item the batch never answered."""
-    if batch.status == "failed":
-        errors = getattr(batch.errors, "data", None) or []
-        said = "; ".join(f"{e.code}: {e.message}" + (f" (line {e.line})" if e.line else "") for e in errors[:3])
-        return BatchAPIError(f"batch {batch.id} failed: {said or 'no reason given'}", code="batch_failed")
-    if batch.status == "expired":
-        return BatchAPIError(f"batch {batch.id} expired before this request ran", code="batch_expired")
-    if batch.status == "cancelled":
-        return BatchAPIError(f"batch {batch.id} was cancelled before this request ran", code="batch_cancelled")
-    return BatchAPIError(f"batch {batch.id} {batch.status} without a reply for this request", code="no_reply")
-
-
-def _reply_outcome(row: dict[str, Any] | None, missing: BatchAPIError) -> Any:
-    """The reply body of an output line, or the error of an error line (or of a missing one)."""
-    if row is None:
-        return missing
-    response, error = row.get("response") or {}, row.get("error")
-    if error:
-        code = error.get("code")
-        return BatchAPIError(f"the Batch API did not run this request: {code}: {error.get('message')}", code=code)
-    status = response.get("status_code")
-    if status != 200:
-        detail = ((response.get("body") or {}).get("error") or {}).get("message") or "no detail"
-        return BatchAPIError(f"the Batch API answered this request with status {status}: {detail}", code=str(status))
-    return response.get("body")
-
-
-def _throw(steps: Steps[Any], exc: BaseException) -> Any:
-    """Throw `exc` into `steps`; the error they end with (or their result, if they recover)."""
-    try:
-        steps.throw(exc)
-    except StopIteration as stop:
-        return stop.value
-    except Exception as raised:  # noqa: BLE001 - the steps' own error, usage attached
-        return raised
-    steps.close()
-    return exc
-
-
-def _rethrow(steps: Steps[Any], exc: BaseException) -> ChatRequest | BaseException:
-    """Throw `exc` into `steps`: the request they make next, or the error they end with."""
-    try:
-        return steps.throw(exc)
-    except StopIteration as stop:  # pragma: no cover - steps do not end on a thrown error
-        return RuntimeError(f"steps ended on {exc!r} with {stop.value!r}")
-    except Exception as raised:  # noqa: BLE001
-        return raised
-
-
-def _discount(backend: Backend, completion: Completion) -> float:
-    from qa.tokens import estimate_cost
-
-    cost = estimate_cost(backend.model, completion.prompt_tokens, completion.completion_tokens, local=backend.profile.local)
-    return 0.0 if cost is None else cost * (1 - BATCH_PRICE_FACTOR)
-
+    return parse_batch_file(_call(f"download the batch file {file_id}", lambda: backend.client.files.content(file_id).read()))
