@@ -23,6 +23,7 @@ import ray
 import qa
 from qa.backends import open_backend
 from qa.bulk import RayEngine, read_results
+from qa.errors import ConfigError
 from qa.settings import Settings
 from qa.testing import FaultServer
 from tests.bulk_support import ROOT, cli_env, ids, make_corpus, output_lines, responder, run_qa, server_settings
@@ -68,6 +69,14 @@ def test_a_ray_run_resumes_an_output_and_does_only_what_is_missing(tmp_path: Pat
     assert (report.engine, report.ran, report.skipped, report.results) == ("ray", 18, 12, 30)
     assert output_lines(out) == output_lines(tmp_path / "whole.jsonl")
     assert len(read_results(out).records) == 30
+
+
+def test_a_key_the_workers_cannot_read_is_refused_before_the_output_is_opened(tmp_path: Path) -> None:
+    corpus = make_corpus(tmp_path / "articles", 2)
+    settings = server_settings("http://127.0.0.1:9/v1", api_key="sk-test-only-in-settings-0000000000")
+    with pytest.raises(ConfigError, match="workers read the API key from OPENAI_API_KEY"):
+        qa.run(corpus, tmp_path / "out.jsonl", settings=settings, engine=RayEngine())
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_embedded_actors_get_their_cpu_share_and_network_ones_little() -> None:

@@ -88,8 +88,10 @@ def claim_cpus(count: int) -> list[int] | None:
 
     CPUs are cut into slots of `count`; a slot is held by an exclusive lock on a file in
     the temporary folder, released when the process ends. None when `count` covers every
-    CPU, or when every slot is taken (then nothing is pinned).
+    CPU, when every slot is taken, or off Linux (then nothing is pinned).
     """
+    if not hasattr(os, "sched_setaffinity"):  # not Linux: leave the thread count to the model
+        return None
     import fcntl
 
     cpus = sorted(os.sched_getaffinity(0))
@@ -192,17 +194,22 @@ class RayEngine:
             raise BackendUnavailableError(f"cannot {where}: {exc}{hint}") from exc
         return True
 
+    def check(self, backend: Backend) -> None:
+        """Before the output is opened: Ray is installed, and the workers can get the key."""
+        _import_ray()
+        key = backend.settings.api_key
+        if key is not None and os.environ.get(API_KEY_ENV) != key.get_secret_value():
+            raise ConfigError(
+                f"the ray engine's workers read the API key from {API_KEY_ENV} (it is never sent through Ray): "
+                f"set {API_KEY_ENV} to the key this run uses"
+            )
+
     def run(self, job: Job) -> None:
         """Do `job`'s items on the actor pool, writing records batch by batch."""
         ray = _import_ray()
         backend = job.backend()
         settings = job.settings
         needs_key = settings.api_key is not None
-        if needs_key and os.environ.get(API_KEY_ENV) != settings.api_key.get_secret_value():  # type: ignore[union-attr]
-            raise ConfigError(
-                f"the ray engine's workers read the API key from {API_KEY_ENV} (it is never sent through Ray): "
-                f"set {API_KEY_ENV} to the key this run uses"
-            )
         cpus, pin = self.cpu_share(backend)
         payloads, unreadable = [], []
         for item in job.items:
