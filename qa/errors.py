@@ -8,7 +8,8 @@ caller. Each class carries `exit_code`, the status the CLI exits with.
     ├── ConfigError                  a setting or environment variable is unusable (exit 2)
     ├── InputError                   the user's input cannot be used (exit 3)
     │   ├── ArticleError             article file empty, binary, not UTF-8, too big, missing
-    │   └── QuestionError            question empty or too long
+    │   ├── QuestionError            question empty or too long
+    │   └── CorpusError              `qa run`: corpus unreadable, a bad JSONL line, duplicate ids
     ├── PromptError                  a template is missing, malformed, or given wrong variables (exit 3)
     ├── BackendError                 the model or its server failed (exit 4)
     │   ├── BackendUnavailableError  optional extra not installed, server unreachable
@@ -20,7 +21,8 @@ caller. Each class carries `exit_code`, the status the CLI exits with.
     │   ├── ContextLengthError       the prompt cannot fit the model's context window
     │   ├── TruncatedOutputError     the model stopped at max_tokens (finish_reason "length")
     │   ├── RefusalError             the model refused to answer
-    │   └── OutputValidationError    the output never matched the schema within the attempts
+    │   ├── OutputValidationError    the output never matched the schema within the attempts
+    │   └── BatchAPIError            the OpenAI Batch API failed a request, or the whole batch
     ├── RecordingError               recorded responses cannot be used (exit 5)
     │   ├── RecordingCorruptError    a recording file cannot be parsed
     │   ├── ReplayMissError          replay mode and no recording matches the request
@@ -44,9 +46,11 @@ __all__ = [
     "ArticleError",
     "BackendError",
     "BackendUnavailableError",
+    "BatchAPIError",
     "BrokenReplyError",
     "ConfigError",
     "ContextLengthError",
+    "CorpusError",
     "DatasetError",
     "EvalError",
     "InputError",
@@ -98,6 +102,12 @@ class ArticleError(InputError):
 
 class QuestionError(InputError):
     """A question is empty or longer than the limit."""
+
+
+class CorpusError(InputError):
+    """A `qa run` corpus cannot be read: a missing folder, a glob that matches nothing, a
+    JSONL line that is not an article object, two articles with one id. The message names
+    the file and line."""
 
 
 class PromptError(QAError):
@@ -184,6 +194,15 @@ class OutputValidationError(BackendError):
         self.attempts = attempts
         self.last_output = last_output
         self.errors = errors
+
+
+class BatchAPIError(BackendError):
+    """The OpenAI Batch API did not produce a usable reply for a request: the request is in
+    the batch's error file, or the batch failed, expired or was cancelled before it ran."""
+
+    def __init__(self, message: str, *, code: str | None = None, usage: Usage | None = None) -> None:
+        super().__init__(message, usage=usage)
+        self.code = code
 
 
 class RecordingError(QAError):

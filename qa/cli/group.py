@@ -35,6 +35,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (module, attribute holding the click command, short help shown by `qa --help`)
     "eval": ("qa.cli.eval_cmd", "eval_cmd", "Run the eval suite and compare it with the baseline."),
     "models": ("qa.cli.models_cmd", "models_cmd", "List, verify or download the embedded models."),
+    "run": ("qa.cli.run_cmd", "run_cmd", "Run a task over a corpus of articles: summaries or answers, as JSONL."),
 }
 """Commands imported only when invoked. To add one, add a line here; nothing else changes."""
 
