@@ -31,7 +31,7 @@ def test_every_article_gets_a_verified_summary_and_failures_are_typed(tmp_path: 
     good = records["article-0000.txt"]
     assert good.error is None and good.result is not None
     text = qa.load_article(corpus / "article-0000.txt").text
-    assert len(good.result.summary.key_points) == 3
+    assert 3 <= len(good.result.summary.key_points) <= 5  # one per key sentence (standard: up to 5)
     assert all(point.quote in text for point in good.result.summary.key_points)  # verified against the article
     assert good.result.grounding.unsupported_key_points == []
     assert good.usage == good.result.usage and good.usage.attempts == 1

@@ -60,7 +60,7 @@ class Task:
     @property
     def prompts(self) -> tuple[str, ...]:
         """The prompt templates the task renders (their versions guard a resumed output)."""
-        return ("summarize", "combine") if self.kind == "summarize" else ("answer",)
+        return ("summarize",) if self.kind == "summarize" else ("answer",)
 
     def describe(self) -> dict[str, Any]:
         """What shapes the results, for the output's state file (questions are in the keys)."""

@@ -4,11 +4,11 @@
     with FaultServer(article_responder, fault_rate=0, latency=0.2) as server:
         qa.run(tmp_path / "articles", tmp_path / "out.jsonl", backend="server", base_url=server.base_url)
 
-`article_responder` is a `FaultServer` responder (and `FakeBatchServer`'s): it finds the
-article between its marker lines in the request, and answers a summary request with a
-schema-valid `Summary` whose key points quote the article's first body sentences, and an
-answer request with an `Answer` that quotes the sentence sharing most words with the
-question. Replies depend only on the request, so a run gives the same results every time
+`article_responder` is a `FaultServer` responder (and `FakeBatchServer`'s): it reads the
+article's numbered sentences between its marker lines in the request, and answers a
+summary request with a valid draft (one point per key sentence named in the prompt, each
+the first words of its sentence), and an answer request with the number of the sentence
+sharing most words with the question and that sentence's first words. Replies depend only on the request, so a run gives the same results every time
 and on every engine: what bulk-run tests and benchmarks need, with no recordings.
 """
 
@@ -27,6 +27,8 @@ _THINGS = ("budget", "bridge repair", "bus network", "flood barrier", "reading p
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 _BLOCK = re.compile(r"<<<ARTICLE (\w+)>>>\n(.*?)\n<<<END ARTICLE \1>>>", re.DOTALL)
 _WORD = re.compile(r"[a-z0-9]+")
+_LINE = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
+_KEYS = re.compile(r"\[(\d+)\]")
 
 
 def synthetic_article(n: int) -> tuple[str, str]:
@@ -56,12 +58,13 @@ def write_articles(folder: str | Path, count: int, *, start: int = 0) -> list[Pa
     return paths
 
 
-def _article_text(body: dict[str, Any]) -> str | None:
+def _numbered(body: dict[str, Any]) -> dict[int, str] | None:
+    """The article's numbered sentences (`[n] text` lines of its marker block), or None."""
     for message in body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
         found = _BLOCK.search(content) if isinstance(content, str) else None
         if found:
-            return found.group(2)
+            return {int(m.group(1)): m.group(2) for m in _LINE.finditer(found.group(2))}
     return None
 
 
@@ -78,21 +81,25 @@ def _prompt_name(body: dict[str, Any]) -> str:
     return str((fmt.get("json_schema") or {}).get("name") or "")
 
 
-def article_responder(body: dict[str, Any]) -> dict[str, Any]:
-    """A valid Summary or Answer for the article in `body` (see the module docstring)."""
-    from qa.article import parse_article
+def _words(text: str, n: int) -> str:
+    return " ".join(text.rstrip(".").split()[:n])
 
-    text = _article_text(body)
-    if text is None:
+
+def article_responder(body: dict[str, Any]) -> dict[str, Any]:
+    """A valid summary draft or evidence-first answer for the article in `body` (see the module docstring)."""
+    sentences = _numbered(body)
+    if not sentences:
         return {"content": json.dumps({"error": "no article in the request"}), "finish_reason": "stop"}
-    sentences = [s.text for s in parse_article(text).sentences(("body",))]
-    if _prompt_name(body) in ("summarize", "combine") or "Summarize" in json.dumps(body.get("messages")):
+    if _prompt_name(body) == "summarize":
+        keys = [int(n) for n in _KEYS.findall(json.dumps(body.get("messages")).split("Key sentences:", 1)[-1].split("\\n")[0])]
+        keys = [n for n in keys if n in sentences] or sorted(sentences)[:3]
+        first = sentences[keys[0]]
         reply: dict[str, Any] = {
-            "headline": sentences[0][:100], "summary": sentences[0][:250],
-            "key_points": [{"point": s[:180], "quote": s} for s in sentences[:3]], "entities": [], "figures": [],
+            "key_points": [{"sentence": n, "point": _words(sentences[n], 12)} for n in keys],
+            "summary": _words(first, 14), "headline": _words(first, 8),
         }  # fmt: skip
     else:
         asked = set(_WORD.findall(_question(body).lower()))
-        best = max(sentences, key=lambda s: len(asked & set(_WORD.findall(s.lower()))))
-        reply = {"answer": best, "status": "answered", "citations": [{"quote": best, "start": None, "end": None}]}
+        best = max(sorted(sentences), key=lambda n: len(asked & set(_WORD.findall(sentences[n].lower()))))
+        reply = {"sentence": best, "answer": _words(sentences[best], 6)}
     return {"content": json.dumps(reply), "finish_reason": "stop"}
