@@ -2,7 +2,8 @@
 
 The logic lives in the steps; the two drivers below only carry requests to the openai
 client and completions back, so the sync and async APIs cannot drift apart. A streamed
-call passes each content delta to `on_text` as it arrives.
+call passes each content delta to `on_text` as it arrives, after an empty one that marks
+the start of the attempt (a re-ask or a resend streams a new reply from the start).
 
 In replay and auto modes a plain call whose reply is recorded is answered from the
 recordings directly (`Backend.recorded_reply`), keyed on the very body the client would
@@ -145,6 +146,8 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
             try:
                 completion = _replayed(request, acc)
                 if completion is None and request.stream:
+                    if on_text is not None:
+                        on_text("")  # a new attempt starts: see qa.streaming
                     response = backend.client.chat.completions.create(**_kwargs(request))
                     with response:
                         for chunk in response:
@@ -171,6 +174,8 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
             try:
                 completion = _replayed(request, acc)
                 if completion is None and request.stream:
+                    if on_text is not None:
+                        on_text("")  # a new attempt starts: see qa.streaming
                     response = await backend.aclient.chat.completions.create(**_kwargs(request))
                     async with response:
                         async for chunk in response:

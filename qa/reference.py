@@ -44,6 +44,8 @@ def bare_answer_steps(article: Article, question: str, backend: Backend) -> Step
         "max_tokens": BARE_MAX_TOKENS,
         "temperature": backend.settings.temperature,
     }
+    if backend.settings.seed is not None:  # as for qa's own calls: eval repeats are distinct requests
+        body["seed"] = backend.settings.seed
     headers = {"x-qa-prompt": prompt.name, "x-qa-prompt-version": prompt.version, "x-qa-backend": backend.kind}
     try:
         completion: Completion = yield ChatRequest(body=body, headers=headers)

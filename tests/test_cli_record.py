@@ -28,16 +28,16 @@ ARTICLE = "Key leak at a start-up\n\n{sentence}\n\nThe key was revoked within an
 QUESTION = "Where was the key pasted?"
 
 
-def reply(sentence: str = SENTENCE) -> dict[str, Any]:
-    return {"answer": "It was pasted into a public forum.", "status": "answered",
-            "citations": [{"quote": sentence, "start": None, "end": None}]}  # fmt: skip
+def reply(key: str = "") -> dict[str, Any]:
+    """The evidence-first reply: sentence 2 (after the headline) says where the key was pasted."""
+    return {"sentence": 2, "answer": f"It was pasted into a public forum{' (' + key + ')' if key else ''}."}
 
 
 def answer(body: dict[str, Any]) -> dict[str, Any]:
-    """The server's model: always the same valid answer, quoting the article's sentence."""
+    """The server's model: always the same valid answer, citing the article's second sentence
+    (and repeating the key-looking string when the article holds one)."""
     article = body["messages"][-1]["content"]
-    sentence = SENTENCE.replace("the key", KEY) if KEY in article else SENTENCE
-    return {"content": json.dumps(reply(sentence)), "finish_reason": "stop"}
+    return {"content": json.dumps(reply(KEY if KEY in article else "")), "finish_reason": "stop"}
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +45,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QA_MAX_RETRIES", "0")
     monkeypatch.setenv("QA_TIMEOUT", "5")
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("QA_ABSTAIN_THRESHOLD", "0")  # keep every cited answer: these tests are about recording
 
 
 @pytest.fixture
@@ -211,7 +212,7 @@ def test_a_streamed_answer_that_fails_validation_is_withdrawn_on_the_terminal(
     monkeypatch.setattr(render, "_isatty", lambda stream: stream is sys.stdout)  # a terminal: the answer streams
     result = qa(serve(["truncated"]), tmp_path / "rec", "ask", str(article), QUESTION, mode="off")
     assert result.exit_code == 4, result.output
-    assert "It was pasted" in result.stdout  # it streamed, then the output was cut off twice
+    assert "It w" in result.stdout  # it streamed, then the output was cut off twice
     assert result.stdout.rstrip().endswith(f"\n{WITHDRAWN}")
     assert result.stdout.endswith("\n")
     assert "\nqa: error: the model's output was cut off" in result.output  # on a line of its own, not glued to the text

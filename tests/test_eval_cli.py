@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT / "evals" / "recordings" / "seed"
 JUDGE_RECORDINGS = ROOT / "evals" / "recordings" / "seed-judge"
 ARTICLE = ROOT / "seeds" / "000_db386d23d8a38732.txt"
-NO_MODEL = "/nonexistent/models/SmolLM2-135M-Instruct.Q4_1.gguf"  # the default model's name, nowhere on disk
+NO_MODEL = "/nonexistent/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"  # the recordings' model name, nowhere on disk
 
 
 @pytest.fixture(autouse=True)
@@ -195,7 +195,7 @@ def test_an_unwritable_output_path_fails_before_any_case_runs(tmp_path: Path, re
     args = [arg for name, path in paths.items() for arg in (name, str(path))]
     result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), *args)
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith(f"qa: error: Invalid value for '{option}': cannot write {blocker / 'out'}")
+    assert _error_line(result).startswith(f"qa: error: Invalid value for '{option}': cannot write {blocker / 'out'}")
     assert result.stderr.count("\n") == 1
     assert result.stdout == ""  # no metrics: nothing ran
     assert not (tmp_path / "run.jsonl").exists()
@@ -206,7 +206,7 @@ def test_a_named_baseline_that_does_not_exist_is_an_error(tmp_path: Path, record
     result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"),
                      "--check", "--baseline", str(typo))  # fmt: skip
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith(f"qa: error: Invalid value for '--baseline': {typo} does not exist")
+    assert _error_line(result).startswith(f"qa: error: Invalid value for '--baseline': {typo} does not exist")
     assert not (tmp_path / "run.jsonl").exists()
     written = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"),
                       "--baseline", str(typo), "--update-baseline")  # fmt: skip
@@ -282,7 +282,7 @@ def test_two_evals_cannot_write_one_log(tmp_path: Path, recordings: Path) -> Non
         fcntl.flock(held, fcntl.LOCK_EX)
         result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log))
     assert result.exit_code == 6, result.output
-    assert result.stderr == f"qa: error: {log}: another qa eval is writing this run log; wait for it to finish or use another --log\n"
+    assert _error_line(result) == f"qa: error: {log}: another qa eval is writing this run log; wait for it to finish or use another --log"
     assert log.read_text() == ""  # not truncated, nothing appended
 
 
@@ -321,7 +321,7 @@ def test_an_explicit_backend_unlike_the_recordings_says_how_to_select_theirs(tmp
 def test_a_missing_recordings_folder_fails_before_any_case_runs(tmp_path: Path) -> None:
     result = qa_eval(tmp_path / "nope", "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"))
     assert result.exit_code == 5, result.output
-    assert result.stderr.startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
+    assert _error_line(result).startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
     assert result.stdout == "" and not (tmp_path / "run.jsonl").exists()
 
 
@@ -342,5 +342,11 @@ def test_record_mode_checks_the_recordings_folder_before_the_first_case(tmp_path
     result = CliRunner().invoke(cli, ["--record-mode", "record", "--recordings", str(tmp_path / "a-file" / "rec"), "eval",
                                       "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl")])  # fmt: skip
     assert result.exit_code == 5, result.output
-    assert result.stderr.startswith(f"qa: error: cannot record into {tmp_path / 'a-file' / 'rec'}: ")
+    assert _error_line(result).startswith(f"qa: error: cannot record into {tmp_path / 'a-file' / 'rec'}: ")
     assert server.stats.requests == 0 and not (tmp_path / "run.jsonl").exists()
+
+
+def _error_line(result: Any) -> str:
+    """The one error line (an info line such as "replaying with the recordings' model" may come first)."""
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("qa: error:")]
+    return line

@@ -42,6 +42,7 @@ QUESTIONS = [
 KEY_FACTS = [
     {"id": "f1", "fact": "China and Colombia signed a Belt and Road plan.", "aliases": ["Belt and Road"], "importance": "core"},
     {"id": "f2", "fact": "Xi pledged $9.2 billion in credit.", "aliases": ["credit"], "numbers": ["$9.2 billion"], "importance": "core"},
+    {"id": "f3", "fact": "The story is about Colombia.", "aliases": ["Colombia"], "importance": "supporting"},
 ]
 
 
