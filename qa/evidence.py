@@ -59,10 +59,19 @@ def numbered_block(article: Article, numbers: Sequence[int] | None = None) -> st
     return article_block("\n".join(lines))
 
 
+MAX_QUOTE_CHARS = 400
+"""A citation quotes at most this much of its sentence (`Citation.quote`'s bound): a longer
+sentence is quoted from its start, cut at a word, with offsets that still match."""
+
+
 def citation_for(article: Article, number: int) -> Citation:
     """The citation for sentence `number`: its exact text and offsets in `article.text`."""
     sentence = evidence_sentences(article)[number - 1]
-    return Citation(quote=sentence.text, start=sentence.start, end=sentence.end)
+    text = sentence.text
+    if len(text) > MAX_QUOTE_CHARS:
+        cut = text.rfind(" ", 0, MAX_QUOTE_CHARS)
+        text = text[: cut if cut > 0 else MAX_QUOTE_CHARS].rstrip()
+    return Citation(quote=text, start=sentence.start, end=sentence.start + len(text))
 
 
 def no_evidence_probability(logprobs: Sequence[TokenLogprob] | None, field: str = "sentence", nth: int = 0) -> float | None:

@@ -65,3 +65,11 @@ def test_no_evidence_probability_of_the_nth_answer_in_a_batch():
     assert abs(no_evidence_probability(logprobs, nth=0) - 0.1) < 1e-9
     assert abs(no_evidence_probability(logprobs, nth=1) - 0.8) < 1e-9
     assert no_evidence_probability(logprobs, nth=2) is None
+
+
+def test_a_very_long_sentence_is_quoted_from_its_start_within_the_bound():
+    long = qa.parse_article("Title\n\n" + "word " * 150 + "end.", source="<test>")
+    citation = citation_for(long, 2)
+    assert len(citation.quote) <= 400
+    assert long.text[citation.start : citation.end] == citation.quote
+    assert citation.quote.startswith("word word")
