@@ -1,8 +1,7 @@
 """The article as numbered sentences: what a model cites, and how a citation becomes a quote.
 
 A model cites evidence by sentence number, not by copying text: `evidence_sentences`
-numbers the headline, standfirst, subheadings and body sentences of an article from 1,
-in reading order, the same way for every call about the same article. The prompt shows
+numbers the body sentences and subheadings of an article from 1, in reading order, the same way for every call about the same article. The prompt shows
 them as `[n] sentence` lines inside the article's marker block (`numbered_block`), and
 the response schema limits every sentence number to an enum of these numbers (0 meaning
 "no sentence says"), so on grammar backends and strict `json_schema` a reply cannot name
@@ -10,6 +9,7 @@ a sentence that does not exist. A cited number becomes a `Citation` whose quote 
 sentence itself and whose offsets point into `Article.text`: verbatim on every backend.
 
 Photo captions and datelines are not numbered: they are not statements of the story.
+Neither are the headline and standfirst (see `EVIDENCE_KINDS`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,16 @@ __all__ = [
     "numbered_block",
 ]
 
-EVIDENCE_KINDS = ("headline", "standfirst", "subheading", "body")
+EVIDENCE_KINDS = ("subheading", "body")
+"""What is numbered: the body and its subheadings. The headline and standfirst summarise the
+story in other words (a standfirst's "China pledges $9.2 billion in credit as Colombia
+enters..." reads as if the credit went to Colombia); small models cite them first when the
+body says it precisely, so they are left out, unless an article has nothing else."""
 
 
 def evidence_sentences(article: Article) -> list[Sentence]:
     """The sentences a model may cite; sentence number n is `evidence_sentences(a)[n - 1]`."""
-    return article.sentences(EVIDENCE_KINDS)
+    return article.sentences(EVIDENCE_KINDS) or article.sentences(("headline", "standfirst", "subheading", "body"))
 
 
 def numbered_block(article: Article, numbers: Sequence[int] | None = None) -> str:

@@ -32,11 +32,11 @@ _LEAD_BONUS = 0.6
 _REDUNDANT = 0.55
 
 
-def key_sentences(sentences: Sequence[Sentence], k: int, *, skip_kinds_before: int = 0) -> list[int]:
+def key_sentences(sentences: Sequence[Sentence], k: int) -> list[int]:
     """Numbers (1-based, reading order) of the `k` sentences a summary should cover.
 
-    `skip_kinds_before`: sentences with a smaller number are not candidates (the headline
-    and standfirst, which already summarise; they still count for centrality).
+    Sentences of fewer than three content words (a subheading, a quote fragment) are not
+    candidates; they still count for the others' centrality.
     """
     terms = [content_terms(s.text) for s in sentences]
     n = len(sentences)
@@ -49,7 +49,7 @@ def key_sentences(sentences: Sequence[Sentence], k: int, *, skip_kinds_before: i
     body_index = 0
     score: dict[int, float] = {}
     for i in range(n):
-        if i + 1 <= skip_kinds_before or len(terms[i]) < 3:
+        if len(terms[i]) < 3:
             continue
         score[i] = centrality[i] / top + _LEAD_BONUS / (1 + 0.5 * body_index)
         body_index += 1

@@ -97,8 +97,7 @@ def _draft_schema(numbers: Sequence[int]) -> dict[str, Any]:
 
 
 def _key_numbers(article: Article, sentences: Sequence[Sentence], style: Style) -> list[int]:
-    lead = sum(1 for s in sentences if article.paragraphs[s.paragraph].kind in ("headline", "standfirst"))
-    numbers = key_sentences(sentences, KEY_SENTENCES[style], skip_kinds_before=lead)
+    numbers = key_sentences(sentences, KEY_SENTENCES[style])
     if not numbers:
         numbers = list(range(1, min(len(sentences), KEY_SENTENCES[style]) + 1))
     return numbers
@@ -113,7 +112,7 @@ class _Checker:
 
     def __init__(self, article: Article, sentences: Sequence[Sentence], numbers: Sequence[int], lang: str | None):
         self.article, self.sentences, self.numbers, self.lexical = article, sentences, list(numbers), not lang
-        heads = [s.text for s in sentences if article.paragraphs[s.paragraph].kind in ("headline", "standfirst")]
+        heads = [s.text for s in article.sentences(("headline", "standfirst"))]
         self.overall = heads + [sentences[n - 1].text for n in numbers]
 
     def point(self, number: int, text: str) -> list[str]:
@@ -138,8 +137,8 @@ def _cut_off(text: str, limit: int) -> list[str]:
 
 
 def _headline_fallback(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> str:
-    for s in sentences:
-        if article.paragraphs[s.paragraph].kind == "headline" and len(s.text) <= 120:
+    for s in article.sentences(("headline",)):
+        if len(s.text) <= 120:
             return s.text
     words = compress(sentences[numbers[0] - 1].text).split()
     return " ".join(words[:12]).rstrip(",;:") + ("..." if len(words) > 12 else "")
@@ -147,8 +146,8 @@ def _headline_fallback(article: Article, sentences: Sequence[Sentence], numbers:
 
 def _summary_fallback(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> str:
     """The article's own standfirst when it has one (its author's summary), else its first key sentence."""
-    for s in sentences:
-        if article.paragraphs[s.paragraph].kind == "standfirst" and len(s.text) <= 300:
+    for s in article.sentences(("standfirst",)):
+        if len(s.text) <= 300:
             return s.text
     return compress(sentences[numbers[0] - 1].text)
 

@@ -26,11 +26,18 @@ def _draft(seed, points: dict[int, str] | None = None, summary: str = "", headli
     })
 
 
-def test_key_sentences_skip_the_headline_and_avoid_near_duplicates(seed):
+def test_key_sentences_skip_fragments_and_avoid_near_duplicates(seed):
     sentences = evidence_sentences(seed)
-    numbers = key_sentences(sentences, 5, skip_kinds_before=2)
+    numbers = key_sentences(sentences, 5)
     assert len(numbers) == 5 and numbers == sorted(numbers)
-    assert all(n > 2 for n in numbers)
+    subheading = next(n for n, s in enumerate(sentences, 1) if s.text.startswith("‘$9.2"))
+    assert subheading not in numbers  # a fragment is no key sentence
+    from qa.support import content_terms
+
+    chosen = [content_terms(sentences[n - 1].text) for n in numbers]
+    for i, a in enumerate(chosen):
+        for b in chosen[i + 1 :]:
+            assert len(a & b) / min(len(a), len(b)) <= 0.55  # no two say nearly the same thing
 
 
 def test_compress_only_deletes():
