@@ -88,15 +88,7 @@ def exact_match(prediction: str, golds: Sequence[str]) -> float:
 
 
 def _f1_one(prediction: str, gold: str) -> float:
-    pred_tokens = normalize_text(prediction).split()
-    gold_tokens = normalize_text(gold).split()
-    if not pred_tokens or not gold_tokens:
-        return float(pred_tokens == gold_tokens)
-    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
+    return _f1_tokens(normalize_text(prediction).split(), normalize_text(gold).split())
 
 
 def f1(prediction: str, golds: Sequence[str]) -> float:
