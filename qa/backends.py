@@ -86,6 +86,19 @@ class Backend:
         return self.settings.structured_mode or self.profile.structured_mode
 
     @property
+    def summary_mode(self) -> str:
+        """'write' or 'extract': the setting, else the embedded model's registry preference, else 'write'."""
+        if self.settings.summary_mode:
+            return self.settings.summary_mode
+        if self.profile.local:
+            from qa.local.registry import find_model
+
+            entry = find_model(self.model)
+            if entry is not None:
+                return entry.summary_mode
+        return "write"
+
+    @property
     def schema_in_prompt(self) -> bool:
         """True when the backend cannot see the schema, so the prompt must show it."""
         return self.structured_mode == "json_object"

@@ -21,7 +21,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
 | recordings       | QA_RECORDINGS         | `.qa/recordings/default`                  |
 | abstain_threshold| QA_ABSTAIN_THRESHOLD  | the model's calibrated threshold          |
-| summary_mode     | QA_SUMMARY_MODE       | write (`extract`: no model call)          |
+| summary_mode     | QA_SUMMARY_MODE       | the embedded model's preference, else write (`extract`: no model call) |
 """
 
 from __future__ import annotations
@@ -127,8 +127,9 @@ class Settings(BaseModel):
     """Folder that holds recordings for this run."""
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     """Keep an answer only when its confidence reaches this (0 to 1); None uses the model's calibrated threshold."""
-    summary_mode: Literal["write", "extract"] = "write"
-    """'write': the model writes key points from their sentences; 'extract': compressed article sentences, no model call."""
+    summary_mode: Literal["write", "extract"] | None = None
+    """'write': the model writes key points from their sentences; 'extract': compressed article
+    sentences, no model call; None: the embedded model's own preference (its registry entry), else 'write'."""
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -258,7 +258,7 @@ def summary_steps(
     """Steps that summarize `article`: extract the key sentences, then write from them (see the module)."""
     if style not in KEY_SENTENCES:
         raise InputError(f"unknown summary style {style!r}: use brief, standard or bullets")
-    mode = mode or backend.settings.summary_mode
+    mode = mode or backend.summary_mode  # type: ignore[assignment]
     sentences = evidence_sentences(article)
     if not sentences:
         raise InputError("the article has no sentences to summarize")

@@ -116,6 +116,10 @@ class ModelEntry(_Frozen):
     """Where `qa models pull` fetches the same file; None: pip only."""
     measurements: Measurements = Measurements()
     """Measured speed and accuracy (see `Measurements`)."""
+    summary_mode: str = "write"
+    """How qa summarizes with this model unless `QA_SUMMARY_MODE` says otherwise: 'write' (the
+    model writes key points from their sentences) or 'extract' (compressed article sentences,
+    no model call), whichever measured better on the seed and wiki suites (BENCHMARKS.md)."""
 
     @property
     def file_name(self) -> str:
@@ -196,6 +200,7 @@ MODELS: dict[str, ModelEntry] = {
                 accuracy=0.232,
                 measured="README and evals/seed/suite.toml, 2026-11-30, 2 CPU cores, temperature 0",
             ),
+            summary_mode="extract",  # it cannot rewrite: its summaries invented facts
         ),
         ModelEntry(
             name="qwen2.5-coder-0.5b",
@@ -213,6 +218,10 @@ MODELS: dict[str, ModelEntry] = {
                 filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
                 revision="main",
             ),
+            # Measured 2026-12-03: writing, 4 of 7 seed statements and 6 of 7 on a wiki article
+            # failed their evidence checks (replaced by their sentence anyway) at 60-270 s a
+            # summary; extracting scored the same or better completeness, faithfulness 1.0, in no time.
+            summary_mode="extract",
         ),
         ModelEntry(
             name="qwen2.5-coder-1.5b",
