@@ -78,7 +78,7 @@ def _seeds(folder: Path) -> list[Article]:
 def _first_seed(folder: Path) -> Article:
     seeds = _seeds(folder)
     if not seeds:
-        why = "" if folder.is_dir() else f" ({folder} does not exist: {_NOT_INSTALLED})"
+        why = "" if folder.is_dir() else f" (no such folder: {_NOT_INSTALLED})"
         raise ArticleError(f"no article given and {folder} holds no seed articles{why}: pass a path to an article, or '-'.")
     return seeds[0]
 
