@@ -7,7 +7,8 @@
     find_article(None)                               # the first seed
 
 References other than paths are looked up among the articles in `folder` (default: the
-`seeds/` folder beside the package). A reference that matches several articles, or none,
+`seeds/` folder of the source checkout qa runs from; seeds are repository data, not in the
+wheel, so an installed qa needs an article path or "-"). A reference that matches several articles, or none,
 raises `ArticleError` naming the candidates, so the user can pick one.
 """
 
@@ -24,7 +25,10 @@ from qa.errors import ArticleError
 __all__ = ["SEEDS_DIR", "find_article", "looks_like_path", "read_stdin_article"]
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
-"""The folder of seed articles that references are looked up in by default."""
+"""The folder of seed articles that references are looked up in by default: the checkout's
+`seeds/` (absent when qa is installed from a wheel: it is not package data)."""
+
+_NOT_INSTALLED = "seed articles come with a source checkout of qa, not with an installed wheel"
 
 _MAX_LISTED = 8
 
@@ -74,7 +78,8 @@ def _seeds(folder: Path) -> list[Article]:
 def _first_seed(folder: Path) -> Article:
     seeds = _seeds(folder)
     if not seeds:
-        raise ArticleError(f"no article given and {folder} holds no seed articles: pass a path to an article, or '-'.")
+        why = "" if folder.is_dir() else f" (no such folder: {_NOT_INSTALLED})"
+        raise ArticleError(f"no article given and {folder} holds no seed articles{why}: pass a path to an article, or '-'.")
     return seeds[0]
 
 
@@ -102,6 +107,8 @@ def _match_seed(ref: str, folder: Path) -> Article:
     ]
     if len(found) == 1:
         return found[0]
+    if not found and not folder.is_dir():
+        raise ArticleError(f"{ref}: no such file (and no seed folder {folder} to look it up in as an id or title: {_NOT_INSTALLED}).")
     if not found:
         listed = "; ".join(_describe(a) for a in seeds[:_MAX_LISTED]) or "none"
         more = f" and {len(seeds) - _MAX_LISTED} more" if len(seeds) > _MAX_LISTED else ""

@@ -1,5 +1,10 @@
 """Prompt templates: one TOML file per task in `prompts/`, loaded and rendered here only.
 
+The repository's top-level `prompts/` folder is installed as the package `qa._prompts`
+(pyproject.toml maps it with `package-dir`; the templates are its package data), so the
+templates ship in the wheel and load through importlib.resources, from an editable install
+or a regular one alike. $QA_PROMPTS_DIR names another folder instead.
+
 A template file holds `name`, `version`, `description`, `variables` (the declared
 variables), `system` and `user` (Jinja2 with StrictUndefined). Rendering with a missing or
 undeclared variable raises `PromptError`. Every template's identity travels into results
@@ -25,15 +30,32 @@ from typing import Any
 
 from qa.errors import PromptError
 
-__all__ = ["PromptTemplate", "RenderedPrompt", "article_block", "load_prompt", "prompts_dir"]
+__all__ = ["PromptTemplate", "RenderedPrompt", "article_block", "load_prompt", "packaged_prompts_dir", "prompts_dir"]
 
 _REQUIRED = ("name", "version", "description", "variables", "system", "user")
+_PACKAGE = "qa._prompts"  # the repository's prompts/ folder, mapped by pyproject.toml's package-dir
 
 
 def prompts_dir() -> Path:
-    """The folder templates load from: $QA_PROMPTS_DIR, else `prompts/` beside the package."""
+    """The folder templates load from: $QA_PROMPTS_DIR, else the installed package `qa._prompts`."""
     override = os.environ.get("QA_PROMPTS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "prompts"
+    return Path(override) if override else packaged_prompts_dir()
+
+
+def packaged_prompts_dir() -> Path:
+    """The templates installed with qa (package data of `qa._prompts`), found by importlib.resources."""
+    from importlib import resources
+
+    try:
+        folder = resources.files(_PACKAGE)
+    except ModuleNotFoundError:
+        raise PromptError(
+            f"the prompt templates are not installed (no package {_PACKAGE}): reinstall qa "
+            "(pip install . or pip install -e .), or set QA_PROMPTS_DIR to a folder of templates"
+        ) from None
+    if not isinstance(folder, Path):  # e.g. imported from a zip file: not a folder on disk
+        raise PromptError(f"the prompt templates in {folder} are not files on disk: install qa unzipped, or set QA_PROMPTS_DIR")
+    return folder
 
 
 @dataclass(frozen=True)

@@ -51,12 +51,19 @@ def resolve_suite(value: str) -> tuple[Path, Path]:
             raise EvalError(f"no suite file {path}")
         root = _project_root(path.resolve().parent) or path.resolve().parent
         return path, root
+    # Suites are repository data, not in the wheel: look in the current folder and, when qa
+    # runs from a source checkout (an editable install), in that checkout.
     checkout = Path(__file__).resolve().parents[2]
-    for root in dict.fromkeys((Path.cwd(), checkout)):
+    roots = [Path.cwd(), *([checkout] if (checkout / "pyproject.toml").is_file() else [])]
+    for root in dict.fromkeys(roots):
         path = root / "evals" / value / "suite.toml"
         if path.is_file():
             return path, root
-    raise EvalError(f"no suite named {value!r}: looked for evals/{value}/suite.toml in {Path.cwd()} and {checkout}")
+    looked = " and ".join(str(root) for root in dict.fromkeys(roots))
+    raise EvalError(
+        f"no suite named {value!r}: looked for evals/{value}/suite.toml in {looked}; suites live in evals/ "
+        "of a qa source checkout, so run from one or pass --suite PATH/TO/suite.toml"
+    )
 
 
 def check_writable(path: Path, option: str) -> None:
