@@ -239,8 +239,7 @@ def _finish(
         summary=summary,
         grounding=grounding,
         usage=usage,
-        provenance=provenance
-        or Provenance(prompt="extract", prompt_version="1", backend="none", model="none"),
+        provenance=provenance or Provenance(prompt="extract", prompt_version="1", backend="none", model="none"),
         supported_statements=supported,
         dropped_statements=dropped,
         mode="write" if draft else "extract",
@@ -263,7 +262,9 @@ def summary_steps(
     if not sentences:
         raise InputError("the article has no sentences to summarize")
     if mode == "extract":
-        return _finish(article, style, None, lang, Usage.zero(), None)
+        provenance = Provenance(prompt="extract", prompt_version="1", backend=backend.kind, model=backend.model)
+        free = Usage.zero().model_copy(update={"cost_usd": 0.0})  # no call: it cost nothing, on any backend
+        return _finish(article, style, None, lang, free, provenance)
     numbers = _key_numbers(article, sentences, style)
     checker = _Checker(article, sentences, numbers, lang)
     schema = _draft_schema(numbers)
