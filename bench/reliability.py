@@ -49,6 +49,7 @@ from qa.evals import load_suite
 from qa.evals.dataset import Suite
 from qa.evals.log import read_log
 from qa.evals.runner import EvalRun, plan_cases, run_suite
+from qa.local.registry import find_model
 from qa.settings import Settings
 from qa.testing import ALL_FAULTS, FaultServer
 from qa.testing.replay_responder import ReplayResponder
@@ -126,9 +127,12 @@ def fault_run(
     responder = ReplayResponder(recordings)
     server = FaultServer(responder, fault_rate=fault_rate, faults=ALL_FAULTS, seed=seed, slow_seconds=slow_seconds)
     with server:
+        model = _recorded_model(responder)
+        entry = find_model(model)  # summarize as the recorded model does (the 0.5B extracts: no call)
         settings = Settings.load(
-            env={}, backend="server", base_url=server.base_url, api_key=FAKE_KEY, model=_recorded_model(responder),
+            env={}, backend="server", base_url=server.base_url, api_key=FAKE_KEY, model=model,
             constrain_quotes="on", record_mode="off", timeout=timeout, max_retries=max_retries, max_attempts=max_attempts,
+            summary_mode=entry.summary_mode if entry is not None else None,
         )  # fmt: skip
         tagger = _Tagger(suite)
         open_backend(settings.model_copy(update={"seed": 1})).async_transport = tagger  # the backend the runner uses

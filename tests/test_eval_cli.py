@@ -232,7 +232,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
     """A loopback server that answers as the recorded model did; every request fails until told otherwise."""
     with FaultServer(ReplayResponder(RECORDINGS), fault_rate=1.0, faults=["unavailable"]) as running:
         for name, value in {"QA_BACKEND": "server", "OPENAI_BASE_URL": running.base_url, "QA_MODEL": recorded_model(),
-                            "QA_CONSTRAIN_QUOTES": "on", "QA_MAX_RETRIES": "0", "QA_TIMEOUT": "5"}.items():  # fmt: skip
+                            "QA_CONSTRAIN_QUOTES": "on", "QA_MAX_RETRIES": "0", "QA_TIMEOUT": "5",
+                            "QA_SUMMARY_MODE": "extract"}.items():  # fmt: skip  (the recorded model extracts its summaries)
             monkeypatch.setenv(name, value)
         yield running
 
@@ -241,11 +242,11 @@ def test_resume_runs_again_the_cases_that_ended_in_a_transport_error(tmp_path: P
     suite, log = str(mini_suite(tmp_path / "s")), str(tmp_path / "run.jsonl")
     failed = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
     assert failed.exit_code == 6, failed.output
-    assert "6 cases (0 resumed from the log), 6 failed calls, 6 harness errors" in failed.stdout
+    assert "6 cases (0 resumed from the log), 5 failed calls, 5 harness errors" in failed.stdout  # the summary calls no model
     server.fault_rate = 0.0  # the server has recovered
     resumed = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
     assert resumed.exit_code == 0, resumed.output
-    assert "6 cases (0 resumed from the log, 6 run again after a harness error), 0 failed calls" in resumed.stdout
+    assert "6 cases (1 resumed from the log, 5 run again after a harness error), 0 failed calls" in resumed.stdout
     again = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
     assert again.exit_code == 0 and "6 cases (6 resumed from the log)" in again.stdout
 
@@ -332,7 +333,7 @@ def test_record_mode_keeps_no_reply_of_a_case_that_failed(tmp_path: Path, server
                                       "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl")])  # fmt: skip
     assert result.exit_code == 0, result.output  # refusals are the model's failures, scored, not harness errors
     assert list(folder.glob("[0-9a-f]*.json")) == []  # nothing a normal run rejects is stored as truth
-    assert "6 case(s) ended in an error, so their replies were not recorded" in result.stderr
+    assert "5 case(s) ended in an error, so their replies were not recorded" in result.stderr  # the summary calls no model
     assert "q01#1" in result.stderr
 
 
