@@ -419,7 +419,8 @@ def row_loopback(plan: Plan) -> list[Line]:
             # The recorded requests' model name and sentence-constrained quotes, so requests match them;
             # no SDK retries: the server injects no faults, and a replay miss must not add back-off sleeps.
             settings = qa.Settings.load(env={}, backend="server", base_url=server.base_url, record_mode="off",
-                                        model=model, constrain_quotes="on", max_retries=0)  # fmt: skip
+                                        model=model, constrain_quotes="on", max_retries=0,
+                                        structured_mode="json_schema")  # the recorded mode; fmt: skip
             before = server.stats.requests
             started = time.perf_counter()
             run = asyncio.run(run_suite(suite, settings, concurrency=concurrency, log_path=Path(tmp) / f"c{concurrency}.jsonl"))

@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "ReplayMissError": "qa.errors",
     "SecretLeakError": "qa.errors",
     "Settings": "qa.settings",
+    "StructuredOutputUnsupportedError": "qa.errors",
     "Summary": "qa.schemas",
     "SummaryResult": "qa.schemas",
     "TruncatedOutputError": "qa.errors",
@@ -99,6 +100,7 @@ if TYPE_CHECKING:
         RefusalError,
         ReplayMissError,
         SecretLeakError,
+        StructuredOutputUnsupportedError,
         TruncatedOutputError,
     )
     from qa.grounding import verify_answer, verify_summary

@@ -8,6 +8,13 @@ In replay and auto modes a plain call whose reply is recorded is answered from t
 recordings directly (`Backend.recorded_reply`), keyed on the very body the client would
 send; everything else, misses included, goes through the client and its recording
 transport. tests/test_replay_direct.py checks both routes give the same results.
+
+Two things belong to no single step, so the drivers do them:
+- a server that rejects the structured-output mode it negotiated (`qa.negotiate`) gets
+  the same request again in its next mode, and every later request of that run too (the
+  prompt then shows the schema if the new mode needs it); this is not an attempt, as no
+  model answered;
+- the result's `provenance.structured_mode` is set to the mode the backend used.
 """
 
 from __future__ import annotations
@@ -17,8 +24,10 @@ from typing import Any, TypeVar
 
 import openai
 
-from qa.backends import Backend
+from qa.backends import Backend, sdk_arguments
 from qa.errors import BrokenReplyError, QAError
+from qa.negotiate import fallback_request
+from qa.schemas import Provenance
 from qa.structured import ChatRequest, Completion, Steps
 from qa.tokens import message_tokens
 
@@ -90,9 +99,18 @@ class _Accumulator:
         )
 
 
+def _after_error(steps: Steps[Any], modes: _Modes, request: ChatRequest, exc: BaseException) -> ChatRequest:
+    """The next request after a failed call: the same one in another mode, or the steps' answer to the error."""
+    try:
+        retry = modes.retry(request, exc)
+    except QAError as unsupported:  # the server rejected its last mode too
+        return steps.throw(unsupported)
+    return retry if retry is not None else steps.throw(exc)
+
+
 def _kwargs(request: ChatRequest) -> dict[str, Any]:
     extra: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if request.stream else {}
-    return {**request.body, **extra, "extra_headers": request.headers}
+    return {**sdk_arguments(request.body), **extra, "extra_headers": request.headers}
 
 
 class _Fields(dict[str, Any]):
@@ -123,11 +141,42 @@ def _replayed(request: ChatRequest, acc: _Accumulator) -> Completion | None:
     return None if body is None else acc.from_recording(body)
 
 
+class _Modes:
+    """Moves a run's requests on to the server's next structured-output mode after a rejection."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.moved = False
+
+    def retry(self, request: ChatRequest, exc: BaseException) -> ChatRequest | None:
+        """`request` in the next mode if `exc` rejected its mode, else None (may raise the last rejection)."""
+        if not self.backend.negotiates:
+            return None
+        retry = fallback_request(request, self.backend, exc)
+        self.moved = self.moved or retry is not None
+        return retry
+
+    def current(self, request: ChatRequest) -> ChatRequest:
+        """A request the steps built, in the mode the server was moved to during this run."""
+        return self.backend.rebuild(request) if self.moved and request.schema is not None else request
+
+
+def _stamped(result: T, backend: Backend) -> T:
+    """`result` with `provenance.structured_mode` set on it (or on each result of a list)."""
+    for item in result if isinstance(result, list) else [result]:
+        provenance = getattr(item, "provenance", None)
+        if isinstance(provenance, Provenance) and not provenance.structured_mode:
+            provenance.structured_mode = backend.structured_mode
+    return result
+
+
 def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's synchronous client."""
+    modes = _Modes(backend)
     try:
         request = next(steps)
         while True:
+            request = modes.current(request)
             acc = _Accumulator(request, backend, on_text)
             try:
                 completion = _replayed(request, acc)
@@ -140,20 +189,22 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
                 elif completion is None:
                     completion = acc.from_response(backend.client.chat.completions.create(**_kwargs(request)))
             except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
-                request = steps.throw(exc)
+                request = _after_error(steps, modes, request, exc)
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return _stamped(stop.value, backend)  # type: ignore[no-any-return]
     finally:
         steps.close()
 
 
 async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's asynchronous client."""
+    modes = _Modes(backend)
     try:
         request = next(steps)
         while True:
+            request = modes.current(request)
             acc = _Accumulator(request, backend, on_text)
             try:
                 completion = _replayed(request, acc)
@@ -166,10 +217,10 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
                 elif completion is None:
                     completion = acc.from_response(await backend.aclient.chat.completions.create(**_kwargs(request)))
             except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
-                request = steps.throw(exc)
+                request = _after_error(steps, modes, request, exc)
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return _stamped(stop.value, backend)  # type: ignore[no-any-return]
     finally:
         steps.close()
