@@ -84,7 +84,8 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {
-    "llama.cpp": Family("llama.cpp", ("grammar", "json_object")),
+    # json_schema after the grammar: llama-cpp-python refuses it harmlessly, llama.cpp's server converts it itself
+    "llama.cpp": Family("llama.cpp", ("grammar", "json_schema", "json_object")),
     "vllm": Family("vLLM", ("json_schema", "json_object")),
     "ollama": Family("Ollama", ("json_schema", "json_object")),
     "openai-compatible": Family("OpenAI-compatible", ("json_schema", "json_object_schema", "grammar", "json_object")),
@@ -231,7 +232,7 @@ class _Prober:
         if backend.settings.record_mode != "off":
             return family  # a recording should not depend on the models list
         try:
-            models = backend.client.with_options(max_retries=0).models.list()
+            models = backend.client.with_options(max_retries=0, timeout=min(backend.settings.timeout, 30.0)).models.list()
             owners = {str(getattr(m, "owned_by", "") or "") for m in models.data}
         except Exception:  # noqa: BLE001 - many servers have no models list; the profile decides then
             return family

@@ -126,7 +126,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
         yield running
     finally:
         running.stop()
+        _close_clients(running.base_url)
     forget()
+
+
+def _close_clients(base_url: str) -> None:
+    """Close the HTTP clients of the cached backends that spoke to this server (no sockets left open)."""
+    from qa.backends import _cache
+
+    for backend in list(_cache.values()):
+        if backend.kind != "embedded" and backend.base_url == base_url and "client" in vars(backend):
+            backend.client.close()
 
 
 @pytest.fixture
