@@ -13,7 +13,8 @@ Two things belong to no single step, so the drivers do them:
 - a server that rejects the structured-output mode it negotiated (`qa.negotiate`) gets
   the same request again in its next mode, and every later request of that run too (the
   prompt then shows the schema if the new mode needs it); this is not an attempt, as no
-  model answered;
+  model answered. A rejected mode that QA_STRUCTURED_MODE forces ends the call with a
+  one-line `StructuredOutputUnsupportedError` that says so;
 - the result's `provenance.structured_mode` is set to the mode the backend used.
 """
 
@@ -26,7 +27,7 @@ import openai
 
 from qa.backends import Backend, sdk_arguments
 from qa.errors import BrokenReplyError, QAError
-from qa.negotiate import fallback_request
+from qa.negotiate import fallback_request, forced_rejection
 from qa.schemas import Provenance
 from qa.structured import ChatRequest, Completion, Steps
 from qa.tokens import message_tokens
@@ -103,7 +104,7 @@ def _after_error(steps: Steps[Any], modes: _Modes, request: ChatRequest, exc: Ba
     """The next request after a failed call: the same one in another mode, or the steps' answer to the error."""
     try:
         retry = modes.retry(request, exc)
-    except QAError as unsupported:  # the server rejected its last mode too
+    except QAError as unsupported:  # the server rejected its last mode, or the forced one
         return steps.throw(unsupported)
     return retry if retry is not None else steps.throw(exc)
 
@@ -151,6 +152,9 @@ class _Modes:
     def retry(self, request: ChatRequest, exc: BaseException) -> ChatRequest | None:
         """`request` in the next mode if `exc` rejected its mode, else None (may raise the last rejection)."""
         if not self.backend.negotiates:
+            forced = forced_rejection(self.backend, exc)
+            if forced is not None:
+                raise forced from exc
             return None
         retry = fallback_request(request, self.backend, exc)
         self.moved = self.moved or retry is not None

@@ -55,6 +55,7 @@ __all__ = [
     "Family",
     "Negotiated",
     "fallback_request",
+    "forced_rejection",
     "forget",
     "negotiate",
     "rejection",
@@ -172,6 +173,19 @@ def fallback_request(request: ChatRequest, backend: Backend, exc: BaseException)
             current = _known[key] = replace(current, mode=rest[0], passed=passed)
             log.warning("the server at %s %s %s for a real request; using %s from now on", current.base_url, reason, sent, current.mode)
     return backend.rebuild(request)
+
+
+def forced_rejection(backend: Backend, exc: BaseException) -> StructuredOutputUnsupportedError | None:
+    """The one-line error for a server rejecting the mode QA_STRUCTURED_MODE forces, else None."""
+    forced = backend.settings.structured_mode
+    reason = rejection(exc) if forced else None
+    if reason is None:
+        return None
+    return StructuredOutputUnsupportedError(
+        f"the server at {backend.base_url} {reason} the mode QA_STRUCTURED_MODE={forced} forces; "
+        "unset QA_STRUCTURED_MODE to let qa find a mode the server takes, or force another",
+        tried=[(str(forced), reason)],
+    )
 
 
 def mode_of(body: dict[str, Any]) -> StructuredMode:

@@ -213,6 +213,16 @@ def test_a_forced_mode_asks_the_server_nothing(seed: qa.Article) -> None:
     assert server.probes == [] and server.model_lists == 0
 
 
+def test_a_forced_mode_the_server_rejects_is_one_line_saying_so(seed: qa.Article) -> None:
+    server = llama_cpp_python(answer_json(seed))
+    backend = server.backend("server", structured_mode="json_schema")
+    with pytest.raises(StructuredOutputUnsupportedError) as failure:
+        run(answer_steps(seed, "Who?", backend), backend)
+    message = str(failure.value)
+    assert "\n" not in message and "rejected (HTTP 500: Input should be 'text' or 'json_object')" in message
+    assert "QA_STRUCTURED_MODE=json_schema" in message and server.probes == [] and len(server.requests) == 1
+
+
 def test_a_real_request_rejected_after_the_probe_moves_on_to_the_next_mode(seed: qa.Article) -> None:
     server = FakeServer(
         modes={"json_schema": "enforce", "json_object_schema": "enforce"}, reply=answer_json(seed),
