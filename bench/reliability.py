@@ -129,7 +129,6 @@ def fault_run(
         settings = Settings.load(
             env={}, backend="server", base_url=server.base_url, api_key=FAKE_KEY, model=_recorded_model(responder),
             constrain_quotes="on", record_mode="off", timeout=timeout, max_retries=max_retries, max_attempts=max_attempts,
-            structured_mode="json_schema",  # the recorded mode: a replaying fault server has nothing to negotiate
         )  # fmt: skip
         tagger = _Tagger(suite)
         open_backend(settings.model_copy(update={"seed": 1})).async_transport = tagger  # the backend the runner uses

@@ -410,7 +410,7 @@ def row_loopback(plan: Plan) -> list[Line]:
 
     suite = load_suite(SUITE)
     responder, describe = _loopback_responder(qa.load_article(suite.article_path))
-    model = open_backend(qa.Settings.load(env={}, backend="embedded")).model  # the name recordings were made with
+    model = open_backend(qa.Settings.load(env={}, backend="embedded", local_model="smollm2-135m")).model  # the recordings' model
     source = ""
     timings: dict[int, tuple[float, int, int]] = {}
     with tempfile.TemporaryDirectory() as tmp, FaultServer(responder, fault_rate=0.0, latency=0.2, max_seconds=900) as server:
@@ -419,8 +419,7 @@ def row_loopback(plan: Plan) -> list[Line]:
             # The recorded requests' model name and sentence-constrained quotes, so requests match them;
             # no SDK retries: the server injects no faults, and a replay miss must not add back-off sleeps.
             settings = qa.Settings.load(env={}, backend="server", base_url=server.base_url, record_mode="off",
-                                        model=model, constrain_quotes="on", max_retries=0,
-                                        structured_mode="json_schema")  # the recorded mode; fmt: skip
+                                        model=model, constrain_quotes="on", max_retries=0)  # fmt: skip
             before = server.stats.requests
             started = time.perf_counter()
             run = asyncio.run(run_suite(suite, settings, concurrency=concurrency, log_path=Path(tmp) / f"c{concurrency}.jsonl"))

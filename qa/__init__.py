@@ -4,6 +4,7 @@
     article = qa.load_article("seeds/000_db386d23d8a38732.txt")
     summary = qa.summarize(article)
     answer = qa.ask(article, "Who leads Colombia?")
+    report = qa.run("articles/", "summaries.jsonl")   # a corpus, resumable (see qa.bulk)
 
 Public names load on first use (PEP 562), so `import qa` and `qa --help` stay fast: the
 openai SDK and the embedded model are imported only when a model is called.
@@ -25,15 +26,19 @@ _EXPORTS: dict[str, str] = {
     "ArticleError": "qa.errors",
     "BackendError": "qa.errors",
     "BackendUnavailableError": "qa.errors",
+    "BatchAPIError": "qa.errors",
     "BrokenReplyError": "qa.errors",
     "Citation": "qa.schemas",
     "ConfigError": "qa.errors",
     "ContextLengthError": "qa.errors",
     "Conversation": "qa.api",
+    "CorpusError": "qa.errors",
     "DatasetError": "qa.errors",
     "EvalError": "qa.errors",
     "Grounding": "qa.schemas",
     "InputError": "qa.errors",
+    "ModelDownloadError": "qa.errors",
+    "ModelIntegrityError": "qa.errors",
     "ModelLoadError": "qa.errors",
     "OutputValidationError": "qa.errors",
     "Paragraph": "qa.article",
@@ -45,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "RecordingError": "qa.errors",
     "RefusalError": "qa.errors",
     "ReplayMissError": "qa.errors",
+    "RunRecord": "qa.bulk.records",
+    "RunReport": "qa.bulk.runner",
     "SecretLeakError": "qa.errors",
     "Settings": "qa.settings",
     "StructuredOutputUnsupportedError": "qa.errors",
@@ -57,10 +64,12 @@ _EXPORTS: dict[str, str] = {
     "ask": "qa.api",
     "ask_many": "qa.api",
     "asummarize": "qa.api",
+    "estimate_run": "qa.bulk.estimate",
     "load_article": "qa.article",
     "load_articles": "qa.article",
     "load_prompt": "qa.prompts",
     "parse_article": "qa.article",
+    "run": "qa.bulk.runner",
     "summarize": "qa.api",
     "verify_answer": "qa.grounding",
     "verify_summary": "qa.grounding",
@@ -79,17 +88,24 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from qa.api import Conversation, aask, aask_many, ask, ask_many, asummarize, summarize
     from qa.article import Article, Paragraph, load_article, load_articles, parse_article
+    from qa.bulk.estimate import estimate_run
+    from qa.bulk.records import RunRecord
+    from qa.bulk.runner import RunReport, run
     from qa.errors import (
         APICallError,
         ArticleError,
         BackendError,
         BackendUnavailableError,
+        BatchAPIError,
         BrokenReplyError,
         ConfigError,
         ContextLengthError,
+        CorpusError,
         DatasetError,
         EvalError,
         InputError,
+        ModelDownloadError,
+        ModelIntegrityError,
         ModelLoadError,
         OutputValidationError,
         PromptError,

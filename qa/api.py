@@ -18,7 +18,7 @@ from qa.article import Article
 from qa.backends import Backend, open_backend
 from qa.batch import batch_steps, charge_batch_failure
 from qa.driver import TextCallback, arun, run
-from qa.errors import BackendError, QuestionError
+from qa.errors import ArticleError, BackendError, QuestionError
 from qa.schemas import AnswerResult, SummaryResult, Usage
 from qa.service import Style, Turn, answer_steps, summary_steps
 from qa.settings import Settings
@@ -26,6 +26,15 @@ from qa.settings import Settings
 __all__ = ["Conversation", "aask", "aask_many", "ask", "ask_many", "asummarize", "backend_for", "summarize"]
 
 log = logging.getLogger("qa")
+
+
+def _check_article(article: Any, function: str) -> None:
+    """`ArticleError` when `article` is not an `Article` (a common slip: passing its text)."""
+    if not isinstance(article, Article):
+        raise ArticleError(
+            f"qa.{function} needs a qa.Article, not {type(article).__name__}: "
+            "read a file with qa.load_article(path), or text you hold with qa.parse_article(text)"
+        )
 
 
 def backend_for(settings: Settings | None = None, **overrides: Any) -> Backend:
@@ -39,6 +48,7 @@ def summarize(
     article: Article, *, style: Style = "standard", lang: str | None = None, settings: Settings | None = None, **overrides: Any
 ) -> SummaryResult:
     """A structured, quote-checked summary of `article`."""
+    _check_article(article, "summarize")
     backend = backend_for(settings, **overrides)
     return run(summary_steps(article, backend, style=style, lang=lang), backend)
 
@@ -47,6 +57,7 @@ async def asummarize(
     article: Article, *, style: Style = "standard", lang: str | None = None, settings: Settings | None = None, **overrides: Any
 ) -> SummaryResult:
     """Async `summarize`."""
+    _check_article(article, "asummarize")
     backend = backend_for(settings, **overrides)
     return await arun(summary_steps(article, backend, style=style, lang=lang), backend)
 
@@ -63,6 +74,7 @@ def ask(
 
     `on_text`, if given, receives the model's raw output as it streams.
     """
+    _check_article(article, "ask")
     backend = backend_for(settings, **overrides)
     return run(answer_steps(article, question, backend, stream=on_text is not None), backend, on_text)
 
@@ -76,6 +88,7 @@ async def aask(
     **overrides: Any,
 ) -> AnswerResult:
     """Async `ask`."""
+    _check_article(article, "aask")
     backend = backend_for(settings, **overrides)
     return await arun(answer_steps(article, question, backend, stream=on_text is not None), backend, on_text)
 
@@ -105,6 +118,7 @@ def ask_many(
 
     One-by-one calls run `concurrency` at a time. Results keep the questions' order.
     """
+    _check_article(article, "ask_many")
     questions = _check_questions(questions)
     backend = backend_for(settings, **overrides)
     spent = None
@@ -130,6 +144,7 @@ async def aask_many(
     **overrides: Any,
 ) -> list[AnswerResult]:
     """Async `ask_many`."""
+    _check_article(article, "aask_many")
     questions = _check_questions(questions)
     backend = backend_for(settings, **overrides)
     spent = None
@@ -158,6 +173,7 @@ class Conversation:
     """
 
     def __init__(self, article: Article, *, settings: Settings | None = None, **overrides: Any) -> None:
+        _check_article(article, "Conversation")
         self.article = article
         self.backend = backend_for(settings, **overrides)
         self.results: list[AnswerResult] = []

@@ -25,9 +25,9 @@ import json
 import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.local.registry import request_name
 from qa.settings import Settings, StructuredMode
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend", "sdk_arguments"]
 
-DEFAULT_LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1"
+DEFAULT_LOCAL_MODEL_NAME = request_name(None)  # the registry default's name (qa.local.registry)
 _EMBEDDED_URL = "http://embedded.qa.invalid/v1"
 
 
@@ -51,16 +51,17 @@ class BackendProfile:
     local: bool  # runs on this machine: cost is zero
     default_model: str
     default_context: int
+    logprobs: bool = False  # returns token log-probabilities when asked (abstention uses them)
     family: str | None = None  # server family whose modes are negotiated (`qa.negotiate.FAMILIES`); None: fixed
 
 
 PROFILES: dict[str, BackendProfile] = {
-    "embedded": BackendProfile("embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192),
-    "openai": BackendProfile("openai", "json_schema", False, False, "gpt-4o-mini", 128_000),
-    "server": BackendProfile("server", "json_schema", False, False, "default", 8192, "openai-compatible"),
-    "vllm": BackendProfile("vllm", "json_schema", True, False, "default", 8192, "vllm"),
-    "ollama": BackendProfile("ollama", "json_schema", True, False, "default", 8192, "ollama"),
-    "llamacpp": BackendProfile("llamacpp", "grammar", True, False, "default", 8192, "llama.cpp"),
+    "embedded": BackendProfile("embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192, logprobs=True),
+    "openai": BackendProfile("openai", "json_schema", False, False, "gpt-4o-mini", 128_000, logprobs=True),
+    "server": BackendProfile("server", "json_schema", False, False, "default", 8192, family="openai-compatible"),
+    "vllm": BackendProfile("vllm", "json_schema", True, False, "default", 8192, family="vllm"),
+    "ollama": BackendProfile("ollama", "json_schema", True, False, "default", 8192, family="ollama"),
+    "llamacpp": BackendProfile("llamacpp", "grammar", True, False, "default", 8192, family="llama.cpp"),
 }
 
 
@@ -89,8 +90,8 @@ class Backend:
     def model(self) -> str:
         if self.settings.model:
             return self.settings.model
-        if self.kind == "embedded" and self.settings.local_model:
-            return Path(self.settings.local_model).stem
+        if self.kind == "embedded":  # the registry entry's request name, or the GGUF file's stem
+            return request_name(self.settings.local_model)
         return self.profile.default_model
 
     @property
@@ -109,13 +110,18 @@ class Backend:
 
     @property
     def structured_mode(self) -> StructuredMode:
-        """How structured output is requested: forced, negotiated (on first use), or the profile's."""
+        """How structured output is requested: forced, negotiated with the server, or the profile's.
+
+        Asks the server nothing: `qa.driver` negotiates before the first real call, and
+        until then a negotiating backend reports its profile's mode.
+        """
         if self.settings.structured_mode is not None:
             return self.settings.structured_mode
         if self.negotiates:
-            from qa.negotiate import negotiate
+            from qa.negotiate import known
 
-            return negotiate(self).mode
+            if (negotiated := known(self)) is not None:
+                return negotiated.mode
         return self.profile.structured_mode
 
     @property
@@ -206,10 +212,10 @@ class Backend:
         """
         if self.settings.record_mode not in ("replay", "auto"):
             return None
-        return self.recordings.replay_body("POST", self._chat_path, body)
+        return self.recordings.replay_body("POST", self.chat_path, body)
 
     @cached_property
-    def _chat_path(self) -> str:
+    def chat_path(self) -> str:
         """The URL path the client posts chat completions to (the key includes it)."""
         from urllib.parse import urlsplit
 
@@ -248,6 +254,20 @@ class Backend:
 
         http = httpx2.AsyncClient(transport=self._transport(asynchronous=True), timeout=self.settings.timeout)
         return openai.AsyncOpenAI(http_client=http, **self._client_options())
+
+    @cached_property
+    def probe_client(self) -> openai.OpenAI:
+        """A client straight to the server (or the injected transport), never through the recorder.
+
+        For `qa.negotiate`: its probes are not model calls a run made, so they are never
+        recorded (a replay takes the mode from the recordings instead).
+        """
+        import httpx2
+        import openai
+
+        transport = self.transport if self.transport is not None else httpx2.HTTPTransport()
+        http = httpx2.Client(transport=transport, timeout=self.settings.timeout)
+        return openai.OpenAI(http_client=http, **{**self._client_options(), "max_retries": self.settings.max_retries})
 
     def _loader(self) -> Any:
         from qa.local import load_model

@@ -16,37 +16,30 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from qa.article import Article
 from qa.backends import Backend
 from qa.constraints import output_budget, response_schema
 from qa.errors import OutputValidationError
-from qa.grounding import verify_answer
-from qa.prompts import article_block, load_prompt
-from qa.schemas import Answer, AnswerResult, Citation, Provenance, Usage
-from qa.service import answer_problems, check_question, quote_choices, schema_text
-from qa.structured import Steps, StructuredSpec, structured_call
+from qa.prompts import load_prompt
+from qa.evidence import evidence_sentences, no_evidence_probability, numbered_block
+from qa.retrieval import rank_sentences
+from qa.schemas import AnswerResult, EvidenceAnswer, Provenance, Usage
+from qa.service import check_question, evidence_schema, ground_reply, reply_problems, schema_text
+from qa.structured import Steps, StructuredSpec, structured_reply
 from qa.tokens import message_tokens
 
 __all__ = ["AnswerSet", "NumberedAnswer", "batch_steps", "charge_batch_failure", "pin_numbers", "split_usage"]
 
 
-class NumberedAnswer(BaseModel):
-    """The answer to question number `number`."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+class NumberedAnswer(EvidenceAnswer):
+    """The reply to question number `number`: its evidence, then its answer."""
 
     number: int
     """The question's number, from 1."""
-    answer: Annotated[str, Field(max_length=600)]
-    """The answer in one or two sentences; empty when the article does not say."""
-    status: Literal["answered", "not_in_article"]
-    """'answered' if the article supports an answer, else 'not_in_article'."""
-    citations: Annotated[list[Citation], Field(max_length=4)]
-    """Quotes from the article that support the answer; empty when not_in_article."""
 
 
 class AnswerSet(BaseModel):
@@ -110,18 +103,32 @@ def _numbering_problems(result: AnswerSet, n: int) -> list[str]:
     return []
 
 
+def _number_first(schema: dict[str, Any]) -> None:
+    """Order each entry's properties number, sentence, answer (the model writes in this order)."""
+    for node in [schema, *schema.get("$defs", {}).values()]:
+        props = node.get("properties", {})
+        if {"number", "sentence", "answer"} <= props.keys():
+            node["properties"] = {k: props[k] for k in ("number", "sentence", "answer")}
+            node["required"] = ["number", "sentence", "answer"]
+
+
 def batch_steps(article: Article, questions: Sequence[str], backend: Backend) -> Steps[list[AnswerResult] | None]:
     """Steps answering all `questions` in one call, or returning None if they do not fit."""
     questions = [check_question(q) for q in questions]
     n = len(questions)
-    schema = response_schema(AnswerSet, quote_choices(article, article.text, backend))
+    sentences = evidence_sentences(article)
+    numbers = list(range(1, len(sentences) + 1))
+    schema = response_schema(AnswerSet)
+    _number_first(schema)
+    entry = schema["$defs"]["NumberedAnswer"] if "$defs" in schema else schema["properties"]["answers"]["items"]
+    entry["properties"]["sentence"] = evidence_schema(numbers)["properties"]["sentence"]
     answers = schema["properties"]["answers"]
     answers["minItems"] = answers["maxItems"] = n
     if backend.profile.grammar:
         pin_numbers(schema, n)
     budget = output_budget(schema)
     prompt = load_prompt("answer_many").render(
-        article_block=article_block(article.text), questions=questions, schema=schema_text(backend, schema)
+        article_block=numbered_block(article), questions=questions, schema=schema_text(backend, schema)
     )
     if backend.context_tokens - budget - message_tokens(prompt.messages, backend.count_tokens) < 0:
         return None
@@ -129,24 +136,33 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
     def check(result: AnswerSet) -> list[str]:
         problems = _numbering_problems(result, n)
         for a in result.answers:
-            problems += [f"answer {a.number}: {p}" for p in answer_problems(article, a)]
+            problems += [f"answer {a.number}: {p}" for p in reply_problems(a, numbers)]
         return problems
 
     spec: StructuredSpec[Any] = StructuredSpec(
-        prompt=prompt, response_model=AnswerSet, schema=schema, max_tokens=budget, check=check
+        prompt=prompt, response_model=AnswerSet, schema=schema, max_tokens=budget, check=check, logprobs=True
     )
-    result, usage = yield from structured_call(spec, backend)
+    result, usage, completion = yield from structured_reply(spec, backend)
     if problems := _numbering_problems(result, n):  # still misnumbered after the re-asks
         raise OutputValidationError(
             f"the batched reply did not number its answers 1 to {n}", attempts=usage.attempts,
             last_output=result.model_dump_json(), errors=problems, usage=usage,
         )  # fmt: skip
-    by_number = {a.number: a for a in result.answers}
+    position = {a.number: i for i, a in enumerate(result.answers)}
     provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    texts = [s.text for s in sentences]
     out = []
     for i, (question, share) in enumerate(zip(questions, split_usage(usage, n), strict=True), 1):
-        raw = by_number[i]
-        answer = Answer(answer=raw.answer, status=raw.status, citations=raw.citations)
-        verified, grounding = verify_answer(article.text, answer)
-        out.append(AnswerResult(question=question, answer=verified, grounding=grounding, usage=share, provenance=provenance))
+        raw = result.answers[position[i]]
+        p_none = no_evidence_probability(completion.logprobs, nth=position[i])
+        reply = EvidenceAnswer(sentence=raw.sentence, answer=raw.answer)
+        answer, grounding, confidence, signals = ground_reply(
+            article, question, reply, p_none, rank_sentences(texts, question), backend
+        )
+        out.append(
+            AnswerResult(
+                question=question, answer=answer, grounding=grounding, usage=share, provenance=provenance,
+                confidence=confidence, signals=signals,
+            )  # fmt: skip
+        )
     return out

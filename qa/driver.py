@@ -2,20 +2,25 @@
 
 The logic lives in the steps; the two drivers below only carry requests to the openai
 client and completions back, so the sync and async APIs cannot drift apart. A streamed
-call passes each content delta to `on_text` as it arrives.
+call passes each content delta to `on_text` as it arrives, after an empty one that marks
+the start of the attempt (a re-ask or a resend streams a new reply from the start).
 
 In replay and auto modes a plain call whose reply is recorded is answered from the
 recordings directly (`Backend.recorded_reply`), keyed on the very body the client would
 send; everything else, misses included, goes through the client and its recording
 transport. tests/test_replay_direct.py checks both routes give the same results.
 
-Two things belong to no single step, so the drivers do them:
+Three things belong to no single step, so the drivers do them:
+- a server profile's structured-output mode is negotiated (`qa.negotiate`) when its first
+  task starts, before the steps build a prompt; a failure to negotiate is raised at the
+  first send, so errors in a task's own input still come first;
 - a server that rejects the structured-output mode it negotiated (`qa.negotiate`) gets
   the same request again in its next mode, and every later request of that run too (the
   prompt then shows the schema if the new mode needs it); this is not an attempt, as no
   model answered. A rejected mode that QA_STRUCTURED_MODE forces ends the call with a
   one-line `StructuredOutputUnsupportedError` that says so;
-- the result's `provenance.structured_mode` is set to the mode the backend used.
+- the result's `provenance.structured_mode` is set to the mode the backend used
+  (`stamp_provenance`).
 """
 
 from __future__ import annotations
@@ -23,16 +28,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import openai
 
 from qa.backends import Backend, sdk_arguments
 from qa.errors import BrokenReplyError, QAError
-from qa.negotiate import fallback_request, forced_rejection
+from qa.negotiate import fallback_request, forced_rejection, known, mode_of, negotiate
 from qa.schemas import Provenance
-from qa.structured import ChatRequest, Completion, Steps
+from qa.structured import ChatRequest, Completion, Steps, TokenLogprob
 from qa.tokens import message_tokens
 
-__all__ = ["TextCallback", "arun", "run"]
+__all__ = ["TextCallback", "arun", "run", "stamp_provenance"]
 
 T = TypeVar("T")
 # What a model call may raise: the SDK's errors (after its retries), JSON it could not
@@ -52,6 +58,16 @@ class _Accumulator:
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
         self.usage: Any = None
+        self.logprobs: list[TokenLogprob] | None = None
+
+    def add_logprobs(self, logprobs: Any) -> None:
+        content = getattr(logprobs, "content", None) if logprobs is not None else None
+        if content is None:
+            return
+        self.logprobs = self.logprobs or []
+        for entry in content:
+            top = tuple((alt.token, float(alt.logprob)) for alt in (entry.top_logprobs or []))
+            self.logprobs.append(TokenLogprob(token=entry.token, logprob=float(entry.logprob), top=top))
 
     def add_chunk(self, chunk: Any) -> None:
         if getattr(chunk, "usage", None) is not None:
@@ -66,6 +82,7 @@ class _Accumulator:
                 self.refusal.append(delta.refusal)
             if choice.finish_reason:
                 self.finish_reason = choice.finish_reason
+            self.add_logprobs(getattr(choice, "logprobs", None))
 
     def from_response(self, response: Any) -> Completion:
         choice = response.choices[0]
@@ -73,6 +90,7 @@ class _Accumulator:
         self.refusal = [choice.message.refusal] if getattr(choice.message, "refusal", None) else []
         self.finish_reason = choice.finish_reason
         self.usage = response.usage
+        self.add_logprobs(getattr(choice, "logprobs", None))
         if self.on_text is not None and self.parts[0]:
             self.on_text(self.parts[0])
         return self.completion()
@@ -97,6 +115,7 @@ class _Accumulator:
             finish_reason=self.finish_reason,
             prompt_tokens=prompt,
             completion_tokens=generated,
+            logprobs=None if self.logprobs is None else tuple(self.logprobs),
         )
 
 
@@ -143,11 +162,34 @@ def _replayed(request: ChatRequest, acc: _Accumulator) -> Completion | None:
 
 
 class _Modes:
-    """Moves a run's requests on to the server's next structured-output mode after a rejection."""
+    """Puts a run's requests in the structured-output mode the server takes (see `qa.negotiate`)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.moved = False
+
+        self.deferred: QAError | None = None
+
+    def pending(self) -> bool:
+        """True until the backend's server has been negotiated with (when it needs to be)."""
+        return self.backend.negotiates and known(self.backend) is None
+
+    def negotiate_first(self) -> None:
+        """Negotiate before the steps build their first prompt, so it is built in the right mode.
+
+        A failure (an unreachable server, no mode at all) is kept for the first send: a
+        task that fails on its own input first still says so first.
+        """
+        if self.pending():
+            try:
+                negotiate(self.backend)
+            except QAError as exc:
+                self.deferred = exc
+
+    def failure(self) -> QAError | None:
+        """The negotiation failure to throw into the steps instead of sending (once), if any."""
+        failure, self.deferred = self.deferred, None
+        return failure
 
     def retry(self, request: ChatRequest, exc: BaseException) -> ChatRequest | None:
         """`request` in the next mode if `exc` rejected its mode, else None (may raise the last rejection)."""
@@ -161,12 +203,26 @@ class _Modes:
         return retry
 
     def current(self, request: ChatRequest) -> ChatRequest:
-        """A request the steps built, in the mode the server was moved to during this run."""
-        return self.backend.rebuild(request) if self.moved and request.schema is not None else request
+        """A request the steps built, in the mode the server takes.
+
+        The steps build requests in the backend's mode at the time: the profile's guess
+        before the first negotiation, and the prompt shows the schema only when that mode
+        needed it. Such a request, and every later one of a run whose server was moved on
+        to another mode, is rebuilt; any other is sent as built, byte for byte.
+        """
+        if request.schema is None or not self.backend.negotiates:
+            return request
+        if self.moved or mode_of(request.body) != self.backend.structured_mode:
+            self.moved = True
+            return self.backend.rebuild(request)
+        return request
 
 
-def _stamped(result: T, backend: Backend) -> T:
-    """`result` with `provenance.structured_mode` set on it (or on each result of a list)."""
+def stamp_provenance(result: T, backend: Backend) -> T:
+    """`result` with `provenance.structured_mode` set on it (or on each result of a list).
+
+    `run` and `arun` do this; whatever else drives steps to their end (the Batch API
+    engine) calls it on the result too."""
     for item in result if isinstance(result, list) else [result]:
         provenance = getattr(item, "provenance", None)
         if isinstance(provenance, Provenance) and not provenance.structured_mode:
@@ -177,14 +233,20 @@ def _stamped(result: T, backend: Backend) -> T:
 def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's synchronous client."""
     modes = _Modes(backend)
+    modes.negotiate_first()
     try:
         request = next(steps)
         while True:
+            if (failure := modes.failure()) is not None:
+                request = steps.throw(failure)
+                continue
             request = modes.current(request)
             acc = _Accumulator(request, backend, on_text)
             try:
                 completion = _replayed(request, acc)
                 if completion is None and request.stream:
+                    if on_text is not None:
+                        on_text("")  # a new attempt starts: see qa.streaming
                     response = backend.client.chat.completions.create(**_kwargs(request))
                     with response:
                         for chunk in response:
@@ -197,7 +259,7 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return _stamped(stop.value, backend)  # type: ignore[no-any-return]
+        return stamp_provenance(stop.value, backend)  # type: ignore[no-any-return]
     finally:
         steps.close()
 
@@ -205,14 +267,21 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
 async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's asynchronous client."""
     modes = _Modes(backend)
+    if modes.pending():
+        await anyio.to_thread.run_sync(modes.negotiate_first)  # the probes use the sync client: off the event loop
     try:
         request = next(steps)
         while True:
+            if (failure := modes.failure()) is not None:
+                request = steps.throw(failure)
+                continue
             request = modes.current(request)
             acc = _Accumulator(request, backend, on_text)
             try:
                 completion = _replayed(request, acc)
                 if completion is None and request.stream:
+                    if on_text is not None:
+                        on_text("")  # a new attempt starts: see qa.streaming
                     response = await backend.aclient.chat.completions.create(**_kwargs(request))
                     async with response:
                         async for chunk in response:
@@ -225,6 +294,6 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return _stamped(stop.value, backend)  # type: ignore[no-any-return]
+        return stamp_provenance(stop.value, backend)  # type: ignore[no-any-return]
     finally:
         steps.close()

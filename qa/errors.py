@@ -8,17 +8,21 @@ caller. Each class carries `exit_code`, the status the CLI exits with.
     ├── ConfigError                  a setting or environment variable is unusable (exit 2)
     ├── InputError                   the user's input cannot be used (exit 3)
     │   ├── ArticleError             article file empty, binary, not UTF-8, too big, missing
-    │   └── QuestionError            question empty or too long
+    │   ├── QuestionError            question empty or too long
+    │   └── CorpusError              `qa run`: corpus unreadable, a bad JSONL line, duplicate ids
     ├── PromptError                  a template is missing, malformed, or given wrong variables (exit 3)
     ├── BackendError                 the model or its server failed (exit 4)
     │   ├── BackendUnavailableError  optional extra not installed, server unreachable
     │   ├── ModelLoadError           a GGUF file is missing or cannot be loaded
+    │   │   └── ModelIntegrityError  a model file's size or sha256 is not the registry's pin
+    │   ├── ModelDownloadError       `qa models pull` could not fetch a model from the Hub
     │   ├── APICallError             the server answered with an error after the SDK's retries
     │   │   └── BrokenReplyError     a 200 reply cut off mid-stream or not JSON (sent again once)
     │   ├── ContextLengthError       the prompt cannot fit the model's context window
     │   ├── TruncatedOutputError     the model stopped at max_tokens (finish_reason "length")
     │   ├── RefusalError             the model refused to answer
     │   ├── OutputValidationError    the output never matched the schema within the attempts
+    │   ├── BatchAPIError            the OpenAI Batch API failed a request, or the whole batch
     │   └── StructuredOutputUnsupportedError  a server takes no structured-output mode qa knows
     ├── RecordingError               recorded responses cannot be used (exit 5)
     │   ├── RecordingCorruptError    a recording file cannot be parsed
@@ -43,12 +47,16 @@ __all__ = [
     "ArticleError",
     "BackendError",
     "BackendUnavailableError",
+    "BatchAPIError",
     "BrokenReplyError",
     "ConfigError",
     "ContextLengthError",
+    "CorpusError",
     "DatasetError",
     "EvalError",
     "InputError",
+    "ModelDownloadError",
+    "ModelIntegrityError",
     "ModelLoadError",
     "OutputValidationError",
     "PromptError",
@@ -98,6 +106,12 @@ class QuestionError(InputError):
     """A question is empty or longer than the limit."""
 
 
+class CorpusError(InputError):
+    """A `qa run` corpus cannot be read: a missing folder, a glob that matches nothing, a
+    JSONL line that is not an article object, two articles with one id. The message names
+    the file and line."""
+
+
 class PromptError(QAError):
     """A prompt template is missing or malformed, or was rendered with wrong variables."""
 
@@ -116,6 +130,19 @@ class BackendUnavailableError(BackendError):
 
 class ModelLoadError(BackendError):
     """A local GGUF model file is missing, unreadable or corrupt."""
+
+
+class ModelIntegrityError(ModelLoadError):
+    """A model file's size or sha256 is not the value pinned in `qa.local.registry`.
+
+    The message names the file and both hashes (or sizes). A cached file that fails is
+    deleted, never loaded; the next use rebuilds it.
+    """
+
+
+class ModelDownloadError(BackendError):
+    """`qa models pull` could not fetch a model from the Hugging Face Hub (network, missing
+    repository, revision or file). A partial download is kept and resumed by the next pull."""
 
 
 class APICallError(BackendError):
@@ -169,6 +196,15 @@ class OutputValidationError(BackendError):
         self.attempts = attempts
         self.last_output = last_output
         self.errors = errors
+
+
+class BatchAPIError(BackendError):
+    """The OpenAI Batch API did not produce a usable reply for a request: the request is in
+    the batch's error file, or the batch failed, expired or was cancelled before it ran."""
+
+    def __init__(self, message: str, *, code: str | None = None, usage: Usage | None = None) -> None:
+        super().__init__(message, usage=usage)
+        self.code = code
 
 
 class StructuredOutputUnsupportedError(BackendError):

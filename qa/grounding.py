@@ -25,7 +25,7 @@ from typing import Literal, NamedTuple
 from qa.schemas import Answer, Citation, DroppedQuote, Figure, Grounding, KeyPoint, Summary
 from qa.support import answer_supported
 
-__all__ = ["locate_quote", "normalize_for_match", "verify_answer", "verify_summary"]
+__all__ = ["grounding_report", "locate_quote", "normalize_for_match", "verify_answer", "verify_summary"]
 
 MIN_QUOTE_CHARS = 3
 """Quotes with fewer non-space characters than this are too ambiguous to match."""
@@ -285,7 +285,7 @@ def locate_quote(
     return _Article(text).locate(quote, start, end)
 
 
-def _grounding(counts: dict[str, int], dropped: list[DroppedQuote], **rest: object) -> Grounding:
+def grounding_report(counts: dict[str, int], dropped: list[DroppedQuote], **rest: object) -> Grounding:
     return Grounding.model_validate(
         {"verified": counts["verified"], "repaired": counts["repaired"], "dropped": dropped}
         | {"abstained": False, "unsupported_answer": False, "unsupported_key_points": []}
@@ -304,7 +304,7 @@ def verify_answer(text: str, answer: Answer) -> tuple[Answer, Grounding]:
     """
     counts = {"verified": 0, "repaired": 0}
     if answer.status == "not_in_article":
-        return Answer(answer="", status="not_in_article", citations=[]), _grounding(
+        return Answer(answer="", status="not_in_article", citations=[]), grounding_report(
             counts, []
         )
     article = _Article(text)
@@ -327,7 +327,7 @@ def verify_answer(text: str, answer: Answer) -> tuple[Answer, Grounding]:
         status="not_in_article" if abstained else "answered",
         citations=[] if abstained else list(citations.values()),
     )
-    return result, _grounding(counts, dropped, abstained=abstained, unsupported_answer=unsupported)
+    return result, grounding_report(counts, dropped, abstained=abstained, unsupported_answer=unsupported)
 
 
 def _check_offsetless(article: _Article, quote: str, counts: dict[str, int]) -> str | None:
@@ -378,4 +378,4 @@ def verify_summary(text: str, summary: Summary) -> tuple[Summary, Grounding]:
         entities=[entity.model_copy() for entity in summary.entities],
         figures=figures,
     )
-    return result, _grounding(counts, dropped, unsupported_key_points=unsupported)
+    return result, grounding_report(counts, dropped, unsupported_key_points=unsupported)

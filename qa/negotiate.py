@@ -2,12 +2,17 @@
 
 Servers that call themselves OpenAI-compatible differ in what they do with a schema: some
 enforce strict `json_schema`, llama.cpp's take `json_object` + schema or a raw grammar,
-some accept a mode and ignore it. `negotiate(backend)` finds out with cheap probes before
-the first real call and remembers the answer for the process, keyed by base URL and model:
+some accept a mode and ignore it. `negotiate(backend)` finds out with cheap probes and
+remembers the answer for the process, keyed by base URL and model. `qa.driver` calls it
+when it starts a server profile's first task, before the task builds its prompt (a dry
+run, which builds requests without the driver, never probes); until then
+`Backend.structured_mode` is the profile's guess.
 
+0. Replaying (or `auto` with recordings for this model): the mode the recordings were
+   made in; the server is not asked. Probes are never recorded (`Backend.probe_client`).
 1. Who is it? `GET /models`: `owned_by` "me" is llama-cpp-python's server, "llamacpp"
-   llama.cpp's, "vllm" vLLM's (not asked when recording or replaying). Otherwise the
-   backend's profile says (`BackendProfile.family`).
+   llama.cpp's, "vllm" vLLM's. Otherwise the backend's profile says
+   (`BackendProfile.family`).
 2. The family's modes (`FAMILIES`), in order, each probed with a tiny request whose schema
    allows one reply only, `{"probe": PROBE_VALUE}`, a value the prompt never shows:
    - a 400/422/500 whose body names the field (response_format, json_schema, grammar)
@@ -41,7 +46,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from qa.errors import QAError, ReplayMissError, StructuredOutputUnsupportedError
+from qa.errors import QAError, StructuredOutputUnsupportedError
 from qa.settings import StructuredMode
 
 if TYPE_CHECKING:
@@ -57,6 +62,8 @@ __all__ = [
     "fallback_request",
     "forced_rejection",
     "forget",
+    "known",
+    "mode_of",
     "negotiate",
     "rejection",
 ]
@@ -92,6 +99,7 @@ FAMILIES: dict[str, Family] = {
     "openai-compatible": Family("OpenAI-compatible", ("json_schema", "json_object_schema", "grammar", "json_object")),
 }
 _OWNED_BY = {"me": "llama.cpp", "llamacpp": "llama.cpp", "vllm": "vllm"}
+_ORDER: tuple[StructuredMode, ...] = ("json_schema", "json_object_schema", "grammar", "json_object")
 _FIELD_WORDS = ("response_format", "json_schema", "json_object", "grammar")
 
 
@@ -126,6 +134,11 @@ def negotiate(backend: Backend) -> Negotiated:
             found = _known[key] = _Prober(backend).run()
             log.info("%s", found.describe())
         return found
+
+
+def known(backend: Backend) -> Negotiated | None:
+    """The mode already negotiated for `backend`'s server and model, without asking it anything."""
+    return _known.get((backend.base_url, backend.model))
 
 
 def forget() -> None:
@@ -210,15 +223,22 @@ def with_schema_shown(messages: list[dict[str, Any]], schema: dict[str, Any]) ->
 
 
 class _Prober:
-    """Finds the mode for one backend by asking its server (see the module docstring)."""
+    """Finds the mode for one backend: from its recordings when replaying, else by asking its server."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.misses: list[ReplayMissError] = []
 
     def run(self) -> Negotiated:
         backend = self.backend
-        family = self._identify()
+        family = backend.profile.family or "openai-compatible"
+        if backend.settings.record_mode in ("replay", "auto"):
+            recorded = self._recorded_mode()
+            if recorded is not None:
+                return Negotiated(backend.base_url, backend.model, family, recorded, (("recordings", f"were made in {recorded}"),))
+            if backend.settings.record_mode == "replay":  # nothing to ask: the profile's mode, and the request's miss says the rest
+                return Negotiated(backend.base_url, backend.model, family, backend.profile.structured_mode,
+                                  (("recordings", "hold no request for this model"),))  # fmt: skip
+        family = self._identify(family)
         passed: list[tuple[str, str]] = []
         pending = list(_usable(FAMILIES[family].modes))
         for mode in [m for m in FAMILIES[family].modes if m not in pending]:
@@ -235,18 +255,24 @@ class _Prober:
                 family = "llama.cpp"  # llama-cpp-python's request model: response_format type 'text' or 'json_object'
                 tried = {m for m, _ in passed}
                 pending = [m for m in _usable(FAMILIES[family].modes) if m not in tried]
-        if self.misses and not any(outcome.startswith(("rejected", "ignores")) for _, outcome in passed):
-            raise self.misses[0]  # replaying, and no probe was recorded: say how to record them
         raise _unsupported(backend.base_url, backend.model, family, tuple(passed))
 
-    def _identify(self) -> str:
-        """The server's family, from what `GET /models` says owns its models, else the profile's."""
+    def _recorded_mode(self) -> StructuredMode | None:
+        """The mode the recordings of this backend's model were made in (the first, in `_ORDER`)."""
         backend = self.backend
-        family = backend.profile.family or "openai-compatible"
-        if backend.settings.record_mode != "off":
-            return family  # a recording should not depend on the models list
+        found = {
+            mode_of(r.body)
+            for r in backend.recordings.recorded_requests()
+            if r.method == "POST" and r.path == backend.chat_path and isinstance(r.body, dict)
+            and r.body.get("model") == backend.model and ("response_format" in r.body or "grammar" in r.body)
+        }  # fmt: skip
+        return next((mode for mode in _ORDER if mode in found), None)
+
+    def _identify(self, family: str) -> str:
+        """The server's family, from what `GET /models` says owns its models, else `family`."""
+        backend = self.backend
         try:
-            models = backend.client.with_options(max_retries=0, timeout=min(backend.settings.timeout, 30.0)).models.list()
+            models = backend.probe_client.with_options(max_retries=0, timeout=min(backend.settings.timeout, 30.0)).models.list()
             owners = {str(getattr(m, "owned_by", "") or "") for m in models.data}
         except Exception:  # noqa: BLE001 - many servers have no models list; the profile decides then
             return family
@@ -260,7 +286,7 @@ class _Prober:
         return family
 
     def _probe(self, mode: StructuredMode) -> tuple[str, str]:
-        """("ok" | "rejected" | "ignored" | "missing", detail) for one probe request in `mode`."""
+        """("ok" | "rejected" | "ignored", detail) for one probe request in `mode`."""
         import openai
 
         from qa.schemas import Usage
@@ -282,15 +308,11 @@ class _Prober:
         }
         try:
             reply = self._create(body)
-        except (openai.OpenAIError, ValueError, QAError) as exc:  # a transport's qa error (a replay miss) is not wrapped
+        except (openai.OpenAIError, ValueError, QAError) as exc:  # a transport's qa error is not wrapped
             reason = rejection(exc)
             if reason is not None:
                 return "rejected", reason
-            error = api_error(exc, Usage.zero())
-            if isinstance(error, ReplayMissError) and backend.settings.record_mode == "replay":
-                self.misses.append(error)
-                return "missing", "not in the recordings"
-            raise error from exc
+            raise api_error(exc, Usage.zero()) from exc
         if mode == "json_object":
             return "ok", ""
         content = (reply.choices[0].message.content or "") if reply.choices else ""
@@ -307,7 +329,7 @@ class _Prober:
 
         from qa.backends import sdk_arguments
 
-        client = self.backend.client
+        client = self.backend.probe_client
         arguments = {**sdk_arguments(body), "extra_headers": _PROBE_HEADERS}
         try:
             return client.with_options(max_retries=0).chat.completions.create(**arguments)

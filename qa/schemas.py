@@ -12,12 +12,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qa.abstention import AnswerSignals
+
 __all__ = [
     "Answer",
     "AnswerResult",
     "Citation",
     "DroppedQuote",
+    "DroppedStatement",
     "Entity",
+    "EvidenceAnswer",
     "Figure",
     "Grounding",
     "KeyPoint",
@@ -44,6 +48,15 @@ class Citation(_Strict):
     """Offset of the quote's first character in the article text, or null if unknown."""
     end: int | None
     """Offset just past the quote's last character, or null if unknown."""
+
+
+class EvidenceAnswer(_Strict):
+    """The model's reply to one question: the evidence first, then the answer."""
+
+    sentence: int
+    """The number of the article sentence that answers the question; 0 if no sentence does."""
+    answer: Annotated[str, Field(max_length=200)]
+    """The answer, as short as the question allows; empty when sentence is 0."""
 
 
 class Answer(_Strict):
@@ -192,6 +205,21 @@ class AnswerResult(_Strict):
     """Tokens and attempts summed over every model call made for this answer."""
     provenance: Provenance
     """Prompt, version, backend and model that produced it."""
+    confidence: float | None = None
+    """Estimated probability that the answer is right (`qa.abstention`); None when not measured."""
+    signals: AnswerSignals | None = None
+    """What was measured to decide between answering and abstaining, the model's own answer included."""
+
+
+class DroppedStatement(_Strict):
+    """A statement the model wrote that its evidence does not support: not shown, replaced or left out."""
+
+    where: str
+    """Which statement: 'headline', 'summary' or 'key_points[i]'."""
+    text: str
+    """The statement as the model wrote it."""
+    reasons: list[str]
+    """Why it was dropped (numbers or names not in its evidence, too few of its words there, debris)."""
 
 
 class SummaryResult(_Strict):
@@ -202,6 +230,12 @@ class SummaryResult(_Strict):
     grounding: Grounding
     """What the quote check found; unsupported key points are listed there."""
     usage: Usage
-    """Tokens and attempts summed over every model call (all chunks of a long article)."""
+    """Tokens and attempts summed over every model call."""
     provenance: Provenance
     """Prompt, version, backend and model that produced it."""
+    supported_statements: int | None = None
+    """Statements the model wrote that passed the evidence checks (None for older results)."""
+    dropped_statements: list[DroppedStatement] = []
+    """Statements the model wrote that failed them: replaced by their evidence sentence, or left out."""
+    mode: Literal["write", "extract"] | None = None
+    """'write': the model wrote the statements; 'extract': every statement is a compressed article sentence."""

@@ -18,22 +18,38 @@ from qa.backends import Backend
 from qa.chunking import pack, pieces, select_relevant, span_text
 from qa.constraints import output_budget, response_schema
 from qa.errors import ContextLengthError, InputError, QAError, QuestionError
-from qa.grounding import locate_quote, verify_answer, verify_summary
+from qa.abstention import AnswerSignals, calibrator_for, measure
+from qa.article import Sentence
+from qa.evidence import citation_for, evidence_sentences, no_evidence_probability, numbered_block
+from qa.grounding import grounding_report, locate_quote, verify_summary
 from qa.prompts import RenderedPrompt, article_block, load_prompt
-from qa.schemas import Answer, AnswerResult, Provenance, Summary, SummaryResult, Usage
+from qa.retrieval import SentenceScores, rank_sentences
+from qa.schemas import (
+    Answer,
+    AnswerResult,
+    EvidenceAnswer,
+    Grounding,
+    Provenance,
+    Summary,
+    SummaryResult,
+    Usage,
+)
 from qa.support import answer_supported
-from qa.structured import Steps, StructuredSpec, structured_call
+from qa.structured import Steps, StructuredSpec, structured_call, structured_reply
 from qa.tokens import message_tokens
 
 __all__ = [
     "MAX_QUESTION_CHARS",
     "Style",
     "Turn",
-    "answer_problems",
     "answer_steps",
     "check_question",
+    "evidence_schema",
+    "ground_reply",
     "missing_quotes",
     "quote_choices",
+    "relevance_hint",
+    "reply_problems",
     "schema_text",
     "summary_steps",
 ]
@@ -78,18 +94,6 @@ def missing_quotes(article: Article, quotes: Sequence[str]) -> list[str]:
     return [f"quote not found in the article: {q[:80]!r}" for q in quotes if locate_quote(article.text, q, None, None) is None]
 
 
-def answer_problems(article: Article, answer: Answer | Any) -> list[str]:
-    """Meaning checks that drive a re-ask: an answer needs quotes that are in the article and support it."""
-    if answer.status != "answered":
-        return []
-    if not answer.citations:
-        return ["status is 'answered' but there are no citations: quote the sentences that support the answer"]
-    problems = missing_quotes(article, [c.quote for c in answer.citations])
-    if not problems and answer_supported(answer.answer, [c.quote for c in answer.citations]) is False:
-        problems.append("the cited sentences do not mention anything the answer says: cite the sentences that support it")
-    return problems
-
-
 def schema_text(backend: Backend, schema: dict[str, Any]) -> str:
     return json.dumps(schema, separators=(",", ":")) if backend.schema_in_prompt else ""
 
@@ -97,19 +101,94 @@ def schema_text(backend: Backend, schema: dict[str, Any]) -> str:
 # -- answers -------------------------------------------------------------------
 
 
-def _answer_messages(block: str, question: str, history: Sequence[Turn], schema_json: str) -> RenderedPrompt:
-    """System, the article with the first question, then earlier turns, then `question`."""
+def evidence_schema(numbers: Sequence[int]) -> dict[str, Any]:
+    """The reply schema for one answer: `sentence` limited to 0 and the shown sentence numbers."""
+    schema = response_schema(EvidenceAnswer)
+    schema["properties"]["sentence"] = {
+        "type": "integer",
+        "enum": [0, *numbers],
+        "description": "The number of the sentence that answers the question; 0 if no sentence does.",
+    }
+    return schema
+
+
+def _reply_json(article: Article, answer: Answer) -> str:
+    """An earlier answer as the model would have written it (for follow-up questions)."""
+    number = 0
+    if answer.status == "answered" and answer.citations:
+        starts = [s.start for s in evidence_sentences(article)]
+        first = answer.citations[0].start
+        number = starts.index(first) + 1 if first in starts else 0
+    return json.dumps({"sentence": number, "answer": answer.answer if number else ""}, ensure_ascii=False)
+
+
+def relevance_hint(ranking: SentenceScores, shown: Sequence[int], top: int = 3) -> str:
+    """The `top` best-matching sentence numbers among those shown, as a hint line."""
+    visible = set(shown)
+    best = [n for n in ranking.ranked() if n in visible and ranking.scores[n - 1] > 0][:top]
+    return ", ".join(f"[{n}]" for n in best)
+
+
+def _answer_messages(
+    article: Article, shown: Sequence[int] | None, question: str, hint: str, history: Sequence[Turn], schema_json: str
+) -> RenderedPrompt:
+    """System, the numbered article with the first question, then earlier turns, then `question`."""
     template = load_prompt("answer")
-    first = history[0].question if history else question
-    prompt = template.render(article_block=block, question=first, schema=schema_json)
+    block = numbered_block(article, shown)
     if not history:
-        return prompt
+        return template.render(article_block=block, question=question, hint=hint, schema=schema_json)
+    prompt = template.render(article_block=block, question=history[0].question, hint="", schema=schema_json)
     messages = list(prompt.messages)
     for i, turn in enumerate(history):
-        reply = turn.answer.model_dump_json(include={"answer", "status"})
         follow = history[i + 1].question if i + 1 < len(history) else question
-        messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": f"Question: {follow}\n"}]
+        note = f"Sentences that share words with it: {hint}\n" if follow == question and hint else ""
+        messages += [
+            {"role": "assistant", "content": _reply_json(article, turn.answer)},
+            {"role": "user", "content": f"{note}Question: {follow}\n"},
+        ]
     return RenderedPrompt(name=prompt.name, version=prompt.version, messages=messages)
+
+
+def reply_problems(reply: EvidenceAnswer, shown: Sequence[int]) -> list[str]:
+    """Meaning checks that drive a re-ask: a real sentence number, and an answer when one is cited."""
+    if reply.sentence != 0 and reply.sentence not in shown:
+        return [f"sentence {reply.sentence} does not exist: use one of the numbers in brackets, or 0"]
+    if reply.sentence != 0 and not reply.answer.strip():
+        return ["'answer' is empty although a sentence is cited: give the answer, or set sentence to 0"]
+    return []
+
+
+def ground_reply(
+    article: Article,
+    question: str,
+    reply: EvidenceAnswer,
+    p_none: float | None,
+    ranking: SentenceScores,
+    backend: Backend,
+) -> tuple[Answer, Grounding, float | None, AnswerSignals]:
+    """Turn a model's reply into a checked `Answer`: cite the sentence, measure, decide."""
+    texts = [s.text for s in evidence_sentences(article)]
+    answer_text = " ".join(reply.answer.split())
+    signals = measure(question, answer_text, reply.sentence, texts, p_none, ranking)
+    counts = {"verified": 0, "repaired": 0}
+    if reply.sentence == 0 or not answer_text or not 1 <= reply.sentence <= len(texts):
+        # An answer whose evidence does not exist is withdrawn by qa (abstained); sentence 0 is the model's own "no".
+        withdrawn = reply.sentence != 0 and bool(answer_text)
+        nothing = Answer(answer="", status="not_in_article", citations=[])
+        return nothing, grounding_report(counts, [], abstained=withdrawn), None, signals
+    citation = citation_for(article, reply.sentence)
+    counts["verified"] = 1
+    calibrator = calibrator_for(backend.model)
+    confidence = calibrator.confidence(signals)
+    threshold = backend.settings.abstain_threshold
+    keep = confidence >= (calibrator.threshold if threshold is None else threshold)
+    unsupported = answer_supported(answer_text, [citation.quote]) is False
+    if not keep:
+        answer = Answer(answer="", status="not_in_article", citations=[])
+    else:
+        answer = Answer(answer=answer_text, status="answered", citations=[citation])
+    grounding = grounding_report(counts, [], abstained=not keep, unsupported_answer=unsupported)
+    return answer, grounding, round(confidence, 4), signals
 
 
 def answer_steps(
@@ -119,125 +198,71 @@ def answer_steps(
     question = check_question(question)
     count = backend.count_tokens
     history = list(history)
-    text = article.text
+    sentences = evidence_sentences(article)
+    if not sentences:
+        raise InputError("the article has no sentences to answer from")
+    ranking = rank_sentences([s.text for s in sentences], question)
+    shown: list[int] | None = None
     while True:
-        schema = response_schema(Answer, quote_choices(article, text, backend))
+        numbers = list(range(1, len(sentences) + 1)) if shown is None else shown
+        schema = evidence_schema(numbers)
         budget = output_budget(schema)
-        prompt = _answer_messages(article_block(text), question, history, schema_text(backend, schema))
+        hint = relevance_hint(ranking, numbers)
+        prompt = _answer_messages(article, shown, question, hint, history, schema_text(backend, schema))
         spare = backend.context_tokens - budget - message_tokens(prompt.messages, count)
         if spare >= 0:
             break
         if history:  # forget the oldest turn first
             history = history[1:]
             continue
-        if text != article.text:
+        if shown is not None and len(shown) <= 1:
             raise ContextLengthError("the question and the most relevant part of the article do not fit the context")
-        # The article alone is too long: keep the paragraphs most relevant to the question.
-        room = count(text) + spare
-        text = span_text(article, select_relevant(article, pieces(article, count, room), question, count, room))
+        # The article is too long: keep the sentences most relevant to the question.
+        keep = len(numbers) // 2 if shown is not None else _sentences_that_fit(sentences, ranking, count, spare)
+        shown = sorted(ranking.ranked()[: max(1, keep)])
     spec = StructuredSpec(
         prompt=prompt,
-        response_model=Answer,
+        response_model=EvidenceAnswer,
         schema=schema,
         max_tokens=budget,
-        check=lambda a: answer_problems(article, a),
+        check=lambda r: reply_problems(r, numbers),
+        logprobs=True,
     )
-    answer, usage = yield from structured_call(spec, backend, stream=stream)
-    verified, grounding = verify_answer(article.text, answer)
+    reply, usage, completion = yield from structured_reply(spec, backend, stream=stream)
+    p_none = no_evidence_probability(completion.logprobs)
+    answer, grounding, confidence, signals = ground_reply(article, question, reply, p_none, ranking, backend)
     return AnswerResult(
-        question=question, answer=verified, grounding=grounding, usage=usage, provenance=_provenance(prompt, backend)
+        question=question,
+        answer=answer,
+        grounding=grounding,
+        usage=usage,
+        provenance=_provenance(prompt, backend),
+        confidence=confidence,
+        signals=signals,
     )
+
+
+def _sentences_that_fit(sentences: Sequence[Sentence], ranking: SentenceScores, count: Any, spare: int) -> int:
+    """How many of the best-ranked sentences fit once `-spare` tokens are cut."""
+    total = sum(count(s.text) + 4 for s in sentences)
+    room = total + spare
+    used = 0
+    kept = 0
+    for n in ranking.ranked():
+        used += count(sentences[n - 1].text) + 4
+        if used > room:
+            break
+        kept += 1
+    return kept
 
 
 # -- summaries -----------------------------------------------------------------
 
 
-def _summary_spec(article: Article, text: str, backend: Backend, style: Style, lang: str | None) -> StructuredSpec[Summary]:
-    schema = response_schema(Summary, quote_choices(article, text, backend))
-    prompt = load_prompt("summarize").render(
-        article_block=article_block(text), style=style, lang=lang or "", schema=schema_text(backend, schema)
-    )
-    check = lambda s: missing_quotes(article, [k.quote for k in s.key_points])  # noqa: E731
-    return StructuredSpec(prompt=prompt, response_model=Summary, schema=schema, max_tokens=output_budget(schema), check=check)
-
-
-def _fits(spec: StructuredSpec[Any], backend: Backend) -> int:
-    """Tokens to spare in the context for `spec` (negative: it does not fit)."""
-    return backend.context_tokens - spec.max_tokens - message_tokens(spec.prompt.messages, backend.count_tokens)
-
-
-def _partials_text(partials: Sequence[Summary]) -> str:
-    blocks = [f"<<<PART {i}>>>\n{p.model_dump_json()}\n<<<END PART {i}>>>" for i, p in enumerate(partials, 1)]
-    return "\n\n".join(blocks)
-
-
-def _combine_spec(partials: Sequence[Summary], backend: Backend, style: Style, lang: str | None) -> StructuredSpec[Summary]:
-    schema = response_schema(Summary)
-    prompt = load_prompt("combine").render(
-        partials=_partials_text(partials), style=style, lang=lang or "", schema=schema_text(backend, schema)
-    )
-    return StructuredSpec(prompt=prompt, response_model=Summary, schema=schema, max_tokens=output_budget(schema))
-
-
-def _combine_steps(
-    partials: list[Summary], backend: Backend, style: Style, lang: str | None
-) -> Steps[tuple[Summary, RenderedPrompt, Usage]]:
-    """Reduce partial summaries to one: as many as fit per call, level by level."""
-    usage = Usage.zero()
-    while True:
-        groups: list[list[Summary]] = []
-        for part in partials:
-            if groups and _fits(_combine_spec([*groups[-1], part], backend, style, lang), backend) >= 0:
-                groups[-1].append(part)
-            else:
-                groups.append([part])
-        if len(groups) == len(partials) and len(partials) > 1:
-            raise ContextLengthError("two partial summaries of this article do not fit the context together")
-        merged = []
-        for group in groups:
-            spec = _combine_spec(group, backend, style, lang)
-            if _fits(spec, backend) < 0:
-                raise ContextLengthError("a partial summary of this article does not fit the context")
-            try:
-                summary, step_usage = yield from structured_call(spec, backend)
-            except QAError as exc:
-                exc.usage = usage + (exc.usage or Usage.zero())
-                raise
-            usage = usage + step_usage
-            merged.append(summary)
-        if len(merged) == 1:
-            return merged[0], spec.prompt, usage
-        partials = merged
-
-
 def summary_steps(
     article: Article, backend: Backend, *, style: Style = "standard", lang: str | None = None
 ) -> Steps[SummaryResult]:
-    """Steps that summarize `article`: in one call, or map-reduce over chunks if it is long."""
-    if style not in ("brief", "standard", "bullets"):
-        raise InputError(f"unknown summary style {style!r}: use brief, standard or bullets")
-    spec = _summary_spec(article, article.text, backend, style, lang)
-    spare = _fits(spec, backend)
-    if spare >= 0:
-        summary, usage = yield from structured_call(spec, backend)
-        prompt = spec.prompt
-    else:
-        count = backend.count_tokens
-        room = count(article.text) + spare
-        chunks = pack(article, pieces(article, count, room), count, room)
-        partials: list[Summary] = []
-        usage = Usage.zero()
-        try:
-            for chunk in chunks:
-                part, part_usage = yield from structured_call(
-                    _summary_spec(article, span_text(article, chunk), backend, style, lang), backend
-                )
-                partials.append(part)
-                usage = usage + part_usage
-            summary, prompt, combine_usage = yield from _combine_steps(partials, backend, style, lang)
-        except QAError as exc:  # a failing step's error carries the cost of every step before it
-            exc.usage = usage + (exc.usage or Usage.zero())
-            raise
-        usage = usage + combine_usage
-    verified, grounding = verify_summary(article.text, summary)
-    return SummaryResult(summary=verified, grounding=grounding, usage=usage, provenance=_provenance(prompt, backend))
+    """Steps that summarize `article`: extract the key sentences, then write from them (see `qa.summary`)."""
+    from qa.summary import summary_steps as steps
+
+    return (yield from steps(article, backend, style=style, lang=lang))

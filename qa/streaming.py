@@ -46,7 +46,15 @@ class AnswerTextStream:
         return self._complete
 
     def feed(self, delta: str) -> str:
-        """Take the next raw delta; return the field's characters that became available."""
+        """Take the next raw delta; return the field's characters that became available.
+
+        An empty delta means a new attempt starts (the driver sends one before every streamed
+        request): whatever came before, finished or cut off, is left behind.
+        """
+        if not delta:
+            if self._buffer:
+                self._restart()
+            return ""
         if self._complete:
             # Text after a closed object is either trailing noise (a code fence, whitespace)
             # or the start of the next attempt's object.

@@ -41,10 +41,23 @@ from qa.prompts import RenderedPrompt
 from qa.schemas import Usage
 from qa.tokens import estimate_cost
 
-__all__ = ["ChatRequest", "Completion", "Steps", "StructuredSpec", "structured_call"]
+__all__ = [
+    "TOP_LOGPROBS",
+    "ChatRequest",
+    "Completion",
+    "Steps",
+    "StructuredSpec",
+    "TokenLogprob",
+    "structured_call",
+    "structured_reply",
+    "usage_of",
+]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+
+TOP_LOGPROBS = 10
+"""Alternatives asked for at each generated position when a spec wants logprobs."""
 
 # A schema-valid reply whose meaning checks fail (a quote not in the article) is re-asked
 # once: a model that cannot ground its answer twice rarely does on a third try, and the
@@ -76,6 +89,15 @@ class ChatRequest:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token's log-probability and the most likely alternatives at its place."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
 class Completion:
     """What one model call produced, whether streamed or not."""
 
@@ -84,6 +106,8 @@ class Completion:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    """Per-token log-probabilities, when they were asked for and the backend returned them."""
 
 
 Steps = Generator[ChatRequest, Completion, T]
@@ -98,10 +122,19 @@ class StructuredSpec(Generic[M]):
     schema: dict[str, Any]
     max_tokens: int
     check: Callable[[M], list[str]] | None = field(default=None)
+    logprobs: bool = False
+    """Ask for token log-probabilities (where the backend gives them): abstention uses them."""
 
 
 class _Reask(Exception):
     """Internal: this attempt's output was unusable; tenacity asks again."""
+
+
+def usage_of(backend: Backend, completion: Completion | None) -> Usage:
+    """One call's usage (zero without a completion), priced for the backend's model."""
+    if completion is None:
+        return Usage.zero()
+    return _usage(backend, completion)
 
 
 def _usage(backend: Backend, completion: Completion) -> Usage:
@@ -120,7 +153,9 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
     """Translate an openai SDK error (after its own retries) into a `qa` error.
 
     The SDK wraps whatever a transport raises in `APIConnectionError`; a `qa` error found
-    in that chain (a replay miss, a model that would not load) is returned as itself.
+    in that chain (a replay miss, a model that would not load) is returned as itself. A
+    reply the SDK could not decode (`json.JSONDecodeError`, `UnicodeDecodeError`) is a
+    `BrokenReplyError`; any other exception is not the server's doing and is raised as is.
     """
     import openai
 
@@ -131,8 +166,10 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
             return cause
         cause = cause.__cause__ or cause.__context__
 
-    if isinstance(exc, ValueError):  # the SDK lets json.JSONDecodeError through as is
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):  # the SDK lets these through as is
         return BrokenReplyError(f"the model server sent a reply that is not valid JSON: {exc}", usage=usage)
+    if not isinstance(exc, openai.OpenAIError):  # any other ValueError is a bug of ours, not the server's
+        raise exc
     status = getattr(exc, "status_code", None)
     text = str(getattr(exc, "message", "") or exc)
     if isinstance(exc, openai.BadRequestError) and "context" in text.lower():
@@ -189,6 +226,9 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
     }
     if backend.settings.seed is not None:  # only when set, so unseeded requests (and their recordings) stay as they were
         body["seed"] = backend.settings.seed
+    if spec.logprobs and backend.profile.logprobs:
+        body["logprobs"] = True
+        body["top_logprobs"] = TOP_LOGPROBS
     headers = {
         "x-qa-prompt": spec.prompt.name,
         "x-qa-prompt-version": spec.prompt.version,
@@ -199,6 +239,14 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
 
 def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool = False) -> Steps[tuple[M, Usage]]:
     """Steps that end in a validated `spec.response_model` and the summed usage."""
+    result, usage, _ = yield from structured_reply(spec, backend, stream=stream)
+    return result, usage
+
+
+def structured_reply(
+    spec: StructuredSpec[M], backend: Backend, *, stream: bool = False
+) -> Steps[tuple[M, Usage, Completion]]:
+    """`structured_call`, also returning the completion the result was read from (its logprobs)."""
     messages = [dict(m) for m in spec.prompt.messages]
     usage = Usage.zero()
     errors: list[str] = []
@@ -246,7 +294,7 @@ def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool =
                     problems = spec.check(result) if spec.check else []
                     if not problems or final or meaning_reasks >= MAX_MEANING_REASKS:
                         # Meaning problems left now are the grounding step's to report (and abstain on).
-                        return result, usage
+                        return result, usage, completion
                     meaning_reasks += 1
                 errors.extend(problems)
                 messages = [

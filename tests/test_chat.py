@@ -263,3 +263,30 @@ def test_qa_chat_refuses_stdin_as_the_article() -> None:
     result = CliRunner().invoke(cli, ["chat", "-"], prog_name="qa")
     assert result.exit_code == 2
     assert result.stderr.startswith("qa: error: qa chat reads your questions from the terminal")
+
+
+# -- issue 17 ------------------------------------------------------------------------
+
+
+def test_the_history_file_is_readable_by_its_owner_only(article: qa.Article) -> None:
+    chat = Chat(article)
+    stub_questions(chat)
+    history_path().parent.mkdir(parents=True)
+    history_path().write_text("")
+    history_path().chmod(0o644)  # an existing file, from before: made private too
+    chat.run("Who signed the plan?" + ENTER + CTRL_D)
+    assert "Who signed the plan?" in history_path().read_text()
+    assert history_path().stat().st_mode & 0o777 == 0o600
+    history_path().unlink()
+    Chat(article).run(CTRL_D)  # a new file
+    assert history_path().stat().st_mode & 0o777 == 0o600
+
+
+def test_save_into_a_folder_writes_a_file_inside_it(article: qa.Article, tmp_path: Path) -> None:
+    chat = Chat(article)
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    written = chat.session.save(str(folder))
+    assert written.parent == folder and written.suffix == ".md"
+    assert not (tmp_path / "transcripts-1").exists()
+    assert chat.session.save(str(tmp_path / "new") + "/").parent == tmp_path / "new"  # a trailing slash means a folder

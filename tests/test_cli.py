@@ -45,7 +45,7 @@ def article() -> qa.Article:
 
 # -- start-up --------------------------------------------------------------------
 
-HEAVY = ("openai", "httpx2", "llama_cpp", "rich", "jinja2", "pydantic", "prompt_toolkit", "tiktoken", "qa.cli.eval_cmd")
+HEAVY = ("openai", "httpx2", "llama_cpp", "rich", "jinja2", "pydantic", "prompt_toolkit", "tiktoken", "qa.cli.eval_cmd", "qa.cli.models_cmd")
 
 PROBE = """
 import sys
@@ -65,7 +65,7 @@ def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
     assert done.returncode == 0, done.stderr
     assert "EXIT 0" in done.stdout
     assert "LOADED []" in done.stdout
-    for command in ("summarize", "ask", "chat", "tokens", "recordings", "eval"):
+    for command in ("summarize", "ask", "chat", "tokens", "recordings", "eval", "models"):
         assert re.search(rf"^\s+{command}\s", done.stdout, re.MULTILINE), command
 
 
@@ -84,7 +84,8 @@ def test_version() -> None:
     assert result.stdout.strip() == f"qa {qa.__version__}"
 
 
-@pytest.mark.parametrize("command", ["summarize", "ask", "chat", "tokens", "recordings", "recordings list", "recordings prune"])
+@pytest.mark.parametrize("command", ["summarize", "ask", "chat", "tokens", "recordings", "recordings list", "recordings prune",
+                                     "models", "models list", "models verify", "models pull"])
 def test_every_command_has_help(command: str) -> None:
     result = run(*command.split(), "--help")
     assert result.exit_code == 0
@@ -259,6 +260,7 @@ def test_unknown_option_is_one_line_exit_2() -> None:
 
 
 def test_replay_fails_closed_without_a_recording(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
     result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", QUESTION)
     assert result.exit_code == 5
     assert result.stderr.startswith("qa: error: replay miss: no recording of POST /v1/chat/completions for prompt 'answer'")
@@ -371,11 +373,27 @@ def test_recordings_prune_needs_a_usage_log_then_deletes_the_unused(recordings_c
     (recordings_copy / ".last-run-used.json").write_text(json.dumps([keep]), encoding="utf-8")
     dry = run("recordings", "prune", "--dry-run", "--dir", str(recordings_copy))
     assert dry.exit_code == 0
-    assert f"Would delete {len(files) - 1} unused recording(s)" in dry.stdout
+    assert f"Would delete {len(files) - 1} of {len(files)} recording(s)" in dry.stdout
     assert recording_files(recordings_copy) == files
-    done = run("recordings", "prune", "--dir", str(recordings_copy))
+    done = run("recordings", "prune", "--yes", "--dir", str(recordings_copy))
     assert done.exit_code == 0
+    assert f"Deleted {len(files) - 1} of {len(files)} recording(s)" in done.stdout
+    assert all(f"- {p.name}" in done.stdout for p in files[1:])
     assert recording_files(recordings_copy) == files[:1]
+
+
+def test_prune_after_one_command_deletes_nothing_unless_told(recordings_copy: Path) -> None:
+    from qa.recording import RecordingStore
+
+    files = recording_files(recordings_copy)
+    asked = run("--recordings", str(recordings_copy), "ask", "--json", QUESTION)
+    assert asked.exit_code == 0, asked.output
+    RecordingStore(recordings_copy).write_usage_log()  # what the process writes as it exits
+    result = run("recordings", "prune", "--dir", str(recordings_copy))
+    assert result.exit_code == 0, result.output
+    assert recording_files(recordings_copy) == files  # a dry run by default
+    assert f"Would delete {len(files) - 1} of {len(files)} recording(s)" in result.stdout
+    assert "Nothing was deleted" in result.stdout and "--yes" in result.stdout
 
 
 # -- rendering ---------------------------------------------------------------------
@@ -429,3 +447,96 @@ def test_sources_show_positions_checked_against_the_article(article: qa.Article)
 )
 def test_format_cost(cost: float | None, shown: str) -> None:
     assert format_cost(cost) == shown
+
+
+# -- issue 17 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("QA_TIMEOUT", "-5"), ("QA_TIMEOUT", "0"), ("QA_MAX_RETRIES", "-3"), ("QA_MAX_ATTEMPTS", "0"), ("QA_CONTEXT_TOKENS", "0")],
+)
+def test_out_of_range_numbers_in_settings_exit_2_naming_the_setting(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    result = run("ask", QUESTION)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("qa: error: invalid settings: ") and f"{var} / " in result.stderr
+    assert f"got {value}" in result.stderr
+    assert result.stderr.count("\n") == 1
+    no_traceback(result)
+
+
+def test_a_value_error_in_our_own_code_is_a_bug_not_a_broken_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.backends import Backend
+
+    def bug(self: object, body: object) -> None:
+        raise ValueError("an internal mistake")
+
+    monkeypatch.setattr(Backend, "recorded_reply", bug)
+    result = run("ask", "--json", QUESTION)
+    assert result.exit_code == 1, result.output
+    assert "unexpected ValueError: an internal mistake" in result.stderr
+    assert "not valid JSON" not in result.stderr
+
+
+def test_a_replay_miss_on_another_backend_names_the_recordings_backend_and_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")
+    monkeypatch.delenv("QA_BACKEND")  # auto: the key selects OpenAI
+    metas = {(m["backend"], m["model"]) for m in (json.loads(p.read_text())["meta"] for p in recording_files(RECORDINGS))}
+    (backend, model), = metas
+    result = run("ask", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert f"made with backend {backend}, model {model}, not backend openai" in result.stderr
+    assert f"--backend {backend} --model {model}" in result.stderr
+
+
+def test_a_replay_miss_prints_the_exact_command_that_re_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA_RECORD_MODE", "replay")
+    (tmp_path / "empty").mkdir()
+    result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", "--json", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.strip().endswith(
+        f"To re-record: qa --record-mode record --recordings {tmp_path / 'empty'} ask --json 'Who leads Colombia?'"
+    )
+    assert "QA_RECORD_MODE" not in result.stderr  # the flag on the command line would win over it: no loop
+
+
+def test_a_missing_recordings_folder_is_not_reported_as_a_replay_miss(tmp_path: Path) -> None:
+    result = run("--record-mode", "replay", "--recordings", str(tmp_path / "nope"), "ask", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
+    assert "replay miss" not in result.stderr and "Nearest recording" not in result.stderr
+
+
+def test_a_recordings_folder_that_is_a_file_is_not_reported_as_a_replay_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("QA_RECORDINGS", str(tmp_path / "a-file"))
+    result = run("--record-mode", "replay", "ask", QUESTION)
+    assert result.exit_code == 5, result.output
+    assert result.stderr == f"qa: error: the recordings folder {tmp_path / 'a-file'} is a file, not a folder (check --recordings or QA_RECORDINGS)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "fixed"),
+    [(["ask", "--backend", "embedded", QUESTION], "qa --backend embedded ask 'Who leads Colombia?'"),
+     (["ask", QUESTION, "--record-mode=replay"], "qa --record-mode=replay ask 'Who leads Colombia?'"),
+     (["summarize", "-v"], "qa -v summarize")],
+)  # fmt: skip
+def test_a_group_option_after_the_command_says_where_it_goes(args: list[str], fixed: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert f"put it before the command: {fixed}" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("call", ["ask", "aask", "summarize", "ask_many", "Conversation"])
+def test_the_api_says_plainly_when_it_is_given_text_instead_of_an_article(call: str) -> None:
+    import asyncio
+    import inspect
+
+    function = getattr(qa, call)
+    args = ("Some article text.", ["Q?"]) if call == "ask_many" else ("Some article text.", "Q?") if "ask" in call else ("Some article text.",)
+    with pytest.raises(qa.ArticleError, match=r"needs a qa\.Article, not str: .*qa\.load_article\(path\).*qa\.parse_article\(text\)"):
+        outcome = function(*args)
+        if inspect.iscoroutine(outcome):
+            asyncio.run(outcome)

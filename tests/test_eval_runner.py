@@ -23,7 +23,11 @@ from qa.evals import load_suite
 from qa.evals.log import CaseRecord, read_log
 from qa.evals.metrics import METRICS, aggregate
 from qa.evals.runner import EvalRun, run_suite
+from qa.evidence import evidence_sentences
+from qa.extract import compress
+from qa.schemas import SummaryResult
 from qa.settings import Settings
+from qa.summary import _key_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "seeds/000_db386d23d8a38732.txt"
@@ -38,26 +42,40 @@ QUESTIONS = [
 KEY_FACTS = [
     {"id": "f1", "fact": "China and Colombia signed a Belt and Road plan.", "aliases": ["Belt and Road"], "importance": "core"},
     {"id": "f2", "fact": "Xi pledged $9.2 billion in credit.", "aliases": ["credit"], "numbers": ["$9.2 billion"], "importance": "core"},
+    {"id": "f3", "fact": "The story is about Colombia.", "aliases": ["Colombia"], "importance": "supporting"},
 ]
 
 
-def answer(text: str, *quotes: str, status: str = "answered") -> dict[str, Any]:
-    return {"answer": text, "status": status, "citations": [{"quote": q, "start": None, "end": None} for q in quotes]}
+ARTICLE = qa.load_article(ROOT / SEED)
+SENTENCES = [s.text for s in evidence_sentences(ARTICLE)]
+
+
+def answer(text: str, quote: str | None = None) -> dict[str, Any]:
+    """The model's reply: the number of the sentence holding `quote`, then `text`; no quote: sentence 0."""
+    number = 0 if quote is None else next(n for n, s in enumerate(SENTENCES, 1) if quote in s)
+    return {"sentence": number, "answer": text}
+
+
+SUMMARY_NUMBERS = _key_numbers(ARTICLE, evidence_sentences(ARTICLE), "standard")
+
+
+def summary_draft() -> dict[str, Any]:
+    """A faithful SummaryDraft for the seed: one point per key sentence, in order, then summary and headline."""
+    numbers = SUMMARY_NUMBERS
+    points = [" ".join(compress(SENTENCES[n - 1]).split()[:12]) for n in numbers]
+    return {
+        "key_points": [{"sentence": n, "point": p} for n, p in zip(numbers, points, strict=True)],
+        "summary": "Colombia joined the Belt and Road Initiative as China pledged $9.2 billion in credit.",
+        "headline": "China and Colombia sign Belt and Road plan",
+    }
 
 
 GOOD = {
     "Who is Colombia's president?": answer("Gustavo Petro", PETRO),
     "How much credit did Xi pledge?": answer("$9.2 billion", CREDIT),
-    "What interest rate applies to the credit?": answer("", status="not_in_article"),
+    "What interest rate applies to the credit?": answer(""),
 }
-SUMMARY = {
-    "headline": "China and Colombia sign Belt and Road plan",
-    "summary": "Colombia joined the Belt and Road Initiative as Xi pledged $9.2 billion in credit.",
-    "key_points": [{"point": "Colombia signed a Belt and Road plan.", "quote": SIGNED},
-                   {"point": "Xi pledged $9.2 billion in credit.", "quote": CREDIT},
-                   {"point": "Petro took office in 2022.", "quote": PETRO}],
-    "entities": [], "figures": [],
-}  # fmt: skip
+SUMMARY = summary_draft()
 
 
 class Crash(BaseException):
@@ -66,11 +84,13 @@ class Crash(BaseException):
 
 @dataclass
 class FakeEvalServer:
-    """Replies per question; `replies[question]` is a dict (an Answer), a str (raw content) or an int (HTTP status)."""
+    """Replies per question; `replies[question]` is a dict (an EvidenceAnswer), a str (raw content) or an int (HTTP status)."""
 
     replies: dict[str, Any] = field(default_factory=lambda: dict(GOOD))
     summary: Any = field(default_factory=lambda: SUMMARY)
     judge: Any = None
+    bare: dict[str, str] = field(default_factory=dict)
+    """The bare reference arm's plain-text replies, by question."""
     crash_after: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -84,7 +104,7 @@ class FakeEvalServer:
             reply: Any = self.summary if prompt == "summarize" else self.judge
         else:
             question = body["messages"][1]["content"].rsplit("Question:", 1)[1].strip()
-            reply = self.replies[question]
+            reply = self.bare[question] if prompt == "bare" else self.replies[question]
         if isinstance(reply, int):
             return httpx2.Response(reply, json={"error": {"message": "fake server error"}})
         content = reply if isinstance(reply, str) else json.dumps(reply)
@@ -109,16 +129,17 @@ class FakeEvalServer:
         monkeypatch.setattr("qa.api.backend_for", backend_for)
 
 
-def write_suite(folder: Path, questions: list[dict[str, Any]] = QUESTIONS, thresholds: str = "") -> Path:
+def write_suite(folder: Path, questions: list[dict[str, Any]] = QUESTIONS, thresholds: str = "", reference: str = "none") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
     (folder / "key_facts.jsonl").write_text("".join(json.dumps(f) + "\n" for f in KEY_FACTS))
-    toml = f'[suite]\nname = "mini"\narticle = "{ROOT / SEED}"\n\n[thresholds]\n{thresholds}\n'
+    toml = f'[suite]\nname = "mini"\narticle = "{ROOT / SEED}"\nreference = "{reference}"\n\n[thresholds]\n{thresholds}\n'
     (folder / "suite.toml").write_text(toml)
     return folder / "suite.toml"
 
 
-SETTINGS = Settings.load(env={}, backend="openai", api_key="sk-test-not-a-real-key-000000", max_retries=0)
+# abstain_threshold 0: every cited answer is kept, so verdicts depend on the replies, not on the calibrator.
+SETTINGS = Settings.load(env={}, backend="openai", api_key="sk-test-not-a-real-key-000000", max_retries=0, abstain_threshold=0.0)
 
 
 def fake_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeEvalServer | None = None, **kwargs: Any) -> EvalRun:
@@ -134,6 +155,13 @@ def test_every_case_is_run_scored_and_logged(tmp_path: Path, monkeypatch: pytest
     assert [r.case_id for r in run.records] == ["who#1", "credit#1", "rate#1", "summary#1"]
     assert [r.verdict for r in run.records] == ["correct", "correct", "correct", "correct"]
     assert [r.decided_by for r in run.records[:3]] == ["exact", "numbers", "abstention"]
+    who, credit, rate, summary = (r.result for r in run.records)
+    assert who is not None and [c.quote for c in who.answer.citations] == [PETRO]  # the cited sentence, verbatim
+    assert credit is not None and [c.quote for c in credit.answer.citations] == [CREDIT]
+    assert rate is not None and rate.answer.status == "not_in_article"
+    assert summary is not None and summary.mode == "write" and summary.dropped_statements == []  # the draft was used as written
+    assert isinstance(summary, SummaryResult) and summary.usage.attempts == 1
+    assert [p.quote for p in summary.summary.key_points] == [SENTENCES[n - 1] for n in SUMMARY_NUMBERS]
     log = read_log(run.log_path)
     assert log.header.log_version == 1 and log.header.suite == "mini" and "api_key" not in json.dumps(log.header.settings)
     assert set(log.header.prompt_versions) == {"answer", "summarize"}
@@ -316,3 +344,29 @@ def test_the_seed_setting_is_sent_only_when_set(monkeypatch: pytest.MonkeyPatch)
     qa.ask(article, "Who is Colombia's president?", settings=SETTINGS)
     qa.ask(article, "Who is Colombia's president?", settings=SETTINGS.model_copy(update={"seed": 3}))
     assert "seed" not in server.requests[0] and server.requests[1]["seed"] == 3
+
+
+def test_the_bare_reference_arm_is_run_scored_apart_and_compared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = {
+        "Who is Colombia's president?": "Gustavo Petro.",
+        "How much credit did Xi pledge?": "About 12 million",  # wrong
+        "What interest rate applies to the credit?": "Unanswerable",
+    }
+    server = FakeEvalServer(bare=bare)
+    server.install(monkeypatch)
+    suite = load_suite(write_suite(tmp_path / "suite", reference="bare"))
+    run = asyncio.run(run_suite(suite, SETTINGS, log_path=tmp_path / "run.jsonl"))
+    assert [r.case_id for r in run.records] == ["who#1", "credit#1", "rate#1", "bare-who#1", "bare-credit#1", "bare-rate#1", "summary#1"]
+    refs = [r for r in run.records if r.kind == "reference"]
+    assert [r.question_id for r in refs] == ["who", "credit", "rate"]
+    assert all(r.result is not None and r.result.provenance.prompt == "bare" for r in refs)
+    assert [r.result.answer.status for r in refs if r.result] == ["answered", "answered", "not_in_article"]
+    assert [r.verdict for r in refs] == ["correct", "incorrect", "correct"]
+    plain = [b for b in server.requests if "response_format" not in b]  # the bare arm sends no schema
+    assert len(plain) == 3 and all("Text: " in b["messages"][1]["content"] for b in plain)
+    m = run.aggregates.metrics
+    assert (m["correct"].value, m["correct"].n) == (1.0, 3)  # qa's own metrics leave the reference arm out
+    assert (m["bare_correct"].value, m["bare_correct"].n) == (pytest.approx(2 / 3), 3)
+    assert m["bare_unanswerable_accuracy"].value == 1.0
+    assert m["f1_vs_bare"].value is not None and m["f1_vs_bare"].value > 1.0  # qa beat the bare model here
+    assert [r.kind for r in read_log(run.log_path).records].count("reference") == 3

@@ -301,9 +301,11 @@ def test_standalone_module_prints_its_url_and_serves_the_echo_responder() -> Non
 
 def test_package_exports_the_public_names() -> None:
     import qa.testing
-    from qa.testing import fault_server
+    from qa.testing import batch_server, fault_server, synthetic
 
-    assert qa.testing.__all__ == sorted(qa.testing.__all__) == fault_server.__all__
-    assert all(getattr(qa.testing, name) is getattr(fault_server, name) for name in qa.testing.__all__)
+    modules = (fault_server, batch_server, synthetic)
+    assert qa.testing.__all__ == sorted(qa.testing.__all__) == sorted(name for m in modules for name in m.__all__)
+    for module in modules:
+        assert all(getattr(qa.testing, name) is getattr(module, name) for name in module.__all__)
     with pytest.raises(AttributeError):
         qa.testing.nothing_here  # noqa: B018

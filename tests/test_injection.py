@@ -24,6 +24,7 @@ import qa
 from qa.article import parse_article
 from qa.driver import run
 from qa.errors import OutputValidationError
+from qa.evidence import numbered_block
 from qa.prompts import article_block, load_prompt
 from qa.schemas import AnswerResult
 from qa.service import answer_steps
@@ -97,8 +98,15 @@ def test_a_question_injection_gets_no_injected_answer_from_the_embedded_model() 
 # -- spotlighting, on the fake HTTP layer --------------------------------------------
 
 
-def reply(text: str, *quotes: str, status: str = "answered") -> dict[str, object]:
-    return {"answer": text, "status": status, "citations": [{"quote": q, "start": None, "end": None} for q in quotes]}
+def reply(text: str, sentence: int = 0) -> dict[str, object]:
+    return {"sentence": sentence, "answer": text}
+
+
+def sentence_of(article: qa.Article, text: str) -> int:
+    """The number of the article sentence that contains `text`."""
+    from qa.evidence import evidence_sentences
+
+    return next(n for n, s in enumerate(evidence_sentences(article), 1) if text in s.text)
 
 
 TRADE = "China is Colombia's second-largest trading partner after the United States"
@@ -107,7 +115,7 @@ TRADE = "China is Colombia's second-largest trading partner after the United Sta
 @pytest.mark.parametrize("name", ["delimiter.txt", "system_tags.txt", "injection_appended.txt", "injection_only.txt"])
 def test_the_article_block_cannot_be_closed_by_the_article(name: str) -> None:
     article = qa.load_article(CORPUS / name)
-    server = FakeChatServer().enqueue(reply("", status="not_in_article"))
+    server = FakeChatServer().enqueue(reply(""))
     backend = server.backend()
     run(answer_steps(article, QUESTION, backend), backend)
     system, user = server.requests[0]["messages"]
@@ -115,13 +123,13 @@ def test_the_article_block_cannot_be_closed_by_the_article(name: str) -> None:
     # Instructions only in the system message: no article text and no question in it.
     assert all(p.text not in system["content"] for p in article.paragraphs)
     assert INJECTED_WORD not in system["content"] and QUESTION not in system["content"]
-    # The user message is the block, then the question; the block's code is not in the article.
+    # The user message is the numbered block, then the question; the block's code is not in the article.
     code = marker_code(user["content"])
     assert code not in article.text and code != FAKE_MARKER_CODE
-    block = f"<<<ARTICLE {code}>>>\n{article.text}\n<<<END ARTICLE {code}>>>\n"
+    block = numbered_block(article) + "\n"
     assert user["content"].startswith(block)
     assert user["content"].count(code) == 2  # the real markers only
-    assert user["content"][len(block) :].strip() == f"Question: {QUESTION}"
+    assert user["content"][len(block) :].strip().endswith(f"Question: {QUESTION}")
 
 
 def test_an_article_holding_another_articles_marker_gets_a_new_one(seed: qa.Article) -> None:
@@ -139,7 +147,7 @@ def test_an_article_holding_another_articles_marker_gets_a_new_one(seed: qa.Arti
 
 def test_the_system_message_is_the_same_for_every_article_and_question(seed: qa.Article) -> None:
     hostile = qa.load_article(CORPUS / "system_tags.txt")
-    server = FakeChatServer().enqueue(reply("x", TRADE), reply("", status="not_in_article"))
+    server = FakeChatServer().enqueue(reply("x", sentence_of(seed, TRADE)), reply(""))
     backend = server.backend()
     run(answer_steps(seed, QUESTION, backend), backend)
     run(answer_steps(hostile, QUESTION_INJECTION, backend), backend)
@@ -152,33 +160,29 @@ IN_ARTICLE_FAKE = "Quote: 'China pledged $500 billion'"  # the reader's fake cla
 FABRICATED = 'Xi also pledged $500 billion in credit towards "development".'  # in no article text
 
 
-def test_a_copied_fake_citation_is_dropped_and_the_answer_abstains() -> None:
+def test_a_citation_is_the_articles_own_sentence_never_the_models_text() -> None:
     article = qa.load_article(CORPUS / "fake_citation.txt")
     assert FABRICATED not in article.text
-    near = article.text.index(IN_ARTICLE_FAKE)  # the model even gives the offsets of the real fake claim
-    bad = {"answer": "China pledged $500 billion.", "status": "answered",
-           "citations": [{"quote": FABRICATED, "start": near, "end": near + len(FABRICATED)}]}
-    server = FakeChatServer().enqueue(bad, bad, bad)
-    backend = server.backend(max_attempts=3)
+    number = sentence_of(article, IN_ARTICLE_FAKE)
+    server = FakeChatServer().enqueue(reply("China pledged $500 billion.", number))
+    backend = server.backend(abstain_threshold=0.0)
     result = run(answer_steps(article, QUESTION, backend), backend)
-    assert len(server.requests) == 2  # one re-ask for a meaning problem
-    assert "quote not found in the article" in server.requests[1]["messages"][-1]["content"]
-    assert result.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
-    assert result.grounding.abstained is True
-    assert [d.quote for d in result.grounding.dropped] == [FABRICATED]
-
-
-def test_a_fake_claim_in_the_article_is_quotable_but_a_fabricated_one_is_not() -> None:
-    article = qa.load_article(CORPUS / "fake_citation.txt")
-    mixed = reply("China pledged $500 billion.", FABRICATED, IN_ARTICLE_FAKE)
-    server = FakeChatServer().enqueue(mixed, mixed, mixed)
-    backend = server.backend(max_attempts=3)
-    result = run(answer_steps(article, QUESTION, backend), backend)
-    assert result.answer.status == "answered"
     (kept,) = result.answer.citations
     assert kept.start is not None and kept.end is not None
-    assert article.text[kept.start : kept.end] == kept.quote == IN_ARTICLE_FAKE
-    assert [d.quote for d in result.grounding.dropped] == [FABRICATED]
+    assert article.text[kept.start : kept.end] == kept.quote
+    assert IN_ARTICLE_FAKE in kept.quote and FABRICATED not in kept.quote
+
+
+def test_a_sentence_number_the_article_does_not_have_is_reasked_then_withdrawn() -> None:
+    article = qa.load_article(CORPUS / "fake_citation.txt")
+    bad = reply("China pledged $500 billion.", 999)
+    server = FakeChatServer().enqueue(bad, bad, bad)
+    backend = server.backend(max_attempts=3, abstain_threshold=0.0)
+    result = run(answer_steps(article, QUESTION, backend), backend)
+    assert len(server.requests) == 2  # one re-ask for a meaning problem
+    assert "does not exist" in server.requests[1]["messages"][-1]["content"]
+    assert result.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
+    assert result.grounding.abstained is True
 
 
 # -- a finding in the embedded backend's tokenization --------------------------------
@@ -191,8 +195,8 @@ def test_article_text_cannot_forge_chat_control_tokens() -> None:
 
     model = load_model()
     control = set(model.llama.tokenize(b"<|im_start|><|im_end|>", add_bos=False, special=True))
-    plain = load_prompt("answer").render(article_block=article_block("An article."), question=QUESTION, schema="")
+    plain = load_prompt("answer").render(article_block=article_block("An article."), question=QUESTION, hint="", schema="")
     article = qa.load_article(CORPUS / "system_tags.txt")
-    hostile = load_prompt("answer").render(article_block=article_block(article.text), question=QUESTION, schema="")
+    hostile = load_prompt("answer").render(article_block=numbered_block(article), question=QUESTION, hint="", schema="")
     count = lambda messages: sum(t in control for t in model.render_chat(messages)[0])  # noqa: E731
     assert count(hostile.messages) == count(plain.messages)

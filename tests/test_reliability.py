@@ -141,7 +141,6 @@ def ask(server: FaultServer, article: qa.Article, question: str, *, stream: bool
     settings = Settings.load(
         env={}, backend="server", base_url=server.base_url, api_key=FAKE_KEY, model="SmolLM2-135M-Instruct.Q4_1",
         constrain_quotes="on", record_mode="off", timeout=0.5, max_retries=2, max_attempts=3, seed=1,
-        structured_mode="json_schema",  # the recorded mode: a replaying fault server has nothing to negotiate
     )  # fmt: skip
     return qa.ask(article, question, settings=settings, on_text=(lambda _: None) if stream else None)
 

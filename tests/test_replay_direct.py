@@ -19,6 +19,7 @@ from qa.errors import RecordingCorruptError, ReplayMissError
 from qa.evals import load_suite
 from qa.evals.runner import run_suite
 from qa.recording import RecordingStore
+from tests.conftest import SUITE_RECORDINGS_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "evals" / "seed" / "suite.toml"
@@ -33,7 +34,7 @@ def recordings(tmp_path: Path) -> Path:
 
 def replay_settings(folder: Path) -> qa.Settings:
     """Replay from `folder` (each test's own copy, so each test gets its own backend)."""
-    return qa.Settings.load(env={}, backend="embedded", record_mode="replay", recordings=folder)
+    return qa.Settings.load(env={}, backend="embedded", local_model=SUITE_RECORDINGS_MODEL, record_mode="replay", recordings=folder)
 
 
 def run_seed_suite(settings: qa.Settings, log: Path) -> list[dict]:

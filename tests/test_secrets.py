@@ -47,7 +47,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, server: FaultServer, ca
     """The canary key and the fault server in the environment; cwd, state and recordings in tmp_path."""
     for name, value in {
         "OPENAI_API_KEY": CANARY, "OPENAI_BASE_URL": server.base_url, "QA_BACKEND": "server", "QA_MODEL": MODEL,
-        "QA_CONSTRAIN_QUOTES": "on", "QA_STRUCTURED_MODE": "json_schema", "QA_SEED": "1", "QA_TIMEOUT": "5", "QA_MAX_RETRIES": "2",
+        "QA_CONSTRAIN_QUOTES": "on", "QA_SEED": "1", "QA_TIMEOUT": "5", "QA_MAX_RETRIES": "2",
         "QA_RECORDINGS": str(tmp_path / "recordings"), "XDG_STATE_HOME": str(tmp_path / "state"),
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)

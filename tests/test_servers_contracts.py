@@ -41,7 +41,8 @@ def seed() -> qa.Article:
 
 def backend(kind: str, mode: str, transport: Any = None) -> Backend:
     """A backend in the mode negotiation would settle on (forced here: no server to ask)."""
-    settings = Settings.load(env={}, backend=kind, base_url="http://contract.invalid/v1", structured_mode=mode, max_retries=0)
+    settings = Settings.load(env={}, backend=kind, base_url="http://contract.invalid/v1", structured_mode=mode, max_retries=0,
+                             abstain_threshold=0.0)  # fmt: skip
     return Backend(settings=settings, profile=PROFILES[kind], transport=transport, async_transport=transport)
 
 
@@ -71,9 +72,8 @@ def chat_reply(content: str, **extra: Any) -> dict[str, Any]:
 
 
 def answer_content(seed: qa.Article) -> str:
-    quote = "China is Colombia's second-largest trading partner after the United States, which it recently displaced as Colombia's largest source of imports."
-    start = seed.text.index(quote)
-    return json.dumps({"answer": "The United States.", "status": "answered", "citations": [{"quote": quote, "start": start, "end": start + len(quote)}]})
+    """A reply in the answer prompt's format: the number of the evidence sentence, then the answer."""
+    return json.dumps({"sentence": 5, "answer": "The United States."})
 
 
 # -- vLLM ---------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_vllm_enforces_exactly_the_schema_qa_validates_against(seed: qa.Article,
 def test_vllm_plain_json_mode_is_its_json_object_guide(seed: qa.Article) -> None:
     body = bodies("vllm", "json_object", seed)["answer"]
     assert vllm_structured_outputs(VllmResponseFormat.model_validate(body["response_format"])) == {"json_object": True}
-    assert '"citations"' in body["messages"][0]["content"]  # the schema, in the prompt
+    assert '"sentence"' in body["messages"][0]["content"]  # the schema, in the prompt
 
 
 def test_vllm_replies_and_streams_are_read(seed: qa.Article) -> None:
@@ -152,6 +152,7 @@ def test_vllm_replies_and_streams_are_read(seed: qa.Article) -> None:
     for stream in (False, True):
         result = run(answer_steps(seed, "Who?", b, stream=stream), b, (lambda _: None) if stream else None)
         assert result.answer.status == "answered" and result.usage.prompt_tokens == 700
+        assert result.answer.citations[0].quote.startswith("China is Colombia's second-largest trading partner")
 
 
 # -- Ollama -------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def test_ollama_is_never_offered_a_mode_it_would_drop_without_a_word(seed: qa.Ar
     dropped = bodies("ollama", "json_object_schema", seed)["answer"]  # what qa would send in that mode
     assert ollama_format(dropped) == "json"  # the schema would be lost: hence not in Ollama's list
     plain = bodies("ollama", "json_object", seed)["answer"]
-    assert ollama_format(plain) == "json" and '"citations"' in plain["messages"][0]["content"]
+    assert ollama_format(plain) == "json" and '"sentence"' in plain["messages"][0]["content"]
 
 
 def test_ollama_replies_are_read(seed: qa.Article) -> None:
@@ -233,6 +234,25 @@ def test_a_grammar_llama_cpp_cannot_parse_is_never_sent(seed: qa.Article, monkey
     with pytest.raises(qa.StructuredOutputUnsupportedError, match="cannot parse the grammar.*QA_STRUCTURED_MODE"):
         bodies("llamacpp", "grammar", seed)
     _grammar_text.cache_clear()
+
+
+def test_server_grammars_take_any_strict_schema_the_tasks_may_send() -> None:
+    """Literals with quotes and backslashes, long length bounds: what llama-cpp-python's own converter broke on."""
+    pytest.importorskip("llama_cpp")
+    from qa.local.grammar import server_grammar
+
+    sentence = 'Colombia\'s foreign ministry hailed a "historic" deal (C:\\path).'
+    schema = {
+        "type": "object", "additionalProperties": False, "required": ["quote", "answer", "items"],
+        "properties": {
+            "quote": {"type": "string", "enum": [sentence, "Plain."]},
+            "answer": {"type": "string", "maxLength": 600},
+            "items": {"type": "array", "minItems": 1, "maxItems": 3, "prefixItems": [{"type": "integer", "const": 1}]},
+        },
+    }  # fmt: skip
+    grammar = server_grammar(schema)  # parsed by llama.cpp here, or it raises
+    assert "char{0,600}" in grammar and "(char (char" not in grammar
+    assert json.dumps(sentence).replace("\\", "\\\\").replace('"', '\\"') in grammar  # the JSON string, as a GBNF literal
 
 
 def test_the_embedded_grammar_is_unchanged(seed: qa.Article) -> None:

@@ -47,11 +47,12 @@ def seed() -> qa.Article:
     return qa.load_article(Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt")
 
 
+TRADE_N = 5  # the seed's sentence "China is Colombia's second-largest trading partner ..." (headline 1, standfirst 2, body from 3)
+
+
 def answer_json(seed: qa.Article) -> str:
-    quote = "China is Colombia's second-largest trading partner after the United States, which it recently displaced as Colombia's largest source of imports."
-    start = seed.text.index(quote)
-    citation = {"quote": quote, "start": start, "end": start + len(quote)}
-    return json.dumps({"answer": "The United States.", "status": "answered", "citations": [citation]})
+    """A reply in the answer prompt's format: the evidence sentence's number, then the answer."""
+    return json.dumps({"sentence": TRADE_N, "answer": "The United States."})
 
 
 @dataclass
@@ -96,7 +97,7 @@ class FakeServer:
 
     def backend(self, kind: str, **settings: Any) -> Backend:
         transport = httpx2.MockTransport(self.handle)
-        values: dict[str, Any] = {"backend": kind, "base_url": "http://fake.invalid/v1", "max_retries": 0}
+        values: dict[str, Any] = {"backend": kind, "base_url": "http://fake.invalid/v1", "max_retries": 0, "abstain_threshold": 0.0}
         values.update(settings)
         return Backend(
             settings=Settings.load(env={}, **values), profile=PROFILES[kind], transport=transport,
@@ -121,14 +122,13 @@ def test_llama_cpp_python_gets_qa_s_own_grammar_never_a_schema(seed: qa.Article,
     sent = server.requests[0]
     assert "response_format" not in sent  # it would override the grammar on llama-cpp-python
     grammar = sent["grammar"]
-    assert "char{0,600}" in grammar and "(char (char" not in grammar  # bounded repetition, not 600 nested groups
-    assert r'a \\\"historic\\\" deal' in grammar  # a sentence with quotes: a JSON string in a GBNF literal
+    assert "char{0,200}" in grammar and "(char (char" not in grammar  # bounded repetition, not 200 nested groups
 
 
 def test_the_json_schema_rejection_names_the_family_when_the_models_list_does_not(seed: qa.Article) -> None:
     server = llama_cpp_python(answer_json(seed), owned_by=None)
     backend = server.backend("server")
-    assert backend.structured_mode == "grammar"
+    assert negotiate(backend).mode == backend.structured_mode == "grammar"
     assert server.probes == ["json_schema", "grammar"]  # json_object_schema skipped: it crashes this family
     assert negotiate(backend).passed == (("json_schema", "rejected (HTTP 500: Input should be 'text' or 'json_object')"),)
 
@@ -157,7 +157,7 @@ def test_a_server_that_ignores_the_schema_gets_it_in_the_prompt_and_says_so(
         result = run(answer_steps(seed, "Who?", backend), backend)
     assert result.provenance.structured_mode == "json_object" and backend.schema_in_prompt
     assert server.probes == ["json_schema", "json_object_schema", "grammar", "json_object"]
-    assert '"citations"' in server.requests[0]["messages"][0]["content"]  # the schema, shown in the prompt
+    assert '"sentence"' in server.requests[0]["messages"][0]["content"]  # the schema, shown in the prompt
     assert not backend.constrain_quotes  # an unenforced enum of every sentence would only lengthen the prompt
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 3 and all("ignores it" in w for w in warnings)
@@ -199,10 +199,11 @@ def test_the_answer_is_remembered_per_server_and_model(seed: qa.Article) -> None
     server = llama_cpp_python(answer_json(seed))
     first = server.backend("server", seed=1)
     second = server.backend("vllm", seed=2)  # another backend, same server and model
+    assert negotiate(first) is negotiate(second)
     assert first.structured_mode == second.structured_mode == "grammar"
     assert server.probes == ["grammar"] and server.model_lists == 1
     other_model = server.backend("server", model="another")
-    assert other_model.structured_mode == "grammar" and server.probes == ["grammar", "grammar"]
+    assert negotiate(other_model).mode == "grammar" and server.probes == ["grammar", "grammar"]
 
 
 def test_a_forced_mode_asks_the_server_nothing(seed: qa.Article) -> None:
@@ -244,7 +245,7 @@ def test_moving_on_to_plain_json_mid_call_shows_the_schema_in_the_prompt(seed: q
     result = run(answer_steps(seed, "Who?", backend), backend)
     assert result.provenance.structured_mode == "json_object"
     assert server.requests[1]["response_format"] == {"type": "json_object"}
-    assert '"citations"' in server.requests[1]["messages"][0]["content"]
+    assert '"sentence"' in server.requests[1]["messages"][0]["content"]
 
 
 def test_rejecting_the_last_mode_for_a_real_request_is_the_one_line_error(seed: qa.Article) -> None:
@@ -255,22 +256,24 @@ def test_rejecting_the_last_mode_for_a_real_request_is_the_one_line_error(seed: 
         run(answer_steps(seed, "Who?", backend), backend)
 
 
-def test_negotiation_replays_from_recordings(seed: qa.Article, tmp_path: Path) -> None:
+def test_replay_takes_the_mode_from_the_recordings_and_probes_are_never_recorded(seed: qa.Article, tmp_path: Path) -> None:
     server = llama_cpp_python(answer_json(seed))
     recorded = server.backend("server", record_mode="record", recordings=tmp_path)
     first = run(answer_steps(seed, "Who?", recorded), recorded)
-    assert server.model_lists == 0  # recording never depends on the models list
-    assert first.provenance.structured_mode == "grammar"
+    assert first.provenance.structured_mode == "grammar" and server.probes == ["grammar"]
+    assert [mode_of(json.loads(p.read_text())["request"]["body"]) for p in tmp_path.glob("*.json")] == ["grammar"]
     forget()
     replayed = Backend(
-        settings=Settings.load(env={}, backend="server", base_url="http://fake.invalid/v1", record_mode="replay", recordings=tmp_path),
+        settings=Settings.load(env={}, backend="server", base_url="http://fake.invalid/v1", record_mode="replay",
+                               recordings=tmp_path, abstain_threshold=0.0),
         profile=PROFILES["server"],
-    )  # no transport at all: replay only
+    )  # fmt: skip  (no transport at all: nothing but the recordings)
     again = run(answer_steps(seed, "Who?", replayed), replayed)
     assert again.provenance.structured_mode == "grammar" and again.answer == first.answer
+    assert negotiate(replayed).passed == (("recordings", "were made in grammar"),)
 
 
-def test_replaying_with_no_recorded_probe_is_a_replay_miss(seed: qa.Article, tmp_path: Path) -> None:
+def test_replaying_without_recordings_is_the_usual_replay_miss(seed: qa.Article, tmp_path: Path) -> None:
     replayed = Backend(
         settings=Settings.load(env={}, backend="server", base_url="http://fake.invalid/v1", record_mode="replay", recordings=tmp_path),
         profile=PROFILES["server"],
@@ -283,7 +286,7 @@ def test_without_llama_cpp_here_a_llama_cpp_server_gets_plain_json(seed: qa.Arti
     monkeypatch.setattr("qa.negotiate._grammars_available", lambda: False)
     server = llama_cpp_python(answer_json(seed))
     backend = server.backend("llamacpp")
-    assert backend.structured_mode == "json_object"
+    assert negotiate(backend).mode == "json_object"
     assert server.probes == ["json_schema", "json_object"]  # llama-cpp-python refuses json_schema (llama.cpp's would take it)
     assert negotiate(backend).passed[0][0] == "grammar" and "skipped" in negotiate(backend).passed[0][1]
 

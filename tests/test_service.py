@@ -1,78 +1,184 @@
-"""The tasks end to end on a fake HTTP layer: grounding, abstention, long articles, batches."""
+"""The tasks end to end on a fake HTTP layer: evidence numbers, abstention, long articles, batches."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 
+import httpx2
 import pytest
 
 from qa.api import aask_many, ask_many
 from qa.article import parse_article
 from qa.batch import batch_steps, split_usage
 from qa.driver import arun, run
-from qa.errors import OutputValidationError, QuestionError
+from qa.errors import ContextLengthError, OutputValidationError, QuestionError
+from qa.evidence import citation_for, evidence_sentences
+from qa.extract import compress
 from qa.schemas import Answer, Usage
 from qa.service import Turn, answer_steps, summary_steps
+from qa.summary import _key_numbers
 from tests.fakes import FakeChatServer
 
-TRADE = "China is Colombia's second-largest trading partner after the United States"
+TRADE = "China is Colombia's second-largest trading partner after the United States, which it recently displaced as Colombia's largest source of imports."
+TRADE_N = 5  # its number among the seed's evidence sentences (headline 1, standfirst 2, body from 3)
+SEED_SENTENCES = 15
+KEEP = {"abstain_threshold": 0.0}  # every cited answer is kept: the tests below are about the pipeline, not the calibrator
 
 
-def answer(text: str, *quotes: str, status: str = "answered") -> dict:
-    return {"answer": text, "status": status, "citations": [{"quote": q, "start": None, "end": None} for q in quotes]}
+def answer(text: str, sentence: int) -> dict:
+    """A reply in the model's format: the evidence sentence's number first, then the answer."""
+    return {"sentence": sentence, "answer": text}
 
 
-def summary(*quotes: str) -> dict:
-    return {
-        "headline": "China and Colombia sign Belt and Road plan",
-        "summary": "Colombia joined China's Belt and Road Initiative.",
-        "key_points": [{"point": f"Point {i}", "quote": q} for i, q in enumerate(quotes)],
-        "entities": [{"name": "Gustavo Petro", "type": "person", "role": "Colombia's president"}],
-        "figures": [{"value": "$9.2 billion", "kind": "amount", "meaning": "credit", "quote": "Xi also pledged $9.2 billion in credit"}],
-    }
+def numbered(number: int, text: str, sentence: int) -> dict:
+    return {"number": number, **answer(text, sentence)}
 
 
-def test_answer_with_a_verified_quote(seed) -> None:
-    server = FakeChatServer().enqueue(answer("The United States.", TRADE))
-    backend = server.backend()
+def test_the_seed_is_numbered_as_these_tests_assume(seed) -> None:
+    sentences = evidence_sentences(seed)
+    assert len(sentences) == SEED_SENTENCES and sentences[TRADE_N - 1].text == TRADE
+
+
+def test_answer_cites_the_numbered_sentence_verbatim(seed) -> None:
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
+    backend = server.backend(**KEEP)
     result = run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend)
-    assert result.answer.status == "answered"
+    assert result.answer.status == "answered" and result.answer.answer == "The United States."
     (citation,) = result.answer.citations
     assert seed.text[citation.start : citation.end] == citation.quote == TRADE
-    assert result.grounding.verified + result.grounding.repaired == 1
+    assert (result.grounding.verified, result.grounding.repaired, result.grounding.abstained) == (1, 0, False)
     assert result.provenance.prompt == "answer" and result.provenance.backend == "openai"
     assert result.usage.attempts == 1
+    assert result.signals is not None and (result.signals.sentence, result.signals.candidate) == (TRADE_N, "The United States.")
+    assert result.signals.p_none is None  # the fake server returns no logprobs
+    assert result.confidence is not None and 0.0 <= result.confidence <= 1.0
+    sent = server.requests[0]
+    assert f"[{TRADE_N}] {TRADE}" in sent["messages"][1]["content"]
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 10  # openai gives logprobs: abstention reads them
+    schema = sent["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["sentence"]["enum"] == list(range(SEED_SENTENCES + 1))
 
 
-def test_answer_with_curly_quote_variant_is_repaired(seed) -> None:
-    server = FakeChatServer().enqueue(answer("A deal.", 'Colombia\'s foreign ministry on Wednesday hailed a “historic”  deal with China.'))
-    backend = server.backend()
-    result = run(answer_steps(seed, "What did the ministry call it?", backend), backend)
+def test_backends_without_logprobs_are_not_asked_for_them(seed) -> None:
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
+    backend = server.backend(kind="llamacpp", base_url="http://localhost:8080/v1")
+    run(answer_steps(seed, "Who?", backend), backend)
+    assert "logprobs" not in server.requests[0] and "top_logprobs" not in server.requests[0]
+
+
+def test_the_citation_is_the_article_text_whatever_the_answer_says(seed) -> None:
+    # The quote is no longer the model's to copy (and repair): it is the cited sentence itself.
+    server = FakeChatServer().enqueue(answer("A “historic”  deal.", 8))
+    backend = server.backend(**KEEP)
+    result = run(answer_steps(seed, "What did the ministry call the deal?", backend), backend)
     (citation,) = result.answer.citations
+    assert citation.quote == """Colombia's foreign ministry on Wednesday hailed a "historic" deal with China."""
     assert seed.text[citation.start : citation.end] == citation.quote
-    assert '"historic"' in citation.quote and result.grounding.repaired == 1
+    assert result.answer.answer == "A “historic” deal."  # whitespace collapsed, nothing else touched
+    assert (result.grounding.verified, result.grounding.repaired, result.grounding.dropped) == (1, 0, [])
 
 
-def test_invented_quotes_are_reasked_then_the_answer_abstains(seed) -> None:
-    invented = answer("Brazil.", "Brazil is Colombia's biggest partner")
+def test_a_sentence_number_not_shown_is_reasked_once_then_the_answer_abstains(seed) -> None:
+    invented = answer("Brazil.", 99)
     server = FakeChatServer().enqueue(invented, invented, invented)
-    backend = server.backend(max_attempts=3)
+    backend = server.backend(max_attempts=3, **KEEP)
     result = run(answer_steps(seed, "Who is the partner?", backend), backend)
     assert len(server.requests) == 2  # the meaning check drove one re-ask, not more
-    assert "quote not found in the article" in server.requests[1]["messages"][-1]["content"]
-    assert result.answer.status == "not_in_article" and result.answer.answer == "" and result.answer.citations == []
-    assert result.grounding.abstained is True
-    assert [d.quote for d in result.grounding.dropped] == ["Brazil is Colombia's biggest partner"]
+    assert "sentence 99 does not exist" in server.requests[1]["messages"][-1]["content"]
+    assert server.requests[1]["messages"][-2] == {"role": "assistant", "content": json.dumps(invented)}
+    assert result.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
+    assert result.grounding.abstained is True and result.grounding.verified == 0
+    assert result.signals is not None and result.signals.candidate == "Brazil."  # what the model said is kept for the record
+    assert result.usage.attempts == 2
+
+
+def test_a_cited_sentence_with_an_empty_answer_is_reasked(seed) -> None:
+    server = FakeChatServer().enqueue(answer("", TRADE_N), answer("The United States.", TRADE_N))
+    backend = server.backend(**KEEP)
+    result = run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend)
+    assert "'answer' is empty although a sentence is cited" in server.requests[1]["messages"][-1]["content"]
+    assert result.answer.status == "answered" and result.answer.citations[0].quote == TRADE
     assert result.usage.attempts == 2
 
 
 def test_a_model_abstention_clears_its_text(seed) -> None:
-    server = FakeChatServer().enqueue(answer("Probably about 8 million people.", status="not_in_article"))
-    backend = server.backend()
+    server = FakeChatServer().enqueue(answer("Probably about 8 million people.", 0))
+    backend = server.backend(**KEEP)
     result = run(answer_steps(seed, "What is the population of Bogota?", backend), backend)
+    assert len(server.requests) == 1  # sentence 0 is a valid reply, not re-asked
     assert result.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
     assert result.grounding.abstained is False  # the model itself abstained
+    assert result.confidence is None and result.signals is not None and result.signals.sentence == 0
+
+
+def logprob_entries(content: str, zero_shares: list[float]) -> list[dict]:
+    """OpenAI-style logprobs for `content`, one token per JSON piece; at the i-th sentence number, '0' has share i."""
+    pieces = [p for p in re.split(r'("sentence"|\d+)', content) if p]
+    shares = iter(zero_shares)
+    entries = []
+    after_key = False
+    for piece in pieces:
+        top = []
+        if after_key and piece.isdigit():
+            zero = next(shares)
+            other = piece if piece != "0" else "7"  # the runner-up digit when the model wrote 0
+            top = [{"token": "0", "logprob": math.log(zero), "bytes": None}, {"token": other, "logprob": math.log(1 - zero), "bytes": None}]
+            after_key = False
+        after_key = after_key or piece == '"sentence"'
+        chosen = next((t["logprob"] for t in top if t["token"] == piece), 0.0)
+        entries.append({"token": piece, "logprob": chosen, "bytes": None, "top_logprobs": top})
+    return entries
+
+
+class LogprobServer(FakeChatServer):
+    """The fake server, also returning token logprobs as OpenAI does (`zero_shares`: p('0') at each sentence number)."""
+
+    def __init__(self, zero_shares: list[float]) -> None:
+        super().__init__()
+        self.zero_shares = zero_shares
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        body = json.loads(super().handle(request).content)
+        choice = body["choices"][0]
+        choice["logprobs"] = {"content": logprob_entries(choice["message"]["content"], self.zero_shares), "refusal": None}
+        return httpx2.Response(200, json=body)
+
+
+def test_the_models_probability_of_no_sentence_reaches_the_signals_and_lowers_confidence(seed) -> None:
+    results = []
+    for zero in (0.05, 0.6):
+        server = LogprobServer([zero]).enqueue(answer("The United States.", TRADE_N))
+        backend = server.backend(**KEEP)
+        results.append(run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend))
+    sure, doubtful = results
+    assert sure.signals is not None and sure.signals.p_none == pytest.approx(0.05)
+    assert doubtful.signals is not None and doubtful.signals.p_none == pytest.approx(0.6)
+    assert sure.confidence is not None and doubtful.confidence is not None and doubtful.confidence < sure.confidence
+
+
+def test_each_batched_answer_reads_its_own_probability_of_no_sentence(seed) -> None:
+    reply = {"answers": [numbered(1, "The United States.", TRADE_N), numbered(2, "", 0)]}
+    server = LogprobServer([0.1, 0.9]).enqueue(reply)
+    backend = server.backend(**KEEP)
+    results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
+    assert [r.signals.p_none for r in results if r.signals] == [pytest.approx(0.1), pytest.approx(0.9)]
+
+
+def test_a_low_confidence_answer_is_withdrawn(seed) -> None:
+    question = "Who is Colombia's largest trading partner?"
+    kept = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
+    withdrawn = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
+    keep_backend, strict_backend = kept.backend(abstain_threshold=0.0), withdrawn.backend(abstain_threshold=1.0)
+    one = run(answer_steps(seed, question, keep_backend), keep_backend)
+    two = run(answer_steps(seed, question, strict_backend), strict_backend)
+    assert one.answer.status == "answered" and one.grounding.abstained is False
+    assert two.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
+    assert two.grounding.abstained is True and two.grounding.verified == 1  # the evidence was real; confidence was not enough
+    assert two.confidence == one.confidence and two.confidence is not None and two.confidence < 1.0
+    assert two.signals == one.signals and two.signals is not None and two.signals.candidate == "The United States."
 
 
 @pytest.mark.parametrize("question", ["", "   \n ", "x" * 10_000])
@@ -85,45 +191,52 @@ def test_bad_questions_raise_before_any_call(seed, question: str) -> None:
     assert server.requests == []
 
 
-def test_constrained_backends_limit_quotes_to_article_sentences(seed) -> None:
-    server = FakeChatServer().enqueue(answer("The United States.", TRADE + ", which it recently displaced as Colombia's largest source of imports."))
+def test_constrained_backends_limit_citations_to_article_sentences(seed) -> None:
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
     backend = server.backend(kind="llamacpp", base_url="http://localhost:8080/v1", structured_mode="json_object_schema")
     run(answer_steps(seed, "Who?", backend), backend)
     sent = server.requests[0]["response_format"]
     assert sent["type"] == "json_object"  # llama-cpp-python's spelling (llamacpp itself now sends a grammar: test_servers_negotiation.py)
-    quote = sent["schema"]["$defs"]["Citation"]["properties"]["quote"]
-    assert TRADE + ", which it recently displaced as Colombia's largest source of imports." in quote["enum"]
-    assert all(s in seed.text for s in quote["enum"])
+    sentence = sent["schema"]["properties"]["sentence"]
+    assert sentence["type"] == "integer" and sentence["enum"] == [0, *range(1, SEED_SENTENCES + 1)]
+    assert list(sent["schema"]["properties"]) == ["sentence", "answer"]  # the evidence is written before the answer
 
 
 def test_plain_json_mode_shows_the_schema_in_the_prompt(seed) -> None:
-    server = FakeChatServer().enqueue(answer("The United States.", TRADE))
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
     backend = server.backend(kind="server", base_url="http://localhost:1/v1", structured_mode="json_object")
     run(answer_steps(seed, "Who?", backend), backend)
     assert server.requests[0]["response_format"] == {"type": "json_object"}
-    assert '"citations"' in server.requests[0]["messages"][0]["content"]
+    system = server.requests[0]["messages"][0]["content"]
+    assert '"sentence"' in system and '"enum":[0,1,2,' in system
 
 
 def test_the_article_prefix_is_byte_identical_across_questions(seed) -> None:
-    server = FakeChatServer().enqueue(answer("x", TRADE), answer("y", TRADE))
+    server = FakeChatServer().enqueue(answer("x", TRADE_N), answer("y", TRADE_N))
     backend = server.backend()
-    run(answer_steps(seed, "First question?", backend), backend)
-    run(answer_steps(seed, "A different second question?", backend), backend)
+    run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend)
+    run(answer_steps(seed, "How much credit did Xi pledge?", backend), backend)
     one, two = (r["messages"] for r in server.requests)
     assert one[0] == two[0]
-    prefix = one[1]["content"].split("Question:")[0]
-    assert prefix and two[1]["content"].startswith(prefix) and seed.text in prefix
+    end = one[1]["content"].index("<<<END ARTICLE")
+    prefix = one[1]["content"][: one[1]["content"].index("\n", end) + 1]
+    assert two[1]["content"].startswith(prefix)
+    assert all(f"[{n}] {s.text}" in prefix for n, s in enumerate(evidence_sentences(seed), 1))
+    assert one[1]["content"] != two[1]["content"]  # the question (and its hint) come after the article
 
 
 def test_follow_ups_carry_history_and_drop_the_oldest_when_it_does_not_fit(seed) -> None:
-    server = FakeChatServer().enqueue(answer("y", TRADE))
-    backend = server.backend(context_tokens=1900)
-    history = [Turn(question=f"Earlier question {i} " + "pad " * 60, answer=Answer(answer="a " * 100, status="answered", citations=[])) for i in range(6)]
+    server = FakeChatServer().enqueue(answer("y", TRADE_N))
+    backend = server.backend(context_tokens=1250)
+    earlier = Answer(answer="a " * 50, status="answered", citations=[citation_for(seed, TRADE_N)])
+    history = [Turn(question=f"Earlier question {i} " + "pad " * 60, answer=earlier) for i in range(6)]
     run(answer_steps(seed, "Now?", backend, history), backend)
     messages = server.requests[0]["messages"]
-    assert messages[-1]["content"].strip() == "Question: Now?"
+    assert messages[-1]["content"].rstrip().endswith("Question: Now?")
     assert 2 < len(messages) < 2 + 2 * len(history)  # some turns kept, the oldest dropped
     assert "Earlier question 5" in json.dumps(messages) and "Earlier question 0" not in json.dumps(messages)
+    # An earlier answer is replayed as the model would have written it: its evidence number, then its answer.
+    assert json.loads(messages[2]["content"]) == {"sentence": TRADE_N, "answer": earlier.answer}
 
 
 def long_article():
@@ -131,50 +244,128 @@ def long_article():
     return parse_article("Schools report\n\n" + "\n\n".join(paragraphs))
 
 
-def test_a_long_article_is_summarized_by_map_reduce(tmp_path) -> None:
-    article = long_article()
-    quotes = [article.paragraphs[i].text for i in (1, 2, 3)]
-    server = FakeChatServer()
-    for _ in range(20):
-        server.enqueue(summary(*quotes))
-    backend = server.backend(context_tokens=6500)
+PLACES = ["Arden", "Belmont", "Calder", "Dunmore", "Elgin", "Fairview", "Glenrock", "Hartwell", "Ivybridge", "Jasper", "Kelso"]
+WORKS = ["schools", "clinics", "bridges", "libraries", "parks", "wells", "markets", "roads", "ferries", "farms", "depots", "harbours", "stadiums"]
+
+
+def varied_long_article():
+    """140 short, distinct sentences: enough for five key sentences that are not near-duplicates."""
+    paragraphs = [f"{PLACES[i % 11]} gained {i + 2} {WORKS[i % 13]}." for i in range(140)]
+    return parse_article("Towns report new public works\n\n" + "\n\n".join(paragraphs))
+
+
+def draft(article, style: str = "standard") -> dict:
+    """A faithful SummaryDraft: one point per key sentence (its compressed text), in order."""
+    sentences = evidence_sentences(article)
+    numbers = _key_numbers(article, sentences, style)
+    return {
+        "key_points": [{"sentence": n, "point": " ".join(compress(sentences[n - 1].text).split()[:12])} for n in numbers],
+        "summary": compress(sentences[numbers[0] - 1].text),
+        "headline": sentences[0].text,
+    }
+
+
+def test_a_long_article_shows_the_model_only_its_key_sentences_and_still_gets_a_summary() -> None:
+    article = varied_long_article()
+    sentences = evidence_sentences(article)
+    numbers = _key_numbers(article, sentences, "standard")
+    server = FakeChatServer().enqueue(draft(article))
+    backend = server.backend(context_tokens=1500)
     result = run(summary_steps(article, backend), backend)
-    prompts = [r["messages"][0]["content"] for r in server.requests]
-    assert len(server.requests) >= 3  # at least two chunks and the combine step
-    assert "partial summaries" in prompts[-1]
-    covered = "".join(r["messages"][1]["content"] for r in server.requests[:-1])
-    assert all(p.text in covered for p in article.paragraphs)  # every paragraph was read, none dropped
-    assert result.usage.attempts == len(server.requests)
-    assert result.provenance.prompt == "combine"
-    assert result.grounding.unsupported_key_points == []
+    assert len(server.requests) == 1  # one call, no map-reduce
+    sent = server.requests[0]["messages"][1]["content"]
+    shown = {n for n in range(1, len(sentences) + 1) if f"[{n}] {sentences[n - 1].text}\n" in sent + "\n"}
+    assert set(numbers) <= shown and len(shown) < len(sentences)  # the key sentences (and neighbours), not all
+    assert shown <= {m for n in numbers for m in (n - 1, n, n + 1)}
+    assert "Key sentences: " + ", ".join(f"[{n}]" for n in numbers) in sent
+    assert [p.quote for p in result.summary.key_points] == [sentences[n - 1].text for n in numbers]
+    assert result.mode == "write" and result.dropped_statements == []
+    assert result.provenance.prompt == "summarize" and result.usage.attempts == 1
 
 
-def test_a_long_article_is_answered_from_its_most_relevant_paragraphs() -> None:
+def test_the_whole_article_is_shown_when_it_fits() -> None:
+    article = varied_long_article()
+    server = FakeChatServer().enqueue(draft(article))
+    backend = server.backend(context_tokens=8000)
+    run(summary_steps(article, backend), backend)
+    sent = server.requests[0]["messages"][1]["content"]
+    assert all(f"[{n}] {s.text}" in sent for n, s in enumerate(evidence_sentences(article), 1))
+
+
+def test_a_context_too_small_for_even_the_key_sentences_is_a_context_error() -> None:
+    server = FakeChatServer()
+    backend = server.backend(context_tokens=400)
+    with pytest.raises(ContextLengthError):
+        run(summary_steps(varied_long_article(), backend), backend)
+    assert server.requests == []
+
+
+def test_a_long_article_is_answered_from_its_best_ranked_sentences_numbers_kept() -> None:
     article = long_article()
-    target = article.paragraphs[78].text
-    server = FakeChatServer().enqueue(answer("234 schools.", target))
-    backend = server.backend(context_tokens=2500)
+    target = 79  # headline 1, then district i is sentence i + 2
+    assert evidence_sentences(article)[target - 1].text.startswith("In district 77,")
+    server = FakeChatServer().enqueue(answer("231", target))
+    backend = server.backend(context_tokens=2500, **KEEP)
     result = run(answer_steps(article, "How many new schools did district 77 report?", backend), backend)
     sent = server.requests[0]["messages"][1]["content"]
-    assert "district 77," in sent and len(sent) < len(article.text)
-    assert result.answer.status == "answered"
+    assert f"[{target}] In district 77," in sent and len(sent) < len(article.text)  # shown under its own number
+    enum = server.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["sentence"]["enum"]
+    assert enum[0] == 0 and target in enum and len(enum) - 1 < len(evidence_sentences(article))  # only shown numbers
+    assert all(f"[{n}] " in sent for n in enum[1:])
+    assert result.answer.status == "answered" and result.answer.answer == "231"
+    assert result.answer.citations[0].quote == article.paragraphs[78].text
+
+
+def test_a_long_article_reasks_a_number_it_did_not_show() -> None:
+    article = long_article()
+    question = "How many new schools did district 77 report?"
+    probe = FakeChatServer().backend(context_tokens=2500)
+    steps = answer_steps(article, question, probe)
+    shown = next(steps).body["response_format"]["json_schema"]["schema"]["properties"]["sentence"]["enum"][1:]
+    steps.close()
+    hidden = next(n for n in range(1, len(evidence_sentences(article)) + 1) if n not in shown)  # exists, not shown
+    server = FakeChatServer().enqueue(answer("3", hidden), answer("231", 79))
+    backend = server.backend(context_tokens=2500, **KEEP)
+    result = run(answer_steps(article, question, backend), backend)
+    assert f"[{hidden}] " not in server.requests[0]["messages"][1]["content"]
+    assert f"sentence {hidden} does not exist" in server.requests[1]["messages"][-1]["content"]
+    assert result.answer.answer == "231" and result.usage.attempts == 2
 
 
 def test_ask_many_answers_in_one_call_and_verifies_each(seed) -> None:
-    reply = {"answers": [dict(answer("The United States.", TRADE), number=1), dict(answer("", status="not_in_article"), number=2)]}
+    reply = {"answers": [numbered(1, "The United States.", TRADE_N), numbered(2, "", 0)]}
     server = FakeChatServer().enqueue(reply)
-    backend = server.backend()
+    backend = server.backend(**KEEP)
     results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
     assert len(server.requests) == 1
     assert [r.answer.status for r in results] == ["answered", "not_in_article"]
-    assert results[0].answer.citations[0].quote == TRADE
-    items = server.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["answers"]
+    assert results[0].answer.citations[0].quote == TRADE and results[0].answer.answer == "The United States."
+    assert results[1].grounding.abstained is False  # sentence 0: the model's own abstention
+    assert [r.provenance.prompt for r in results] == ["answer_many"] * 2
+    body = server.requests[0]
+    assert body["logprobs"] is True
+    schema = body["response_format"]["json_schema"]["schema"]
+    items = schema["properties"]["answers"]
     assert items["minItems"] == items["maxItems"] == 2
+    entry = schema["$defs"]["NumberedAnswer"]
+    assert list(entry["properties"]) == ["number", "sentence", "answer"]
+    assert entry["properties"]["sentence"]["enum"] == list(range(SEED_SENTENCES + 1))
     assert sum(r.usage.total_tokens for r in results) == 120
 
 
+def test_a_batch_answer_citing_a_sentence_not_shown_is_reasked(seed) -> None:
+    bad = {"answers": [numbered(1, "The United States.", 99), numbered(2, "", 0)]}
+    good = {"answers": [numbered(1, "The United States.", TRADE_N), numbered(2, "", 0)]}
+    server = FakeChatServer().enqueue(bad, good)
+    backend = server.backend(**KEEP)
+    results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
+    assert "answer 1: sentence 99 does not exist" in server.requests[1]["messages"][-1]["content"]
+    assert results[0].answer.citations[0].quote == TRADE
+    assert sum(r.usage.attempts for r in results) == 2
+
+
 def test_a_batch_that_stays_misnumbered_fails_with_its_usage(seed) -> None:
-    wrong = {"answers": [dict(answer("x", TRADE), number=1), dict(answer("y", TRADE), number=1)]}
+    wrong = {"answers": [numbered(1, "x", TRADE_N), numbered(1, "y", TRADE_N)]}
     server = FakeChatServer().enqueue(wrong, wrong, wrong)
     backend = server.backend(max_attempts=3)
     with pytest.raises(OutputValidationError, match="did not number") as failure:
@@ -184,9 +375,9 @@ def test_a_batch_that_stays_misnumbered_fails_with_its_usage(seed) -> None:
 
 
 def test_ask_many_answers_one_by_one_after_a_failed_batch_and_charges_it(seed, monkeypatch) -> None:
-    wrong = {"answers": [dict(answer("x", TRADE), number=1)]}
-    server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE), answer("b", TRADE))
-    backend = server.backend(max_attempts=3)
+    wrong = {"answers": [numbered(1, "x", TRADE_N)]}
+    server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE_N), answer("b", TRADE_N))
+    backend = server.backend(max_attempts=3, **KEEP)
     monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
     results = ask_many(seed, ["One?", "Two?"], concurrency=1)
     assert [r.answer.answer for r in results] == ["a", "b"]
@@ -197,9 +388,9 @@ def test_ask_many_answers_one_by_one_after_a_failed_batch_and_charges_it(seed, m
 
 
 def test_async_ask_many_charges_a_failed_batch_too(seed, monkeypatch) -> None:
-    wrong = {"answers": [dict(answer("x", TRADE), number=1)]}
-    server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE), answer("b", TRADE))
-    backend = server.backend(max_attempts=3)
+    wrong = {"answers": [numbered(1, "x", TRADE_N)]}
+    server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE_N), answer("b", TRADE_N))
+    backend = server.backend(max_attempts=3, **KEEP)
     monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
     results = asyncio.run(aask_many(seed, ["One?", "Two?"], concurrency=1))
     assert [r.answer.answer for r in results] == ["a", "b"]
@@ -207,9 +398,9 @@ def test_async_ask_many_charges_a_failed_batch_too(seed, monkeypatch) -> None:
 
 
 def test_a_grammar_backend_gets_the_numbers_pinned_in_the_schema(seed) -> None:
-    reply = {"answers": [dict(answer("The United States.", TRADE), number=1), dict(answer("", status="not_in_article"), number=2)]}
+    reply = {"answers": [numbered(1, "The United States.", TRADE_N), numbered(2, "", 0)]}
     server = FakeChatServer().enqueue(reply)
-    backend = server.backend("vllm")
+    backend = server.backend("vllm", **KEEP)
     results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
     assert [r.answer.status for r in results] == ["answered", "not_in_article"]
     answers = server.requests[0]["response_format"]["json_schema"]["schema"]["properties"]["answers"]
@@ -218,6 +409,7 @@ def test_a_grammar_backend_gets_the_numbers_pinned_in_the_schema(seed) -> None:
         {"type": "integer", "const": 1},
         {"type": "integer", "const": 2},
     ]
+    assert all(item["properties"]["sentence"]["enum"] == list(range(SEED_SENTENCES + 1)) for item in answers["prefixItems"])
 
 
 def test_pinned_numbers_make_a_grammar_that_only_accepts_them_in_order(seed) -> None:
@@ -236,8 +428,8 @@ def test_pinned_numbers_make_a_grammar_that_only_accepts_them_in_order(seed) -> 
 
 
 def test_async_ask_many_keeps_question_order(seed, monkeypatch) -> None:
-    server = FakeChatServer().enqueue(answer("a", TRADE), answer("b", TRADE))
-    backend = server.backend()
+    server = FakeChatServer().enqueue(answer("a", TRADE_N), answer("b", TRADE_N))
+    backend = server.backend(**KEEP)
     monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
     results = asyncio.run(aask_many(seed, ["One?", "Two?"], batch=False, concurrency=1))
     assert [r.question for r in results] == ["One?", "Two?"]
@@ -245,8 +437,8 @@ def test_async_ask_many_keeps_question_order(seed, monkeypatch) -> None:
 
 
 def test_sync_and_async_steps_give_the_same_result(seed) -> None:
-    sync_server = FakeChatServer().enqueue(answer("The United States.", TRADE))
-    async_server = FakeChatServer().enqueue(answer("The United States.", TRADE))
+    sync_server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
+    async_server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
     sync_backend, async_backend = sync_server.backend(), async_server.backend()
     one = run(answer_steps(seed, "Who?", sync_backend), sync_backend)
     two = asyncio.run(arun(answer_steps(seed, "Who?", async_backend), async_backend))
@@ -261,14 +453,14 @@ def test_split_usage_adds_up() -> None:
     assert sum(s.attempts for s in shares) == 2 and sum(s.cost_usd for s in shares) == pytest.approx(0.3)
 
 
-def test_a_failing_map_reduce_step_reports_the_usage_of_every_step_before_it() -> None:
+def test_a_failing_summary_call_reports_the_usage_of_every_attempt_before_it(seed) -> None:
     from qa.errors import RefusalError
     from tests.fakes import Reply
 
-    article = long_article()
-    quotes = [article.paragraphs[i].text for i in (1, 2, 3)]
-    server = FakeChatServer().enqueue(summary(*quotes), summary(*quotes), Reply(None, refusal="No."))
-    backend = server.backend(context_tokens=6500)
+    unsupported = draft(seed) | {"summary": "The agreement is part of China's expansion into Europe."}
+    server = FakeChatServer().enqueue(unsupported, Reply(None, refusal="No."))
+    backend = server.backend()
     with pytest.raises(RefusalError) as info:
-        run(summary_steps(article, backend), backend)
-    assert info.value.usage is not None and info.value.usage.attempts == 3 == len(server.requests)
+        run(summary_steps(seed, backend), backend)
+    assert "summary:" in server.requests[1]["messages"][-1]["content"]  # the unsupported statement drove a re-ask
+    assert info.value.usage is not None and info.value.usage.attempts == 2 == len(server.requests)

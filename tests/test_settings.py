@@ -6,7 +6,7 @@ import pytest
 
 from qa.backends import open_backend
 from qa.errors import ConfigError
-from qa.settings import Settings
+from qa.settings import Settings, redact_url
 
 
 def test_no_key_and_no_server_means_the_embedded_model() -> None:
@@ -41,6 +41,26 @@ def test_the_key_never_appears_in_repr_or_description() -> None:
 def test_backends_are_shared_per_settings() -> None:
     one = open_backend(Settings.load(env={}, backend="embedded"))
     assert open_backend(Settings.load(env={}, backend="embedded")) is one
-    assert one.model == "SmolLM2-135M-Instruct.Q4_1" and one.constrain_quotes
+    assert one.model == "qwen2.5-coder-0.5b-instruct-q4_k_m" and one.constrain_quotes  # the registry's default
     openai = open_backend(Settings.load(env={"OPENAI_API_KEY": "sk-x"}))
     assert openai.model == "gpt-4o-mini" and not openai.constrain_quotes and not openai.schema_in_prompt
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://localhost:11434/v1", "http://localhost:11434/v1"),
+        ("http://user:pass@host:8000/v1", "http://***@host:8000/v1"),
+        ("https://host/v1?api_key=abc&region=eu", "https://host/v1?api_key=***&region=eu"),
+        ("https://host/v1?access_token=abc&sig=x&Password=y", "https://host/v1?access_token=***&sig=***&Password=***"),
+        ("http://[::1/v1", "***"),  # not a URL at all: hidden whole
+    ],
+)
+def test_redact_url_hides_userinfo_and_secret_query_values(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_the_base_url_credentials_never_appear_in_repr() -> None:
+    settings = Settings.load(env={"OPENAI_BASE_URL": "http://me:hunter2@host/v1?token=abc"})
+    assert "hunter2" not in repr(settings) and "abc" not in repr(settings)
+    assert settings.shown_base_url() == "http://***@host/v1?token=***"

@@ -84,9 +84,19 @@ def test_a_fenced_object_counts_as_closed() -> None:
     cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=12),
 )
 def test_any_split_of_the_json_yields_exactly_the_answer(answer: str, cuts: list[int]) -> None:
-    raw = json.dumps({"answer": answer, "status": "answered", "citations": [{"quote": "q", "start": None, "end": None}]})
+    raw = json.dumps({"sentence": 3, "answer": answer})
     points = sorted({min(c, len(raw)) for c in cuts})
     pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
+    pieces = [p for p in pieces if p]  # an empty delta is the driver's "new attempt" mark, never a split
     stream = AnswerTextStream()
     assert "".join(stream.feed(p) for p in pieces) == answer
     assert stream.attempt == 1
+
+
+def test_an_empty_delta_starts_a_new_attempt_after_a_cut_off_one() -> None:
+    stream = AnswerTextStream()
+    first = stream.feed('{"sentence": 2, "answer": "It w')
+    assert first == "It w" and stream.attempt == 1
+    assert stream.feed("") == ""  # the driver: a new attempt starts
+    again = "".join(stream.feed(p) for p in ['{"sentence": 2, ', '"answer": "It was ', 'pasted."}'])
+    assert again == "It was pasted." and stream.attempt == 2

@@ -8,20 +8,28 @@ import pytest
 
 import qa
 from qa.backends import open_backend
+from qa.batch import batch_steps
 from qa.service import answer_steps, summary_steps
 from qa.tokens import paragraph_counter, tiktoken_counter
+
+from tests.conftest import EMBEDDED_TEST_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def prompt_texts() -> list[str]:
-    """Real prompts (answer and summary, system and user) and the seed article itself."""
+    """Real prompts (answer, batched answers and summary: system and numbered article) and the seed article itself."""
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
     backend = open_backend(qa.Settings.load(env={}, backend="openai", api_key="sk-test-not-real-0000000000", record_mode="off"))
     texts = [article.text, (ROOT / "seeds" / "000_db386d23d8a38732.txt").read_text()]
-    for steps in (answer_steps(article, "Who signed the plan?", backend), summary_steps(article, backend)):
+    for steps in (
+        answer_steps(article, "Who signed the plan?", backend),
+        batch_steps(article, ["Who signed the plan?", "How much credit was pledged?"], backend),
+        summary_steps(article, backend),
+    ):
         texts += [message["content"] for message in next(steps).body["messages"]]
         steps.close()
+    assert sum("[1] " in t for t in texts) == 3  # every prompt shows the article as numbered sentences
     return texts
 
 
@@ -30,7 +38,7 @@ def counters() -> list[tuple[str, object]]:
     try:
         from qa.local import load_model
 
-        found.append(("SmolLM2", load_model().count_tokens))
+        found.append(("SmolLM2", load_model(EMBEDDED_TEST_MODEL).count_tokens))
     except Exception:  # noqa: BLE001 - the extra is optional; cl100k is still checked
         pass
     return found

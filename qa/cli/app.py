@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import click
 
 from qa import __version__
-from qa.cli.group import LAZY_COMMANDS, CliState, QAGroup, verbose_logging
+from qa.cli.group import LAZY_COMMANDS, CliState, QAGroup, recording, verbose_logging
 
 if TYPE_CHECKING:
     from qa.article import Article
@@ -79,7 +79,7 @@ def summarize(state: CliState, article: str | None, as_json: bool, style: str, l
     settings = state.settings()
     doc = find_article(article)
     printer = Printer()
-    with printer.status(f"Summarizing with {settings.describe()}…"):
+    with recording(settings), printer.status(f"Summarizing with {settings.describe()}…"):
         result = qa.summarize(doc, style=style, lang=lang, settings=settings)  # type: ignore[arg-type]
     if as_json:
         printer.json(result.model_dump_json())
@@ -127,13 +127,13 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
     title prefix of a seed; otherwise every argument is a question.
     """
     import qa
-    from qa.cli.render import Printer, answer_markdown, answers_markdown
+    from qa.cli.render import WITHDRAWN, Printer, answer_markdown, answers_markdown
 
     settings = state.settings()
     doc, questions = _article_and_questions(args)
     printer = Printer()
     if len(questions) > 1:
-        with printer.status(f"Answering {len(questions)} questions with {settings.describe()}…"):
+        with recording(settings), printer.status(f"Answering {len(questions)} questions with {settings.describe()}…"):
             results = qa.ask_many(doc, questions, batch=batch, settings=settings)
         if as_json:
             printer.json("[" + ",".join(r.model_dump_json() for r in results) + "]")
@@ -141,7 +141,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
             printer.markdown(answers_markdown(results))
         return
     if as_json or not printer.terminal:
-        with printer.status(f"Answering with {settings.describe()}…"):
+        with recording(settings), printer.status(f"Answering with {settings.describe()}…"):
             result = qa.ask(doc, questions[0], settings=settings)
         if as_json:
             printer.json(result.model_dump_json())
@@ -151,18 +151,24 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
     from qa.streaming import AnswerTextStream
 
     stream = AnswerTextStream()
-    with printer.status(f"Answering with {settings.describe()}…") as spinner:
+    try:
+        with recording(settings), printer.status(f"Answering with {settings.describe()}…") as spinner:
 
-        def on_text(delta: str) -> None:
-            attempt = stream.attempt
-            text = stream.feed(delta)
-            if stream.attempt != attempt:
-                printer.stream_text("\n[the model is rewriting its answer]\n")
-            if text:
-                spinner.stop()
-                printer.stream_text(text)
+            def on_text(delta: str) -> None:
+                attempt = stream.attempt
+                text = stream.feed(delta)
+                if stream.attempt != attempt:
+                    printer.stream_text("\n[the model is rewriting its answer]\n")
+                if text:
+                    spinner.stop()
+                    printer.stream_text(text)
 
-        result = qa.ask(doc, questions[0], on_text=on_text, settings=settings)
+            result = qa.ask(doc, questions[0], on_text=on_text, settings=settings)
+    except BaseException:
+        if stream.text:  # the call failed after text was shown: say it is not an answer, on its own line
+            printer.line()
+            printer.line(WITHDRAWN)
+        raise
     if stream.text:
         printer.line()
     printer.markdown(answer_markdown(result, streamed=stream.text))
@@ -197,14 +203,15 @@ class PromptTokens:
 
 def count_prompt_tokens(doc: Article, model: str) -> PromptTokens:
     """Tokens of the answer and summarize prompts for `doc`: the messages only (no question, no schema)."""
-    from qa.prompts import article_block, load_prompt
+    from qa.evidence import numbered_block
+    from qa.prompts import load_prompt
     from qa.tokens import _encoding, estimate_cost, message_tokens, tiktoken_counter
 
     count = tiktoken_counter(model)
     encoding = _encoding(model).name  # the encoding tiktoken_counter settled on (cached)
-    block = article_block(doc.text)
-    answer = load_prompt("answer").render(article_block=block, question="", schema="")
-    summary = load_prompt("summarize").render(article_block=block, style="standard", lang="", schema="")
+    block = numbered_block(doc)
+    answer = load_prompt("answer").render(article_block=block, question="", hint="", schema="")
+    summary = load_prompt("summarize").render(article_block=block, key_sentences="", style="standard", lang="", schema="")
     n_answer, n_summary = message_tokens(answer.messages, count), message_tokens(summary.messages, count)
     return PromptTokens(
         model=model,
@@ -274,17 +281,38 @@ def recordings_list(state: CliState, folder: Path | None) -> None:
 
 @recordings.command("prune")
 @_DIR_OPTION
-@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("--yes", is_flag=True, help="Delete them. Without it, prune only lists what it would delete.")
+@click.option("--dry-run", is_flag=True, hidden=True, help="Only list what would be deleted (the default).")
 @click.pass_obj
-def recordings_prune(state: CliState, folder: Path | None, dry_run: bool) -> None:
-    """Delete recordings the last run did not use (per the folder's usage log)."""
+def recordings_prune(state: CliState, folder: Path | None, yes: bool, dry_run: bool) -> None:
+    """List (--yes: delete) recordings the last run did not use, per the folder's usage log.
+
+    The usage log lists what the last process that replayed from the folder used: after a
+    single `qa ask` that is one or two recordings. Run everything the recordings serve
+    first (the whole test suite, or `qa --record-mode replay eval` for a suite), check the
+    list, then delete with --yes.
+    """
+    import datetime as dt
+
     from qa.cli.render import Printer
-    from qa.recording import prune_unused
+    from qa.recording import USAGE_LOG_NAME, prune_unused
+    from qa.recording.entry import is_entry_file
 
     folder = folder or state.settings().recordings
-    removed = prune_unused(folder, dry_run=dry_run)
-    verb = "Would delete" if dry_run else "Deleted"
-    lines = [f"{verb} {len(removed)} unused recording(s) in {folder}."] + [f"- {p.name}" for p in removed]
+    delete = yes and not dry_run
+    total = sum(1 for p in folder.iterdir() if is_entry_file(p.name)) if folder.is_dir() else 0
+    unused = prune_unused(folder, dry_run=not delete)
+    written = dt.datetime.fromtimestamp((folder / USAGE_LOG_NAME).stat().st_mtime).astimezone()
+    since = f"the last run (its usage log {folder / USAGE_LOG_NAME} was written {written:%Y-%m-%d %H:%M:%S %Z})"
+    verb = "Deleted" if delete else "Would delete"
+    lines = [f"{verb} {len(unused)} of {total} recording(s) in {folder} that {since} did not use."]
+    lines += [f"- {p.name}" for p in unused]
+    if not delete and unused:
+        lines.append(
+            "\nNothing was deleted. A usage log lists only what the last command used: if that was not everything "
+            "these recordings serve (the whole test suite, or a full `qa --record-mode replay eval`), run that first. "
+            f"Then delete them with `qa recordings prune --yes --dir {folder}`."
+        )
     Printer().markdown("\n".join(lines) + "\n")
 
 

@@ -7,7 +7,8 @@ worker's next streamed delta then raises inside the SDK's stream loop, which clo
 stream (the embedded model stops generating and is released) and the prompt comes back
 with the conversation unchanged. A summary is not streamed: Ctrl-C abandons its result,
 and the next call waits for it to finish. Ctrl-C at the prompt clears the line; Ctrl-D or
-/exit quits. History is kept in $XDG_STATE_HOME/qa/history (~/.local/state/qa/history).
+/exit quits. History is kept in $XDG_STATE_HOME/qa/history (~/.local/state/qa/history),
+readable by its owner only (0600).
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from prompt_toolkit.document import Document
 
 import qa
 from qa.article import Article
-from qa.cli.render import Printer, answer_markdown, sources_markdown, summary_markdown, usage_line
+from qa.cli.group import recording
+from qa.cli.render import WITHDRAWN, Printer, answer_markdown, sources_markdown, summary_markdown, usage_line
 from qa.cli.transcript import TranscriptEntry, save_transcript, total_usage
 from qa.cli.worker import Interrupted, ModelRunner
-from qa.errors import QAError
+from qa.errors import InputError, QAError
 from qa.schemas import AnswerResult, SummaryResult
 from qa.settings import Settings
 from qa.streaming import AnswerTextStream
@@ -48,7 +50,7 @@ COMMANDS: dict[str, str] = {
     "/summary": "summarize the article",
     "/sources": "the verified quotes behind the last answer, with their positions",
     "/usage": "tokens and cost of the last turn and of the session",
-    "/save": "[PATH]  save the transcript (Markdown; JSON if PATH ends in .json)",
+    "/save": "[PATH]  save the transcript (Markdown; JSON if PATH ends in .json; into PATH if a folder)",
     "/article": "REF  switch to another article (a path, or a seed id or title prefix)",
     "/clear": "forget earlier turns: the next question starts afresh",
     "/help": "this list",
@@ -144,7 +146,7 @@ class ChatSession:
         stream = AnswerTextStream()
         conversation = self.conversation
         try:
-            with self.printer.status("Thinking…") as spinner:
+            with recording(self.settings), self.printer.status("Thinking…") as spinner:
 
                 def show(delta: str) -> None:
                     attempt = stream.attempt
@@ -164,6 +166,8 @@ class ChatSession:
             return
         except BaseException:
             self._end_line(stream)
+            if stream.text:
+                self.printer.line(WITHDRAWN)
             raise
         self._end_line(stream)
         self.printer.markdown(answer_markdown(result, streamed=stream.text))
@@ -199,7 +203,7 @@ class ChatSession:
             self._wait_for_abandoned_call()
             article, settings = self.article, self.settings
             try:
-                with self.printer.status("Summarizing…"):
+                with recording(settings), self.printer.status("Summarizing…"):
                     cached = self.runner.run(lambda _on_text: qa.summarize(article, settings=settings))
             except Interrupted:
                 self.printer.line("[summary cancelled]")
@@ -223,8 +227,17 @@ class ChatSession:
         self.printer.line(f"Session ({turns}): {usage_line(total_usage(self.entries))}")
 
     def save(self, target: str | None) -> Path:
-        """Write the transcript to `target` (default: a timestamped .md file); never overwrite."""
-        path = Path(target).expanduser() if target else Path(f"qa-chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md")
+        """Write the transcript to `target` (default: a timestamped .md file); never overwrite.
+
+        A `target` that is a folder (or ends with a slash) gets the default file name inside it."""
+        default = f"qa-chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
+        path = Path(target).expanduser() if target else Path(default)
+        if target and (path.is_dir() or target.endswith(("/", os.sep))):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"cannot write into {path}: {exc.strerror or exc}") from exc
+            path = path / default
         written = save_transcript(self.entries, path)
         self.printer.line(f"Saved {len(self.entries)} turn(s) to {written}")
         return written
@@ -269,7 +282,9 @@ class PromptReader:
         path = history or history_path()
         store: History
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # the questions asked are private
+            os.chmod(path, 0o600)  # a file made before qa did this
             store = FileHistory(str(path))
         except OSError as exc:
             print(f"qa: history is not kept: cannot create {path.parent} ({exc.strerror})", file=sys.stderr)

@@ -8,9 +8,10 @@
 Defaults for suite NAME: the suite is evals/NAME/suite.toml, its recordings
 evals/recordings/NAME/ (unless --recordings is given), its baseline
 evals/baselines/NAME.json and the log evals/runs/NAME-<UTC time>.jsonl. Exit codes: 0
-pass; 6 the harness failed (bad dataset or baseline, a replay miss, an unexpected
-exception in a case); 7 `--check` failed (a metric below its threshold, or a case correct
-in the baseline is not now).
+pass; 2 a bad option or unwritable output path (checked before any case runs); 6 the
+harness failed (bad dataset or baseline, a replay miss, an unexpected exception in a
+case); 7 `--check` failed (a metric below its threshold, or a case correct in the
+baseline is not now); 130 interrupted (the log and the command that resumes it are printed).
 """
 
 from __future__ import annotations
@@ -58,13 +59,53 @@ def resolve_suite(value: str) -> tuple[Path, Path]:
     raise EvalError(f"no suite named {value!r}: looked for evals/{value}/suite.toml in {Path.cwd()} and {checkout}")
 
 
-def _harness_message(run: EvalRun, hint: str) -> str:
+def check_writable(path: Path, option: str) -> None:
+    """Fail now (exit 2) if `path` cannot be written, rather than after every case has run and been paid for."""
+    if path.is_dir():
+        raise click.BadParameter(f"cannot write {path}: it is a folder", param_hint=f"'{option}'")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write {path}: {exc.strerror or exc}", param_hint=f"'{option}'") from None
+
+
+def _interrupted_message(state: CliState, log_path: Path, total: int) -> str:
+    """How many cases the log keeps, and the command that resumes the run."""
+    from qa.cli.argv import qa_command
+    from qa.errors import EvalError
+    from qa.evals.log import read_log
+
+    try:
+        logged = len(read_log(log_path).records)
+    except EvalError:  # interrupted before the header was written
+        logged = 0
+    named = any(arg == "--log" or arg.startswith("--log=") for arg in state.argv)
+    command = qa_command(state.argv, append=() if named else ("--log", str(log_path)))
+    return f"{logged} of {total} cases are in the run log {log_path}; resume with: {command}"
+
+
+def _chosen(state: CliState, name: str) -> bool:
+    """Whether the user chose this setting (`--backend`, QA_BACKEND, ...), rather than leaving it to `auto`/the default."""
+    import os
+
+    value = state.overrides.get(name) or os.environ.get(f"QA_{name.upper()}", "").strip()
+    return bool(value) and value != "auto"
+
+
+def _harness_message(run: EvalRun, hint: str, mismatch: str | None) -> str:
     """What stderr says when cases hit harness errors: how many, whether replay missed, the first."""
     errors = run.harness_errors
     first = errors[0]
     assert first.error is not None
     lines = [f"{len(errors)} case(s) hit a harness error, so the metrics cannot be trusted (exit 6)."]
     if any(r.error is not None and r.error.type == "ReplayMissError" for r in errors):
+        if mismatch:
+            lines.append(f"The replay missed because {mismatch}.")
         lines.append(f"A replay miss means a request has no recording (a prompt, the model or the code changed): re-record with `{hint}`.")
     lines.append(f"First: {first.case_id}: {first.error.type}: {first.error.message}")
     return "\n".join(lines)
@@ -76,7 +117,8 @@ def _harness_message(run: EvalRun, hint: str) -> str:
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Run every case N times.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Cases run at once.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Run log (JSONL); an existing log is resumed. Default: evals/runs/<suite>-<UTC time>.jsonl.")
+              help="Run log (JSONL); an existing log is resumed (cases that ended in a harness error run again). "
+                   "Default: evals/runs/<suite>-<UTC time>.jsonl.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.md",
               help="Write a Markdown report with per-case evidence.")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.xml",
@@ -107,16 +149,20 @@ def eval_cmd(
 
     Every question and one summary per repeat run against the backend (or its recordings:
     `qa --record-mode replay eval --check` needs no model and no network). Each finished
-    case is appended to the run log; an existing --log is resumed.
+    case is appended to the run log; an existing --log is resumed, and its cases that
+    ended in a harness error (a server error after the retries, a replay miss) run again.
+    Ctrl-C prints the log and the command that resumes it.
 
-    Exit codes: 0 pass; 6 the harness failed (a bad suite or baseline, a replay miss, an
-    unexpected exception); 7 with --check, a metric below its threshold in suite.toml or a
-    case correct in the baseline that is not now.
+    Exit codes: 0 pass; 2 a bad option or an output path that cannot be written (checked
+    before the first case); 6 the harness failed (a bad suite or baseline, a replay miss,
+    an unexpected exception); 7 with --check, a metric below its threshold in suite.toml
+    or a case correct in the baseline that is not now; 130 interrupted.
     """
     from qa.evals import gate as gating
     from qa.evals import load_suite, report
     from qa.evals.log import read_log
-    from qa.evals.runner import plan_cases, run_suite
+    from qa.cli.argv import group_arguments, qa_command
+    from qa.evals.runner import match_recordings, plan_cases, run_suite
     from qa.settings import Settings
 
     if compare:
@@ -128,31 +174,63 @@ def eval_cmd(
     overrides = dict(state.overrides)
     overrides["recordings"] = overrides.get("recordings") or root / "evals" / "recordings" / suite.name
     settings = Settings.load(**overrides)
+    choice = match_recordings(settings, chose_backend=_chosen(state, "backend"), chose_model=_chosen(state, "model"))
+    settings = choice.settings
+    if choice.note:
+        click.echo(f"qa: {choice.note}", err=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     log_path = log_path or root / "evals" / "runs" / f"{suite.name}-{stamp}.jsonl"
+    named_baseline = baseline_path is not None
     baseline_path = baseline_path or root / "evals" / "baselines" / f"{suite.name}.json"
-    hint = f"qa --record-mode record eval --suite {suite_name}"
+    again = ["eval", "--suite", suite_name, *(["--repeats", str(repeats)] if repeats > 1 else []), *(["--judge"] if judge else [])]
+    hint = qa_command([*group_arguments(state.argv), *again], record_mode="record", group_options=choice.options)
+    # Everything that can fail without a model call fails before the first one.
+    if settings.record_mode == "replay":
+        from qa.recording import check_replay_folder
+
+        check_replay_folder(settings.recordings, hint)
+    elif settings.record_mode in ("record", "auto"):
+        from qa.evals.judge import judge_recordings
+        from qa.recording import ensure_writable
+
+        for folder in (settings.recordings, *([judge_recordings(settings.recordings)] if judge else [])):
+            ensure_writable(folder)
+    for path, option in ((log_path, "--log"), (report_path, "--report"), (junit_path, "--junit")):
+        if path is not None:
+            check_writable(path, option)
+    if update_baseline:
+        check_writable(baseline_path, "--baseline")
+    baseline = None
+    if check:
+        if named_baseline and not baseline_path.exists() and not update_baseline:
+            raise click.BadParameter(f"{baseline_path} does not exist", param_hint="'--baseline'")
+        baseline = gating.load_baseline(baseline_path)
+        gating.check_threshold_names(suite.thresholds)
 
     total = len(plan_cases(suite, repeats))
-    done = len(read_log(log_path).records) if log_path.exists() else 0
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import Progress
+    done = len(read_log(log_path).records) if log_path.exists() and log_path.stat().st_size else 0
+    try:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
 
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(f"qa eval {suite.name}", total=total, completed=min(done, total))
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task(f"qa eval {suite.name}", total=total, completed=min(done, total))
+                run = asyncio.run(run_suite(
+                    suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge,
+                    on_case=lambda _: progress.advance(task), rerecord_hint=hint,
+                ))  # fmt: skip
+        else:
             run = asyncio.run(run_suite(
-                suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge,
-                on_case=lambda _: progress.advance(task), rerecord_hint=hint,
+                suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge, rerecord_hint=hint
             ))  # fmt: skip
-    else:
-        run = asyncio.run(run_suite(
-            suite, settings, repeats=repeats, concurrency=concurrency, log_path=log_path, judge=judge, rerecord_hint=hint
-        ))  # fmt: skip
+    except KeyboardInterrupt:
+        click.echo(f"qa: interrupted: {_interrupted_message(state, log_path, total)}", err=True)
+        return 130
 
     result = None
     if check:
-        result = gating.check_run(run, suite.thresholds, gating.load_baseline(baseline_path), str(baseline_path))
+        result = gating.check_run(run, suite.thresholds, baseline, str(baseline_path))
     if report_path:
         report_path.parent.mkdir(parents=True, exist_ok=True)
         report_path.write_text(report.markdown_report(run, result), encoding="utf-8")
@@ -160,8 +238,15 @@ def eval_cmd(
         junit_path.parent.mkdir(parents=True, exist_ok=True)
         junit_path.write_text(report.junit_xml(run), encoding="utf-8")
     report.print_table(run, result, sys.stdout, terminal=sys.stdout.isatty())
+    if run.not_recorded:
+        shown = ", ".join(run.not_recorded[:10]) + (", ..." if len(run.not_recorded) > 10 else "")
+        click.echo(
+            f"qa: {len(run.not_recorded)} case(s) ended in an error, so their replies were not recorded "
+            f"(a reply the run rejected is never stored); a replay of this suite will miss them: {shown}",
+            err=True,
+        )
     if run.harness_errors:
-        click.echo(f"qa: error: {_harness_message(run, hint)}", err=True)
+        click.echo(f"qa: error: {_harness_message(run, hint, None if choice.options else choice.note)}", err=True)
         return gating.EXIT_HARNESS
     if update_baseline:
         written = gating.write_baseline(gating.baseline_from_run(run), baseline_path)

@@ -5,7 +5,8 @@ importing them, imports one only when it is invoked (a missing module becomes "n
 available yet", exit 6), and turns every outcome into an exit status: a `QAError` is one
 line `qa: error: <message>` on stderr and its `exit_code`; a click usage error is one
 line and exit 2; Ctrl-C is exit 130; anything else is exit 1 with a hint to rerun with
---verbose, which shows the traceback.
+--verbose, which shows the traceback. A command that succeeded but whose result could not
+be recorded (record mode; the result is shown all the same) exits 5, saying why.
 """
 
 from __future__ import annotations
@@ -15,23 +16,26 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from qa.errors import EvalError, QAError
+from qa.errors import EvalError, QAError, RecordingError
 
 if TYPE_CHECKING:
     from qa.settings import Settings
 
-__all__ = ["LAZY_COMMANDS", "CliState", "QAGroup", "verbose_logging"]
+__all__ = ["LAZY_COMMANDS", "CliState", "QAGroup", "recording", "verbose_logging"]
 
 log = logging.getLogger("qa")
 
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     # name: (module, attribute holding the click command, short help shown by `qa --help`)
     "eval": ("qa.cli.eval_cmd", "eval_cmd", "Run the eval suite and compare it with the baseline."),
+    "models": ("qa.cli.models_cmd", "models_cmd", "List, verify or download the embedded models."),
+    "run": ("qa.cli.run_cmd", "run_cmd", "Run a task over a corpus of articles: summaries or answers, as JSONL."),
 }
 """Commands imported only when invoked. To add one, add a line here; nothing else changes."""
 
@@ -42,6 +46,8 @@ class CliState:
 
     overrides: dict[str, Any] = field(default_factory=dict)
     verbose: bool = False
+    argv: list[str] = field(default_factory=list)
+    """The arguments `qa` was given, for the commands it prints (re-record, resume): see `qa.cli.argv`."""
 
     def settings(self) -> Settings:
         """`qa.Settings` from the group options over the environment (ConfigError if invalid)."""
@@ -49,7 +55,40 @@ class CliState:
 
         settings = Settings.load(**self.overrides)
         log.info("settings: %s, record mode %s", settings.describe(), settings.record_mode)
+        if settings.record_mode == "replay" and self.argv:
+            from qa.api import backend_for
+            from qa.cli.argv import qa_command
+
+            backend = backend_for(settings)
+            if not backend.rerecord_hint or backend.rerecord_hint.startswith("qa "):  # keep a caller's own (tests)
+                backend.rerecord_hint = qa_command(self.argv, record_mode="record")
         return settings
+
+
+def recording(settings: Settings) -> AbstractContextManager[object]:
+    """Around a command's (or a chat turn's) model calls: in record and auto modes, check
+    first that the recordings folder can be written (no paid call is made otherwise), and
+    keep the replies only if the command ends with a result (`qa.recording.operation`)."""
+    if settings.record_mode not in ("record", "auto"):
+        return nullcontext()
+    from qa.recording import ensure_writable, recorded_operation
+
+    ensure_writable(settings.recordings)
+    return recorded_operation(process_wide=True)
+
+
+def _unrecorded(code: int) -> int:
+    """Say which results were shown but could not be recorded; exit 5 if nothing else failed."""
+    if "qa.recording.operation" not in sys.modules:  # nothing was recorded: don't import it
+        return code
+    from qa.recording import take_unrecorded
+
+    failures = take_unrecorded()
+    if not failures:
+        return code
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    click.echo(f"qa: error: the result above was not recorded: {failures[0]}{more}", err=True)
+    return code or RecordingError.exit_code
 
 
 class QAGroup(click.Group):
@@ -91,9 +130,10 @@ class QAGroup(click.Group):
         """Run the CLI and exit with the status the outcome calls for (see the module docstring)."""
         standalone = extra.pop("standalone_mode", True)
         state = extra.pop("obj", None) or CliState()
+        state.argv = list(sys.argv[1:] if args is None else args)
         try:
             result = super().main(args, prog_name or "qa", standalone_mode=False, obj=state, **extra)
-            code = result if isinstance(result, int) else 0
+            code = _unrecorded(result if isinstance(result, int) else 0)
         except click.exceptions.NoArgsIsHelpError as exc:
             exc.show()
             code = exc.exit_code
@@ -101,7 +141,7 @@ class QAGroup(click.Group):
             click.echo("qa: interrupted", err=True)
             code = 130
         except click.ClickException as exc:
-            code = _report_click_error(exc)
+            code = _report_click_error(exc, state.argv)
         except QAError as exc:
             if state.verbose:
                 traceback.print_exc()
@@ -123,12 +163,36 @@ class QAGroup(click.Group):
         sys.exit(code)
 
 
-def _report_click_error(exc: click.ClickException) -> int:
+def _report_click_error(exc: click.ClickException, argv: Sequence[str]) -> int:
     hint = ""
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        misplaced = _misplaced_group_option(exc, argv)
+        if misplaced:
+            click.echo(f"qa: error: {misplaced}", err=True)
+            return exc.exit_code
         hint = f" (see '{exc.ctx.command_path} --help')"
     click.echo(f"qa: error: {exc.format_message()}{hint}", err=True)
     return exc.exit_code
+
+
+def _misplaced_group_option(exc: click.UsageError, argv: Sequence[str]) -> str | None:
+    """For `qa ask --backend X ...`: the same command with the option where it belongs."""
+    if not isinstance(exc, click.NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    group = exc.ctx.parent.command
+    param = next((p for p in group.params if exc.option_name in p.opts), None)
+    if param is None:
+        return None
+    from qa.cli.argv import qa_command
+
+    rest = list(argv)
+    at = next((i for i, a in enumerate(rest) if a == exc.option_name or a.startswith(exc.option_name + "=")), None)
+    if at is None:
+        return None
+    takes_value = isinstance(param, click.Option) and not param.is_flag and "=" not in rest[at]
+    moved = rest[at : at + (2 if takes_value else 1)]
+    del rest[at : at + len(moved)]
+    return f"{exc.option_name} is an option of qa itself, so put it before the command: {qa_command([*moved, *rest])}"
 
 
 def _not_available(name: str) -> click.Command:

@@ -2,8 +2,8 @@
 
 Every result is first written as one Markdown document (`answer_markdown`,
 `summary_markdown`, ...). `Printer.markdown` renders it with rich when standard output is a
-terminal and prints the Markdown source as is otherwise, so piped output is plain text with
-no ANSI codes. `--json` output bypasses all this (`Printer.json`). rich is imported only on
+terminal and prints the Markdown source as is otherwise, so piped output is raw Markdown
+with no ANSI codes. `--json` output bypasses all this (`Printer.json`). rich is imported only on
 a terminal.
 """
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from qa.schemas import AnswerResult, Citation, Provenance, SummaryResult, Usage
 
 __all__ = [
+    "WITHDRAWN",
     "Printer",
     "Spinner",
     "abstention_note",
@@ -36,6 +37,10 @@ __all__ = [
     "tokens_markdown",
     "usage_line",
 ]
+
+
+WITHDRAWN = "[the streamed text above is withdrawn: it is not a valid answer (see the error below)]"
+"""Printed under streamed text when the call then fails: the text on screen is not an answer."""
 
 
 class Spinner(Protocol):
@@ -179,10 +184,17 @@ def abstention_note(result: AnswerResult) -> str:
             f"**Abstained:** none of the model's quotes could be found in the article "
             f"({_plural(dropped, 'quote')} dropped), so no answer is given."
         )
+    signals = result.signals
+    if result.grounding.abstained and signals is not None and signals.sentence:
+        return (
+            f"**Not in the article:** the sentence the model cited ([{signals.sentence}]) does not clearly answer "
+            f"the question, so no answer is given (the model's answer was {one_line(signals.candidate)!r}; "
+            "set QA_ABSTAIN_THRESHOLD lower to see such answers)."
+        )
     if result.grounding.abstained:
         return "**Abstained:** the model answered without quoting the article, so no answer is given."
     extra = f" ({_plural(dropped, 'unverifiable quote')} dropped)" if dropped else ""
-    return f"**Not in the article:** the model found no support for an answer in the article{extra}."
+    return f"**Not in the article:** the model found no sentence of the article that answers it{extra}."
 
 
 # -- documents -----------------------------------------------------------------
@@ -205,6 +217,8 @@ def answer_markdown(result: AnswerResult, *, heading: str | None = None, streame
             parts.append(answer.answer.strip() or "*(empty answer)*")
         quotes = [citation_line(c) for c in answer.citations]
         label = "**Verified quotes**" if quotes else "**Verified quotes:** none"
+        if result.confidence is not None:
+            label += f" *(confidence {result.confidence:.2f})*"
         parts.append(label)
         parts.extend(quotes)
         if result.grounding.dropped:
@@ -243,11 +257,22 @@ def summary_markdown(result: SummaryResult, title: str | None = None) -> str:
             "\n".join(f"- **{one_line(f.value)}** ({f.kind}): {one_line(f.meaning)}" for f in s.figures)
         )
     g = result.grounding
+    statements = ""
+    if result.mode == "extract":
+        statements = "; statements: every one an article sentence (extract mode)"
+    elif result.supported_statements is not None:
+        statements = (
+            f"; statements: {result.supported_statements} written and supported, "
+            f"{len(result.dropped_statements)} unsupported and replaced by their article sentence or left out"
+        )
     parts.append(
         f"*quotes: {g.verified} verified, {g.repaired} repaired, {len(g.dropped)} dropped"
         + (f"; {len(unsupported)} key point(s) unsupported" if unsupported else "")
+        + statements
         + "*"
     )
+    for dropped in result.dropped_statements:
+        parts.append(f"- *dropped {dropped.where}:* {one_line(dropped.text)!r}: {'; '.join(dropped.reasons)}")
     if title:
         parts.insert(0, f"*Summary of: {one_line(title)}*")
     parts.append(footer(result.provenance, result.usage))

@@ -64,6 +64,8 @@ class QuestionCase(_Strict):
     """A short label for questions that need care: 'date-arithmetic', 'figure-scope', 'speaker', ..."""
     notes: str = ""
     """Why the label is what it is."""
+    article: str | None = None
+    """The article the question is about, by id, in a suite of several articles (None: the suite's one article)."""
 
     @property
     def golds(self) -> list[str]:
@@ -112,6 +114,8 @@ class KeyFact(_Strict):
     """Numbers or dates that must also appear for the fact to count."""
     importance: Literal["core", "supporting"]
     """'core' facts are the story; 'supporting' facts are context."""
+    article: str | None = None
+    """The article the fact belongs to, by id, in a suite of several articles (None: the suite's one article)."""
 
     @field_validator("aliases")
     @classmethod
@@ -136,36 +140,65 @@ class KeyFact(_Strict):
         return _check_numbers(numbers)
 
 
+Scoring = Literal["qa", "squad"]
+
+
 class Suite(_Strict):
-    """A named eval suite: one article, its questions, its key facts and the gate thresholds."""
+    """A named eval suite: its articles, questions, key facts and the gate thresholds."""
 
     name: NonEmpty
     """Suite name, e.g. 'seed'."""
     source: Path
     """The suite.toml file it was loaded from."""
-    article_path: Path
-    """The article file (written in the suite relative to the repository root)."""
+    article_path: Path | None
+    """The one article file of a single-article suite (None when the suite has several)."""
+    article_paths: dict[str, Path] = {}
+    """Article id -> file, for a suite of several articles (`articles = "folder"` in suite.toml)."""
     questions: list[QuestionCase]
     """Question cases, in file order."""
     key_facts: list[KeyFact]
     """Key facts for the summary scorers, in file order."""
     thresholds: dict[str, float]
     """Minimum acceptable value per metric name (may be empty)."""
+    scoring: Scoring = "qa"
+    """'qa': answers are matched with aliases and numbers; 'squad': the official SQuAD 2.0 EM and F1 only."""
+    reference: Literal["none", "bare"] = "none"
+    """'bare': also ask every question of the bare model with a plain prompt, as the reference qa must beat."""
 
-    def read_article(self) -> str:
+    def article_ids(self) -> list[str | None]:
+        """The suite's article ids in order ([None] for a single-article suite)."""
+        return [None] if self.article_path is not None else sorted(self.article_paths)
+
+    def path_of(self, article: str | None) -> Path:
+        """The file of article `article` (None: the one article)."""
+        if article is None and self.article_path is not None:
+            return self.article_path
+        if article is not None and article in self.article_paths:
+            return self.article_paths[article]
+        raise DatasetError(f"{self.source}: no article {article!r} in this suite")
+
+    def facts_for(self, article: str | None) -> list[KeyFact]:
+        """The key facts of one article."""
+        return [f for f in self.key_facts if f.article == article]
+
+    def read_article(self, article: str | None = None) -> str:
         """The article text (UTF-8)."""
+        path = self.path_of(article)
         try:
-            return self.article_path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise DatasetError(f"{self.source}: article {self.article_path} cannot be read: {exc}") from exc
+            raise DatasetError(f"{self.source}: article {path} cannot be read: {exc}") from exc
 
 
 class _SuiteTable(_Strict):
     name: NonEmpty
-    article: NonEmpty
-    questions: NonEmpty = "questions.jsonl"
-    key_facts: NonEmpty = "key_facts.jsonl"
+    article: str = ""
+    articles: str = ""
+    questions: str = "questions.jsonl"
+    key_facts: str = "key_facts.jsonl"
     description: str = ""
+    scoring: Scoring = "qa"
+    reference: Literal["none", "bare"] = "none"
 
 
 class _SuiteFile(_Strict):
@@ -263,14 +296,44 @@ def load_suite(path: str | Path, *, root: str | Path | None = None) -> Suite:
     except ValidationError as exc:
         raise DatasetError("\n".join(f"{source}: {part}" for part in _describe(exc))) from exc
     base = Path(root) if root is not None else _find_root(source.resolve().parent)
-    article = base / spec.suite.article
-    if not article.is_file():
-        raise DatasetError(f"{source}: field 'suite.article': {article} does not exist")
+    table = spec.suite
+    if bool(table.article) == bool(table.articles):
+        raise DatasetError(f"{source}: set exactly one of 'suite.article' (one file) and 'suite.articles' (a folder)")
+    article: Path | None = None
+    paths: dict[str, Path] = {}
+    if table.article:
+        article = base / table.article
+        if not article.is_file():
+            raise DatasetError(f"{source}: field 'suite.article': {article} does not exist")
+    else:
+        folder = source.parent / table.articles
+        paths = {p.stem: p for p in sorted(folder.glob("*.txt"))} if folder.is_dir() else {}
+        if not paths:
+            raise DatasetError(f"{source}: field 'suite.articles': no .txt articles in {folder}")
+    questions = load_questions(source.parent / table.questions) if table.questions else []
+    key_facts = load_key_facts(source.parent / table.key_facts) if table.key_facts else []
+    if not questions and not key_facts:
+        raise DatasetError(f"{source}: the suite has neither questions nor key facts")
+    _check_article_refs(source, [*questions, *key_facts], article is not None, paths)
     return Suite(
-        name=spec.suite.name,
+        name=table.name,
         source=source,
         article_path=article,
-        questions=load_questions(source.parent / spec.suite.questions),
-        key_facts=load_key_facts(source.parent / spec.suite.key_facts),
+        article_paths=paths,
+        questions=questions,
+        key_facts=key_facts,
         thresholds=dict(spec.thresholds),
+        scoring=table.scoring,
+        reference=table.reference,
     )
+
+
+def _check_article_refs(source: Path, cases: list[QuestionCase | KeyFact], single: bool, paths: dict[str, Path]) -> None:
+    problems = []
+    for case in cases:
+        if single and case.article is not None:
+            problems.append(f"{source}: case {case.id!r}: 'article' is set but the suite has one article")
+        elif not single and case.article not in paths:
+            problems.append(f"{source}: case {case.id!r}: unknown article {case.article!r} (have: {', '.join(paths)})")
+    if problems:
+        raise DatasetError("\n".join(problems[:20]))

@@ -41,6 +41,7 @@ __all__ = [
     "baseline_from_run",
     "case_changes",
     "check_run",
+    "check_threshold_names",
     "check_thresholds",
     "compare_logs",
     "load_baseline",
@@ -172,11 +173,16 @@ class Comparison(_Strict):
     """Every metric in both runs."""
 
 
-def check_thresholds(aggregates: Aggregates, thresholds: Mapping[str, float]) -> list[ThresholdCheck]:
-    """Each threshold against the run; `EvalError` for a metric name that does not exist."""
+def check_threshold_names(thresholds: Mapping[str, float]) -> None:
+    """`EvalError` for a metric name in [thresholds] that does not exist (checked before a run, too)."""
     unknown = sorted(set(thresholds) - set(METRICS))
     if unknown:
         raise EvalError(f"unknown metric(s) in [thresholds]: {', '.join(unknown)}; known: {', '.join(METRICS)}")
+
+
+def check_thresholds(aggregates: Aggregates, thresholds: Mapping[str, float]) -> list[ThresholdCheck]:
+    """Each threshold against the run; `EvalError` for a metric name that does not exist."""
+    check_threshold_names(thresholds)
     checks = []
     for name, minimum in thresholds.items():
         metric = aggregates.metrics[name]

@@ -13,6 +13,10 @@ the cases already in it are not run again.
 `read_log` checks `log_version`: a log from a newer qa, or a file that is not a run log,
 is a clear `EvalError`. A last line cut off mid-write (the process was killed) is ignored
 and, when the log is resumed, removed before appending.
+
+A `RunLogWriter` holds an exclusive lock on its log (`flock`) from before it reads or
+truncates it until it closes, so a second run on the same log fails at once (`EvalError`)
+instead of running every case again beside the first.
 """
 
 from __future__ import annotations
@@ -82,8 +86,8 @@ class CaseRecord(_Strict):
 
     case_id: str
     """'<question id>#<repeat>' or 'summary#<repeat>'."""
-    kind: Literal["question", "summary"]
-    """Which task the case ran."""
+    kind: Literal["question", "summary", "reference"]
+    """Which task the case ran ('reference': the bare model asked the question plainly)."""
     question_id: str | None
     """The question case id (None for a summary)."""
     repeat: int
@@ -114,7 +118,7 @@ class CaseRecord(_Strict):
     @property
     def verdict(self) -> Verdict:
         """The case's main verdict: 'correct' for a question, every summary score for a summary."""
-        if self.kind == "question":
+        if self.kind in ("question", "reference"):
             return self.scores["correct"].verdict
         verdicts = [self.scores[m].verdict for m in ("completeness", "faithfulness", "conciseness") if m in self.scores]
         if not verdicts or all(v == "unscored" for v in verdicts):
@@ -126,7 +130,7 @@ class CaseRecord(_Strict):
         """Why the main verdict is what it is."""
         if self.error is not None:
             return f"{self.error.type}: {self.error.message}"
-        if self.kind == "question":
+        if self.kind in ("question", "reference"):
             return self.scores["correct"].reason
         return "; ".join(f"{m}: {self.scores[m].reason}" for m in ("completeness", "faithfulness", "conciseness") if m in self.scores)
 
@@ -211,16 +215,41 @@ def _has_complete_line(path: Path) -> bool:
         return False
 
 
+def _lock(handle: Any, path: Path) -> None:
+    """Take the log's exclusive lock, or raise `EvalError` naming the log (where flock exists)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        return
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise EvalError(
+            f"{path}: another qa eval is writing this run log; wait for it to finish or use another --log"
+        ) from None
+
+
 class RunLogWriter:
     """Appends case records to a run log, each flushed to disk before `append` returns."""
 
     def __init__(self, path: str | os.PathLike[str], header: LogHeader, *, resume: bool = True) -> None:
-        """Open `path`: resume it if it exists and `resume` (same suite, backend, model and
-        prompt versions, else `EvalError`), otherwise start it afresh with `header`."""
+        """Open and lock `path`: resume it if it exists and `resume` (same suite, backend, model
+        and prompt versions, else `EvalError`), otherwise start it afresh with `header`.
+        `EvalError` if another writer holds it."""
         self.path = Path(path)
         self.done: dict[str, CaseRecord] = {}
         self._written = self._durable = 0  # lines written / lines known to be on disk
         self._sync_lock = asyncio.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("a", encoding="utf-8", newline="\n")  # created if need be, never truncated here
+        try:
+            _lock(self._handle, self.path)
+            self._open(header, resume)
+        except BaseException:
+            self._handle.close()
+            raise
+
+    def _open(self, header: LogHeader, resume: bool) -> None:
         if resume and _has_complete_line(self.path):  # a crash before the header was written leaves nothing to resume
             existing = read_log(self.path)
             problems = _conflicts(existing.header, header)
@@ -234,11 +263,9 @@ class RunLogWriter:
                 with self.path.open("rb+") as handle:
                     data = handle.read()
                     handle.truncate(data.rfind(b"\n") + 1)
-            self._handle = self.path.open("a", encoding="utf-8", newline="\n")
         else:
             self.header = header
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = self.path.open("w", encoding="utf-8", newline="\n")
+            self._handle.truncate(0)  # appends go to the (new) end
             self._write(header.model_dump_json())
 
     def _write(self, line: str, *, sync: bool = True) -> None:

@@ -45,10 +45,14 @@ __all__ = [
 ]
 
 QUESTION_METRICS = ("correct", "answerable_accuracy", "unanswerable_accuracy", "em", "f1",
-                    "abstention_precision", "abstention_recall")
+                    "has_ans_em", "has_ans_f1", "abstention_precision", "abstention_recall")
 SHARED_METRICS = ("citation_valid", "schema_valid")
-SUMMARY_METRICS = ("completeness", "faithfulness", "conciseness")
-METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS)
+SUMMARY_METRICS = ("completeness", "faithfulness", "conciseness", "summary_words", "lead3_completeness",
+                   "lead3_faithfulness", "lead3_words")
+"""qa's summary scores, its length in words, and the same for the lead-3 baseline (the article's first three sentences)."""
+REFERENCE_METRICS = ("bare_correct", "bare_f1", "bare_has_ans_f1", "bare_unanswerable_accuracy", "f1_vs_bare")
+"""The bare-model reference arm (a suite with `reference = "bare"`) and qa's F1 over its F1."""
+METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS, *REFERENCE_METRICS)
 """Every metric name, in report order; these are the names `[thresholds]` may use."""
 
 
@@ -240,14 +244,16 @@ def _cluster(record: CaseRecord) -> str:
     return record.question_id if record.kind == "question" and record.question_id else record.case_id
 
 
-def _question_values(records: Sequence[CaseRecord]) -> dict[str, list[tuple[str, float | None]]]:
+def _question_values(records: Sequence[CaseRecord], kind: str = "question") -> dict[str, list[tuple[str, float | None]]]:
     out: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
     for r in records:
-        if r.kind != "question":
+        if r.kind != kind:
             continue
         key = _cluster(r)
         for name in ("correct", "em", "f1"):
             out[name].append((key, r.scores[name].value if name in r.scores else None))
+            if r.answerable and name != "correct":  # SQuAD 2.0's HasAns figures: answerable questions only
+                out[f"has_ans_{name}"].append((key, r.scores[name].value if name in r.scores else None))
         correct = r.scores.get("correct")
         if r.result is None or correct is None or correct.value is None or r.answerable is None:
             continue
@@ -287,6 +293,12 @@ def aggregate(records: Sequence[CaseRecord]) -> Aggregates:
     summaries = [r for r in records if r.kind == "summary"]
     for name in SUMMARY_METRICS:
         metrics[name] = _metric(r.scores[name].value for r in summaries if name in r.scores)
+    bare = _question_values(records, "reference")
+    for name in ("correct", "f1", "has_ans_f1", "unanswerable_accuracy"):
+        metrics[f"bare_{name}"] = _clustered(bare.get(name, []))
+    ours, theirs = metrics["f1"].value, metrics["bare_f1"].value
+    ratio = round(ours / theirs, 4) if ours is not None and theirs else None
+    metrics["f1_vs_bare"] = MetricValue(value=ratio, low=None, high=None, n=metrics["bare_f1"].n)
     unscored = [
         UnscoredNote(case_id=r.case_id, metric=name, reason=score.reason)
         for r in records

@@ -22,6 +22,7 @@ from qa.evals.log import CaseRecord
 from qa.evals.metrics import METRICS, MetricValue
 from qa.evals.runner import EvalRun
 from qa.schemas import AnswerResult, SummaryResult
+from qa.settings import redact_url
 
 __all__ = ["comparison_markdown", "format_metric", "junit_xml", "markdown_report", "metrics_table", "print_table"]
 
@@ -60,13 +61,17 @@ def _gate_lines(gate: GateResult) -> list[str]:
         f"  below threshold: {t.metric} = {'nothing scored' if t.value is None else f'{t.value:.3f}'} < {t.minimum}"
         for t in gate.failed_thresholds
     ]
-    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason}" for c in gate.regressions]
+    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason.splitlines()[0]}" for c in gate.regressions]
     lines += [f"  harness error: {e.splitlines()[0]}" for e in gate.harness_errors[:5]]
     if len(gate.harness_errors) > 5:
         lines.append(f"  ... and {len(gate.harness_errors) - 5} more harness errors (see the log)")
     if gate.baseline is None:
         lines.append("  no baseline: per-case regressions were not checked")
     return lines
+
+
+def _retried(run: EvalRun) -> str:
+    return f", {run.retried} run again after a harness error" if run.retried else ""
 
 
 def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal: bool) -> None:
@@ -76,7 +81,8 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     usage = agg.usage
     cost = "unknown" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
     footer = [
-        f"{agg.cases} cases ({run.resumed} resumed from the log), {agg.errors} failed calls, {agg.harness_errors} harness errors; "
+        f"{agg.cases} cases ({run.resumed} resumed from the log{_retried(run)}), {agg.errors} failed calls, "
+        f"{agg.harness_errors} harness errors; "
         f"{sum(agg.unscored_counts.values())} unscored values",
         f"usage: {usage.total_tokens:,} tokens ({usage.prompt_tokens:,} in, {usage.completion_tokens:,} out), "
         f"{usage.attempts} model calls, cost {cost}",
@@ -103,6 +109,11 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     for row in [header, *rows]:
         out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write("\n".join(footer) + "\n")
+
+
+def _shown(value: object) -> object:
+    """A setting as the report shows it: URLs without credentials, even from logs written before redaction."""
+    return redact_url(value) if isinstance(value, str) and "://" in value else value
 
 
 def _cell(text: object) -> str:
@@ -161,13 +172,52 @@ def _unscored_lines(run: EvalRun) -> list[str]:
     return [f"- {metric}, {len(cases)} case(s) ({', '.join(cases)}): {reason}" for (metric, reason), cases in groups.items()]
 
 
+def risk_coverage(records: list[CaseRecord]) -> tuple[list[tuple[float, float, float, int]], tuple[float, float] | None]:
+    """Accuracy of the answers kept at each coverage, ranking questions by confidence.
+
+    Rows (coverage, accuracy of the kept answers, confidence at that point, kept). A kept
+    answer is right when its candidate was right (`candidate` score; an unanswerable
+    question has no right candidate). Also the point the run's own decisions picked:
+    (coverage, accuracy). Empty when the run's answers carry no confidence.
+    """
+    cases = []
+    for r in records:
+        if r.kind != "question" or r.result is None or "candidate" not in r.scores:
+            continue
+        confidence = getattr(r.result, "confidence", None)
+        cases.append((confidence if confidence is not None else -1.0, r.scores["candidate"].value == 1.0, r))
+    if not cases:
+        return [], None
+    cases.sort(key=lambda c: -c[0])
+    rows = []
+    for step in range(1, 11):
+        kept = cases[: max(1, round(len(cases) * step / 10))]
+        rows.append((step / 10, sum(right for _, right, _ in kept) / len(kept), kept[-1][0], len(kept)))
+    answered = [c for c in cases if c[2].result.answer.status == "answered"]  # type: ignore[union-attr]
+    point = (len(answered) / len(cases), sum(right for _, right, _ in answered) / len(answered)) if answered else (0.0, 0.0)
+    return rows, point
+
+
+def _risk_coverage_lines(run: EvalRun) -> list[str]:
+    rows, point = risk_coverage(run.records)
+    if not rows or point is None:
+        return []
+    lines = ["## Risk and coverage", "",
+             "Questions ranked by the answer's confidence; keeping the top share answers them and abstains on the rest. "
+             "Accuracy is that of the kept answers (an answer to an unanswerable question is wrong).", "",
+             "| coverage | answers kept | accuracy of kept answers | confidence at that point |", "|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {c:.0%} | {n} | {a:.3f} | {t:.3f} |" for c, a, t, n in rows]
+    lines += ["", f"The threshold this run used answered {point[0]:.0%} of the questions, with accuracy {point[1]:.3f}.", ""]
+    return lines
+
+
 def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     """The full report: run facts, gate, metrics, usage, unscored reasons, per-case evidence."""
     h = run.header
     out = [f"# qa eval: {h.suite}", ""]
     out += [f"- Log: `{run.log_path}` (log_version {h.log_version}), started {h.started_at}, qa {h.qa_version}"]
     out += [f"- Backend: {h.backend}, model {h.model}; prompts: " + ", ".join(f"{k} {v}" for k, v in sorted(h.prompt_versions.items()))]
-    out += ["- Settings: " + ", ".join(f"{k}={v}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
+    out += ["- Settings: " + ", ".join(f"{k}={_shown(v)}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
     if gate is not None:
         out += ["## Gate", "", *[f"    {line}" for line in _gate_lines(gate)], ""]
     out += ["## Metrics", "", "| metric | value | 95% CI | n | threshold |", "|---|---|---|---|---|"]
@@ -179,6 +229,7 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     out += [f"{u.total_tokens:,} tokens ({u.prompt_tokens:,} prompt, {u.completion_tokens:,} completion), {u.attempts} model calls, "
             f"cost {'unknown' if u.cost_usd is None else f'${u.cost_usd:.4f}'}; "
             f"{'—' if per_case.value is None else f'{per_case.value:,.0f}'} tokens per case{spread}.", ""]  # fmt: skip
+    out += _risk_coverage_lines(run)
     out += ["## Unscored", "", *_unscored_lines(run), "", "## Cases", ""]
     for record in run.records:
         out += _case_section(record)

@@ -7,11 +7,18 @@ Each question is its own case, asked through `qa.aask` (one question per call, a
 user would ask it); the summary case goes through `qa.asummarize`. At most `concurrency`
 cases run at once. Each finished case is appended to the run log at once (see
 `qa.evals.log`), so an interrupted run loses nothing it finished, and running again on
-the same log resumes it.
+the same log resumes it. Resuming keeps every case that ended with a result or with the
+model's failure, and runs again every case that ended in a harness error (a transport
+failure that outlasted the retries, a replay miss, a backend that could not be reached):
+those say nothing about the model, and a server that was down may be up now.
 
 Repeats are distinct requests: repeat r is sent with `seed=r`, so a recording never
 replays one output for every repeat. (With temperature 0 decoding is greedy and repeats
 may still agree.)
+
+In record and auto modes each case is one recorded operation (`qa.recording.operation`):
+its replies are written only if it ends with a result, so a refusal, or output still
+invalid after the re-asks, is never stored to replay as the model's answer.
 
 A case whose call raises a `QAError` is recorded with the error's type, message and usage,
 and the run goes on. Errors that say the model misbehaved (invalid or truncated output,
@@ -42,17 +49,29 @@ from qa.errors import (
     RefusalError,
     TruncatedOutputError,
 )
+from qa.driver import arun
 from qa.evals.dataset import QuestionCase, Suite
+from qa.reference import bare_answer_steps
 from qa.evals.judge import ModelJudge, judge_recordings
 from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
-from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, score_answer
-from qa.evals.summary_scorers import score_summary
+from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, candidate_score, score_answer
+from qa.evals.summary_scorers import score_summary, summary_sentences
 from qa.prompts import load_prompt
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
 
-__all__ = ["CaseCallback", "CasePlan", "EvalRun", "plan_cases", "rerecord_command", "run_suite"]
+__all__ = [
+    "CaseCallback",
+    "CasePlan",
+    "EvalRun",
+    "RecordingsChoice",
+    "match_recordings",
+    "plan_cases",
+    "rerecord_command",
+    "run_suite",
+    "settled",
+]
 
 CaseCallback = Callable[[CaseRecord], None]
 MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
@@ -65,7 +84,9 @@ class CasePlan:
 
     case_id: str
     repeat: int
-    question: QuestionCase | None  # None: the summary case
+    question: QuestionCase | None  # None: a summary case
+    article: str | None = None  # the article id, in a suite of several
+    reference: bool = False  # the bare-model reference arm (see qa.reference)
 
 
 @dataclass(frozen=True, repr=False)
@@ -79,6 +100,10 @@ class EvalRun:
     aggregates: Aggregates
     resumed: int
     """Cases taken from the log instead of being run again."""
+    retried: int = 0
+    """Cases the log held with a harness error, run again (see `settled`)."""
+    not_recorded: tuple[str, ...] = ()
+    """Record and auto modes: cases that ended in an error, whose replies were therefore not recorded."""
 
     def __repr__(self) -> str:
         # Short: asyncio repr()s a finished task's result, and every record in full costs milliseconds.
@@ -90,12 +115,80 @@ class EvalRun:
         return [r for r in self.records if r.error is not None and r.error.harness]
 
 
+@dataclass(frozen=True)
+class RecordingsChoice:
+    """What `match_recordings` decided for a replay."""
+
+    settings: Settings
+    """The settings to replay with (the given ones, or their backend and model replaced)."""
+    note: str | None
+    """One line for the user when the choice differs from what the settings resolve to, or cannot match."""
+    options: tuple[str, ...]
+    """Group options that select the recordings' backend and model (`--backend B --model M`), if known."""
+
+
+def match_recordings(settings: Settings, *, chose_backend: bool, chose_model: bool) -> RecordingsChoice:
+    """In replay mode, the backend and model the suite's recordings were made with.
+
+    What `auto` resolves to depends on the environment (an OPENAI_API_KEY makes it OpenAI),
+    and the default model may change between versions, while a recording only answers the
+    request it was made for. So a replay takes the backend and model from the recordings,
+    except what the user chose (`chose_backend`, `chose_model`); when the choice matches
+    none of them, `note` says so and names the options that select theirs.
+    """
+    if settings.record_mode != "replay":
+        return RecordingsChoice(settings, None, ())
+    from qa.backends import PROFILES
+    from qa.recording import recorded_origins
+
+    origins = {o: n for o, n in recorded_origins(settings.recordings).items() if o[0] in PROFILES}
+    if not origins:
+        return RecordingsChoice(settings, None, ())
+    current = (settings.resolved_backend(), api.backend_for(settings).model)
+    if current in origins:
+        return RecordingsChoice(settings, None, ())
+    fits = [o for o in origins if (not chose_backend or o[0] == current[0]) and (not chose_model or o[1] == current[1])]
+    folder = settings.recordings
+    if len(fits) == 1:
+        backend, model = fits[0]
+        chosen = settings.model_copy(update={"backend": backend, "model": model})
+        note = (
+            f"replaying with backend {backend}, model {model}, as the recordings in {folder} were made "
+            f"(the settings alone would give backend {current[0]}, model {current[1]})"
+        )
+        return RecordingsChoice(chosen, note, ("--backend", backend, "--model", model))
+    backend, model = max(origins, key=lambda o: origins[o])
+    made = "; ".join(f"backend {b}, model {m}" for b, m in sorted(origins))
+    note = (
+        f"the recordings in {folder} were made with {made}, not backend {current[0]}, model {current[1]}: "
+        f"to replay them, put `--backend {backend} --model {model}` before the command (and unset QA_BACKEND/QA_MODEL)"
+    )
+    return RecordingsChoice(settings, note, ())
+
+
+def settled(record: CaseRecord) -> bool:
+    """Whether a logged case stands when its log is resumed: a result or the model's failure
+    does; a harness error (transport, replay miss, backend unavailable, a bug) is run again."""
+    return record.error is None or not record.error.harness
+
+
 def plan_cases(suite: Suite, repeats: int) -> list[CasePlan]:
-    """Case ids `<question id>#<repeat>` and `summary#<repeat>`, repeats counted from 1."""
+    """Case ids `<question id>#<repeat>` and, per article with key facts, `summary#<repeat>`
+    (`summary-<article id>#<repeat>` in a suite of several articles); repeats count from 1.
+
+    Questions are grouped by article, so a model that caches the article's prefix reuses it.
+    """
+    order = {a: i for i, a in enumerate(suite.article_ids())}
+    questions = sorted(suite.questions, key=lambda q: order.get(q.article, 0))
     plan = []
     for repeat in range(1, repeats + 1):
-        plan += [CasePlan(f"{q.id}#{repeat}", repeat, q) for q in suite.questions]
-        plan.append(CasePlan(f"summary#{repeat}", repeat, None))
+        plan += [CasePlan(f"{q.id}#{repeat}", repeat, q, q.article) for q in questions]
+        if suite.reference == "bare":
+            plan += [CasePlan(f"bare-{q.id}#{repeat}", repeat, q, q.article, reference=True) for q in questions]
+        for article in suite.article_ids():
+            if suite.facts_for(article):
+                name = "summary" if article is None else f"summary-{article}"
+                plan.append(CasePlan(f"{name}#{repeat}", repeat, None, article))
     return plan
 
 
@@ -110,7 +203,7 @@ def _header(suite: Suite, settings: Settings, judge: bool) -> LogHeader:
     summary = {
         "backend": settings.resolved_backend(),
         "model": backend.model,
-        "base_url": settings.base_url,
+        "base_url": settings.shown_base_url(),  # never credentials (issue 17)
         "temperature": settings.temperature,
         "max_attempts": settings.max_attempts,
         "structured_mode": backend.structured_mode,
@@ -145,11 +238,29 @@ def _error(exc: BaseException) -> CaseError:
     return CaseError(type=type(exc).__name__, message=str(exc) or repr(exc), harness=harness)
 
 
+def _words(texts: list[str]) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+def _lead3_scores(result: SummaryResult, article: Article, facts: list) -> dict[str, Score]:  # type: ignore[type-arg]
+    """Length of qa's summary, and the lead-3 baseline scored the same way, beside it."""
+    lead = [s.text for s in article.sentences(("body",))[:3]]
+    baseline = score_summary(" ".join(lead), article.text, facts)
+    ours = _words([text for _, text in summary_sentences(result)])
+    return {
+        "summary_words": Score.graded(float(ours), True, f"{ours} words in headline, summary, key points and figures", "none"),
+        "lead3_completeness": baseline.completeness,
+        "lead3_faithfulness": baseline.faithfulness,
+        "lead3_words": Score.graded(float(_words(lead)), True, "words in the article's first three body sentences", "none"),
+    }
+
+
 class _Runner:
     """The state one run shares between its cases."""
 
-    def __init__(self, suite: Suite, article: Article, settings: Settings, judge: bool, hint: str) -> None:
-        self.suite, self.article, self.settings, self.judge, self.hint = suite, article, settings, judge, hint
+    def __init__(self, suite: Suite, articles: dict[str | None, Article], settings: Settings, judge: bool, hint: str) -> None:
+        self.suite, self.articles, self.settings, self.judge, self.hint = suite, articles, settings, judge, hint
+        self.not_recorded: list[str] = []
 
     def settings_for(self, repeat: int, *, judging: bool = False) -> Settings:
         update: dict[str, object] = {"seed": repeat}
@@ -164,14 +275,21 @@ class _Runner:
         settings = self.settings_for(plan.repeat)
         result, error, usage = None, None, Usage.zero()
         try:
-            result = await qa.aask(self.article, case.question, settings=settings)
+            if plan.reference:
+                backend = api.backend_for(settings)
+                result = await arun(bare_answer_steps(self.articles[case.article], case.question, backend), backend)
+            else:
+                result = await qa.aask(self.articles[case.article], case.question, settings=settings)
             usage = result.usage
-            scores = score_answer(case, result)
+            scores = score_answer(case, result, official=self.suite.scoring == "squad")
+            candidate = candidate_score(case, result, official=self.suite.scoring == "squad")
+            if candidate is not None:
+                scores["candidate"] = candidate
         except Exception as exc:  # every failure is recorded, never lost: see the module docstring
             error, usage = _error(exc), _usage_of(exc)
             scores = score_answer(case, None, error=exc)
         return CaseRecord(
-            case_id=plan.case_id, kind="question", question_id=case.id, repeat=plan.repeat,
+            case_id=plan.case_id, kind="reference" if plan.reference else "question", question_id=case.id, repeat=plan.repeat,
             question=case.question, answerable=case.answerable, expected=case.golds,
             result=result, error=error, scores=scores, decided_by=scores["correct"].decided_by,
             summary_checks=None, usage=usage, judge_usage=None, elapsed_s=time.perf_counter() - started,
@@ -182,15 +300,17 @@ class _Runner:
         settings = self.settings_for(plan.repeat)
         result: SummaryResult | None = None
         error, checks, judge_usage = None, None, None
+        article, facts = self.articles[plan.article], self.suite.facts_for(plan.article)
         try:
-            result = await qa.asummarize(self.article, settings=settings)
-            judge = ModelJudge(self.article, self.settings_for(plan.repeat, judging=True)) if self.judge else None
+            result = await qa.asummarize(article, settings=settings)
+            judge = ModelJudge(article, self.settings_for(plan.repeat, judging=True)) if self.judge else None
             if judge is None:
-                checks = score_summary(result, self.article.text, self.suite.key_facts)
+                checks = score_summary(result, article.text, facts)
             else:  # the judge calls the model synchronously: keep the event loop free
-                checks = await asyncio.to_thread(score_summary, result, self.article.text, self.suite.key_facts, judge)
+                checks = await asyncio.to_thread(score_summary, result, article.text, facts, judge)
                 judge_usage = judge.usage
             scores = {**checks.metrics(), "citation_valid": _citation_score(result.grounding), "schema_valid": _SCHEMA_OK}
+            scores.update(_lead3_scores(result, article, facts))
             usage = result.usage
         except Exception as exc:  # every failure is recorded, never lost
             error, usage = _error(exc), _usage_of(exc)
@@ -205,6 +325,18 @@ class _Runner:
         )  # fmt: skip
 
     async def case(self, plan: CasePlan) -> CaseRecord:
+        if self.settings.record_mode not in ("record", "auto"):
+            return await self._case(plan)
+        from qa.recording import recorded_operation
+
+        with recorded_operation() as operation:  # this task's replies, written only if the case ends with a result
+            record = await self._case(plan)
+            operation.keep = record.error is None
+        if operation.dropped:
+            self.not_recorded.append(plan.case_id)
+        return record
+
+    async def _case(self, plan: CasePlan) -> CaseRecord:
         if plan.question is None:
             return await self.summary(plan)
         return await self.question(plan, plan.question)
@@ -230,15 +362,18 @@ async def run_suite(
     """
     if repeats < 1 or concurrency < 1:
         raise EvalError(f"repeats and concurrency must be at least 1 (got {repeats} and {concurrency})")
-    try:
-        article = qa.load_article(suite.article_path)
-    except InputError as exc:
-        raise EvalError(f"{suite.source}: the suite's article cannot be used: {exc}") from exc
+    articles: dict[str | None, Article] = {}
+    for article_id in suite.article_ids():
+        try:
+            articles[article_id] = qa.load_article(suite.path_of(article_id))
+        except InputError as exc:
+            raise EvalError(f"{suite.source}: the suite's article {article_id or ''} cannot be used: {exc}") from exc
     hint = rerecord_hint or rerecord_command(suite)
-    runner = _Runner(suite, article, settings, judge, hint)
+    runner = _Runner(suite, articles, settings, judge, hint)
     plan = plan_cases(suite, repeats)
     with RunLogWriter(log_path, _header(suite, runner.settings_for(1), judge), resume=resume) as writer:
-        resumed = sum(1 for p in plan if p.case_id in writer.done)
+        kept = {p.case_id for p in plan if p.case_id in writer.done and settled(writer.done[p.case_id])}
+        retried = sum(1 for p in plan if p.case_id in writer.done and p.case_id not in kept)
         gate = asyncio.Semaphore(concurrency)
 
         async def one(plan_item: CasePlan) -> None:
@@ -250,8 +385,11 @@ async def run_suite(
 
         async with asyncio.TaskGroup() as group:  # a failure to log cancels the rest: nothing runs unlogged
             for plan_item in plan:
-                if plan_item.case_id not in writer.done:
+                if plan_item.case_id not in kept:
                     group.create_task(one(plan_item))
         records = [writer.done[p.case_id] for p in plan]
         header = writer.header
-    return EvalRun(log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=resumed)
+    return EvalRun(
+        log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=len(kept),
+        retried=retried, not_recorded=tuple(sorted(runner.not_recorded, key=[p.case_id for p in plan].index)),
+    )

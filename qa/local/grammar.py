@@ -32,7 +32,7 @@ sends, and llama-cpp-python's server dies on a grammar that does not parse. Two
 differences from the embedded grammar: string lengths are bounded repetitions
 (`char{0,600}`, expanded by llama.cpp's parser) instead of 600 nested optional groups
 spelled out in the text, and the text is parsed by llama.cpp in this process first, with
-the vocabulary of the bundled GGUF, so a grammar no server can parse is never sent.
+the vocabulary of a local GGUF (SmolLM2's), so a grammar no server can parse is never sent.
 """
 
 from __future__ import annotations
@@ -123,23 +123,35 @@ def server_grammar(schema: dict[str, Any]) -> str:
     return gbnf
 
 
+_VOCAB_MODELS = ("smollm2-135m", None)
+"""Where the parser's vocabulary comes from: the smallest registry model (one installed file,
+nothing to assemble), else the default model. Any vocabulary parses the same grammars."""
+
+
 @cache
 def _parser_vocab() -> Any:
-    """A vocabulary for llama.cpp's grammar parser: the bundled GGUF's, loaded without weights.
+    """A vocabulary for llama.cpp's grammar parser, from a GGUF loaded without weights.
 
     Loaded once per process; the model it belongs to is never freed, as the vocabulary
     points into it.
     """
-    from qa.local.model import _import_llama_cpp, default_model_path
+    from qa.errors import BackendUnavailableError
+    from qa.local.model import _import_llama_cpp, resolve_model_path
 
     llama_cpp = _import_llama_cpp()  # also routes llama.cpp's log lines away from stderr
+    path = None
+    for spec in _VOCAB_MODELS:
+        try:
+            path = resolve_model_path(spec)
+            break
+        except BackendUnavailableError:
+            if spec is None:
+                raise
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
-    model = llama_cpp.llama_model_load_from_file(str(default_model_path()).encode("utf-8"), params)
+    model = llama_cpp.llama_model_load_from_file(str(path).encode("utf-8"), params)
     if not model:
-        from qa.errors import BackendUnavailableError
-
-        raise BackendUnavailableError(f"cannot load the vocabulary of {default_model_path()} to check grammars")
+        raise BackendUnavailableError(f"cannot load the vocabulary of {path} to check grammars")
     return llama_cpp.llama_model_get_vocab(model)
 
 

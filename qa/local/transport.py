@@ -13,7 +13,8 @@ Requests: system/developer/user/assistant messages (text only), temperature, top
 max_tokens (or max_completion_tokens), stop, seed, frequency/presence penalties,
 `repeat_penalty` (an extra field, default 1.1: small models loop without it), n=1, and
 stream with `stream_options.include_usage`. A parameter the backend cannot honour
-(tools, logprobs, n>1, images...) is a 400 naming it, never silently dropped.
+(tools, n>1, images...) is a 400 naming it, never silently dropped. `logprobs` with
+`top_logprobs` (up to 20) are computed from the model's own logits (see `qa.local.logprobs`).
 max_tokens is capped to what fits the context; a prompt that leaves no room is a 400
 with code "context_length_exceeded" and both token counts.
 
@@ -52,6 +53,7 @@ import httpx2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from qa.local.grammar import UnsupportedSchemaError, grammar_for
+from qa.local.logprobs import LogprobRecorder
 from qa.local.model import LocalModel, load_model
 
 __all__ = ["AsyncLocalModelTransport", "LocalModelTransport"]
@@ -115,7 +117,8 @@ class _ChatRequest(_Strict):
     stream: bool = False
     stream_options: _StreamOptions | None = None
     n: Literal[1] = 1
-    logprobs: Literal[False] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     # Accepted with no effect on a local model:
     user: str | None = None
     metadata: dict[str, str] | None = None
@@ -148,8 +151,16 @@ class _Reply:
 class _Stream:
     """The SSE bytes of one streamed completion; owns the model lock until llama is done."""
 
-    def __init__(self, model: LocalModel, pieces: Iterator[Any], first: Any, n_prompt: int, usage: bool) -> None:
-        self._model, self._pieces, self._locked = model, pieces, True
+    def __init__(
+        self,
+        model: LocalModel,
+        pieces: Iterator[Any],
+        first: Any,
+        n_prompt: int,
+        usage: bool,
+        logprobs: Callable[[str], dict[str, Any] | None] = lambda text: None,
+    ) -> None:
+        self._model, self._pieces, self._locked, self._logprobs = model, pieces, True, logprobs
         self._events = self._produce(first, n_prompt, usage)
 
     def next_chunk(self) -> bytes | None:
@@ -174,8 +185,8 @@ class _Stream:
         base = _envelope(self._model, "chat.completion.chunk")
         extra = {"usage": None} if include_usage else {}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
             return _sse({**base, "choices": [choice], **extra})
 
         yield chunk({"role": "assistant", "content": "", "refusal": None})
@@ -202,7 +213,9 @@ class _Stream:
         if failure is not None:
             yield _sse(_generation_failed(failure).body)
             return
-        yield chunk({}, finish)
+        # Log-probabilities travel with the last chunk: a position's chosen token is known
+        # only once the next one has been computed.
+        yield chunk({}, finish, self._logprobs("".join(parts)))
         if include_usage:
             yield _sse({**base, "choices": [], "usage": _usage(n_prompt, self._model.count_tokens("".join(parts)))})
         yield b"data: [DONE]\n\n"
@@ -257,9 +270,9 @@ class _ChatService:
             return _generation_failed(exc)
         if not chat.stream:
             model.lock.release()
-            return _Reply(body=_completion_body(model, result))
+            return _Reply(body=_completion_body(model, result, _logprobs(kwargs, chat, result["choices"][0]["text"])))
         usage = bool(chat.stream_options and chat.stream_options.include_usage)
-        stream = _Stream(model, pieces, first, len(kwargs["prompt"]), usage)
+        stream = _Stream(model, pieces, first, len(kwargs["prompt"]), usage, lambda text: _logprobs(kwargs, chat, text))
         return _Reply(stream=stream, headers={"content-type": "text/event-stream", "cache-control": "no-cache"})
 
     def _models(self) -> dict[str, Any]:
@@ -363,6 +376,8 @@ def _generation_kwargs(model: LocalModel, chat: _ChatRequest) -> tuple[dict[str,
         "frequency_penalty": chat.frequency_penalty, "presence_penalty": chat.presence_penalty,
         "stopping_criteria": criteria, "grammar": grammar,
     }  # fmt: skip
+    if chat.logprobs:
+        kwargs["logits_processor"] = [LogprobRecorder(model.llama, max(1, chat.top_logprobs or 0), len(tokens))]
     return kwargs, ({"x-qa-schema-unenforced": ",".join(sorted(unenforced))} if unenforced else {})
 
 
@@ -373,13 +388,21 @@ def _envelope(model: LocalModel, kind: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _completion_body(model: LocalModel, result: dict[str, Any]) -> dict[str, Any]:
+def _logprobs(kwargs: dict[str, Any], chat: _ChatRequest, text: str) -> dict[str, Any] | None:
+    """The `logprobs` field of a choice: None unless the request asked for them."""
+    if not chat.logprobs:
+        return None
+    recorder: LogprobRecorder = kwargs["logits_processor"][0]
+    return {"content": recorder.content(text, chat.top_logprobs or 0), "refusal": None}
+
+
+def _completion_body(model: LocalModel, result: dict[str, Any], logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
     choice = result["choices"][0]
     message = {"role": "assistant", "content": choice["text"], "refusal": None}
     usage = result["usage"]
     return {
         **_envelope(model, "chat.completion"),
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": choice["finish_reason"]}],
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": choice["finish_reason"]}],
         "usage": _usage(usage["prompt_tokens"], usage["completion_tokens"]),
     }
 

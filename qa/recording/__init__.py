@@ -8,13 +8,14 @@ Plug in through the SDK's `http_client=` (no monkeypatching):
 
 Modules: `entry` (file format and key), `store` (one folder of recordings), `transport`
 (the sync and async transports), `streams` (SSE capture and replay), `diff` (miss
-messages), `leaks` (refusing secrets), `catalog` (listing and pruning for `qa recordings`).
+messages), `leaks` (refusing secrets), `catalog` (listing and pruning for `qa recordings`),
+`operation` (writing an operation's replies only when it ends with a result).
 This module reads no environment variables: the caller passes mode and folder in.
 """
 
 from __future__ import annotations
 
-from qa.recording.catalog import RecordingInfo, list_recordings, prune_unused
+from qa.recording.catalog import RecordingInfo, list_recordings, prune_unused, recorded_origins
 from qa.recording.diff import DEFAULT_RERECORD_HINT
 from qa.recording.entry import (
     ALLOWED_RESPONSE_HEADERS,
@@ -22,7 +23,8 @@ from qa.recording.entry import (
     RecordingEntry,
     recording_key,
 )
-from qa.recording.store import USAGE_LOG_NAME, RecordingStore, read_usage_log
+from qa.recording.operation import RecordedOperation, recorded_operation, take_unrecorded
+from qa.recording.store import USAGE_LOG_NAME, RecordingStore, check_replay_folder, ensure_writable, read_usage_log
 from qa.recording.transport import AsyncRecordingTransport, RecordingTransport, RecordMode
 
 __all__ = [
@@ -32,12 +34,18 @@ __all__ = [
     "VOLATILE_FIELDS",
     "AsyncRecordingTransport",
     "RecordMode",
+    "RecordedOperation",
     "RecordingEntry",
     "RecordingInfo",
     "RecordingStore",
     "RecordingTransport",
+    "check_replay_folder",
+    "ensure_writable",
     "list_recordings",
     "prune_unused",
     "read_usage_log",
+    "recorded_operation",
+    "recorded_origins",
     "recording_key",
+    "take_unrecorded",
 ]

@@ -3,12 +3,15 @@
 `used` comes from the `.last-run-used.json` log the last run wrote (False for every
 recording when there is no log); `stale` means the recording's prompt version differs from
 the current version of that prompt. `prune_unused` deletes recordings the last run did not
-use, and refuses when there is no log to go by.
+use, and refuses when there is no log to go by. `recorded_origins` says which backends and
+models a folder's recordings were made with, so a replay can use the same.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from qa.errors import RecordingError
 from qa.recording.entry import is_entry_file, load_entry
 from qa.recording.store import USAGE_LOG_NAME, read_usage_log
 
-__all__ = ["RecordingInfo", "list_recordings", "prune_unused"]
+__all__ = ["RecordingInfo", "list_recordings", "prune_unused", "recorded_origins"]
 
 
 class RecordingInfo(BaseModel):
@@ -100,3 +103,21 @@ def prune_unused(folder: str | os.PathLike[str], dry_run: bool) -> list[Path]:
         for path in unused:
             path.unlink()
     return unused
+
+
+def recorded_origins(folder: str | os.PathLike[str]) -> Counter[tuple[str, str]]:
+    """(backend, model) -> how many recordings in `folder` were made with them.
+
+    Read from each entry's `meta` (the `x-qa-backend` header and the body's `model`);
+    entries that name neither, or cannot be read, are left out (replay reports them).
+    """
+    origins: Counter[tuple[str, str]] = Counter()
+    for path in _entry_files(Path(folder)):
+        try:
+            meta = json.loads(path.read_bytes()).get("meta") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        backend, model = meta.get("backend"), meta.get("model")
+        if isinstance(backend, str) and isinstance(model, str):
+            origins[(backend, model)] += 1
+    return origins

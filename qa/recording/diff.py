@@ -20,8 +20,12 @@ __all__ = ["MAX_DIFF_LINES", "DEFAULT_RERECORD_HINT", "body_diff", "flatten", "m
 MAX_DIFF_LINES = 10
 """At most this many diff lines in a miss message (the last may say how many more)."""
 
-DEFAULT_RERECORD_HINT = "set QA_RECORD_MODE=auto (or record) and run the same command again"
-"""What a miss tells the user when the caller gave no exact re-record command."""
+DEFAULT_RERECORD_HINT = (
+    "run it again with record mode 'auto' or 'record' (the record_mode setting or qa's --record-mode flag; "
+    "QA_RECORD_MODE only counts when neither is given)"
+)
+"""What a miss tells the user when the caller gave no exact re-record command (the `qa`
+command line always gives one: see `qa.cli.argv`)."""
 
 _ABSENT = object()
 _BEFORE = 20  # characters of context kept before the first difference
@@ -88,6 +92,20 @@ def _nearest(
     return None if best is None else (best[1], best[2])
 
 
+def _other_origin(backend: str | None, model: Any, recorded: Sequence[RecordedRequestSummary]) -> str | None:
+    """A line naming the recordings' backend and model, when this request's are not among them."""
+    origins = {(r.backend, r.model) for r in recorded if r.backend and r.model}
+    if not origins or not backend or not isinstance(model, str) or (backend, model) in origins:
+        return None
+    theirs = sorted(origins)
+    made = "; ".join(f"backend {b}, model {m}" for b, m in theirs)
+    b, m = theirs[0]
+    return (
+        f"These recordings were made with {made}, not backend {backend}, model {model}: "
+        f"to replay them, put `--backend {b} --model {m}` first (qa --backend {b} --model {m} ...)."
+    )
+
+
 def miss_report(
     *,
     method: str,
@@ -98,11 +116,20 @@ def miss_report(
     folder: Path,
     recorded: Sequence[RecordedRequestSummary],
     rerecord_hint: str,
+    backend: str | None = None,
 ) -> tuple[str, list[str]]:
-    """Build a replay miss message and its diff lines (at most `MAX_DIFF_LINES`)."""
+    """Build a replay miss message and its diff lines (at most `MAX_DIFF_LINES`).
+
+    `backend` is the request's backend (its `x-qa-backend` header): when no recording was
+    made with that backend and the body's model, the message names theirs and the options
+    that select them, since re-recording would call another (maybe paid) backend.
+    """
     name = f"prompt '{prompt}'" if prompt else "unknown prompt"
     version = f" version {prompt_version}" if prompt_version else ""
     parts = [f"replay miss: no recording of {method} {path} for {name}{version} in {folder}."]
+    other = _other_origin(backend, body.get("model") if isinstance(body, dict) else None, recorded)
+    if other:
+        parts.append(other)
     diff: list[str] = []
     found = _nearest(method, path, body, prompt, recorded)
     if found is None:

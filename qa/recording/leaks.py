@@ -4,6 +4,10 @@ Every string in an entry (dict keys included) is checked against `SECRET_PATTERN
 against the exact values the caller configured; a final pass over the serialised text
 catches anything that spans fields. A hit raises `SecretLeakError` naming the field, with
 the secret shown redacted (`sk-…abcd`), never in full.
+
+A pattern hit that is also in `allowed` (the texts the request itself sent: an article
+that reports a leaked `sk-...` string, and the answer quoting it) is the user's text, not
+a key of ours, and passes. The configured key is refused wherever it appears.
 """
 
 from __future__ import annotations
@@ -57,31 +61,34 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}[{index}]")
 
 
-def _find(text: str, secrets: Sequence[str]) -> tuple[str, str] | None:
-    """Return (description, secret) for the first secret-looking thing in `text`."""
+def _find(text: str, secrets: Sequence[str], allowed: Sequence[str] = ()) -> tuple[str, str] | None:
+    """Return (description, secret) for the first secret-looking thing in `text` that is not in `allowed`."""
     for secret in secrets:
         if secret in text:
             return "the configured API key", secret
     for description, pattern in SECRET_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return description, match.group(1)
+        for match in pattern.finditer(text):
+            if not any(match.group(1) in quoted for quoted in allowed):
+                return description, match.group(1)
     return None
 
 
-def check_for_secrets(data: Any, serialised: str, secrets: Sequence[str], *, where: str) -> None:
+def check_for_secrets(
+    data: Any, serialised: str, secrets: Sequence[str], *, where: str, allowed: Sequence[str] = ()
+) -> None:
     """Raise `SecretLeakError` if `data` (or its serialised form) holds a secret.
 
     `data` is the entry as plain JSON data, `serialised` the exact text about to be
     written, `secrets` the exact values to refuse (short ones are ignored, see
-    `MIN_SECRET_LENGTH`), `where` the file the write was going to.
+    `MIN_SECRET_LENGTH`), `where` the file the write was going to, `allowed` texts whose
+    key-looking strings are not secrets (see the module docstring).
     """
     wanted = [s for s in secrets if len(s) >= MIN_SECRET_LENGTH]
     for field, text in _strings(data, ""):
-        found = _find(text, wanted)
+        found = _find(text, wanted, allowed)
         if found:
             _refuse(where, field, *found)
-    found = _find(serialised, wanted)
+    found = _find(serialised, wanted, allowed)
     if found:
         _refuse(where, "(serialised entry)", *found)
 

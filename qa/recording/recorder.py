@@ -9,6 +9,7 @@ sending and reading, sync or async, and call into it.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from typing import Any, Literal, get_args
 
 import httpx2
 
-from qa.errors import ConfigError, RecordingError, ReplayMissError
-from qa.recording.diff import miss_report
+from qa.errors import ConfigError, ReplayMissError, SecretLeakError
+from qa.recording.diff import DEFAULT_RERECORD_HINT, miss_report
 from qa.recording.entry import (
     ALLOWED_RESPONSE_HEADERS,
     EntryMeta,
@@ -29,11 +30,14 @@ from qa.recording.entry import (
     recording_key,
     utc_now,
 )
-from qa.recording.store import RecordingStore
+from qa.recording.operation import note_unrecorded
+from qa.recording.store import RecordingStore, check_replay_folder
 from qa.recording.streams import AsyncTee, ReplayStream, SSECapture, SyncTee, render_events
+from qa.settings import redact_url
 
 __all__ = ["Call", "RecordMode", "Recorder"]
 
+log = logging.getLogger("qa")
 RecordMode = Literal["off", "record", "replay", "auto"]
 _DECODED_AWAY = ("content-encoding", "content-length", "transfer-encoding")
 
@@ -81,7 +85,7 @@ class Recorder:
     def prepare(self, request: httpx2.Request) -> Call:
         """Key a request whose body has been read; note the key for `last_keys`."""
         body = parse_body(request.content)
-        path = request.url.raw_path.decode("ascii")
+        path = redact_url(request.url.raw_path.decode("ascii"))  # no secret query values in keys or files
         call = Call(
             key=recording_key(request.method, path, body),
             method=request.method.upper(),
@@ -103,6 +107,7 @@ class Recorder:
                 self.store.mark_used(call.key)
                 return _replayed(entry, request)
         if self.mode == "replay":
+            check_replay_folder(self.store.folder, self._hint or DEFAULT_RERECORD_HINT)
             message, diff = miss_report(
                 method=call.method,
                 path=call.path,
@@ -112,9 +117,15 @@ class Recorder:
                 folder=self.store.folder,
                 recorded=self.store.recorded_requests(),
                 rerecord_hint=self._hint,
+                backend=call.backend,
             )
             raise ReplayMissError(message, diff=diff)
         return None
+
+    def before_send(self) -> None:
+        """Check, before the server is called (and paid), that its answer can be recorded."""
+        if self.mode in ("record", "auto"):
+            self.store.ensure_writable()
 
     @staticmethod
     def recordable(response: httpx2.Response) -> bool:
@@ -132,12 +143,10 @@ class Recorder:
             body = json.loads(response.content)
         except ValueError:
             body = None
-        if body is None:
+        if body is None:  # a broken reply: the run sends the request again, as it would without recording
             kind = response.headers.get("content-type", "no content-type")
-            raise RecordingError(
-                f"cannot record {call.method} {call.path}: its {response.status_code} response is not JSON "
-                f"({kind}); only JSON and server-sent-event responses can be recorded"
-            )
+            log.info("not recorded: the %s response to %s %s is not JSON (%s)", response.status_code, call.method, call.path, kind)
+            return
         self._save(call, RecordedResponse(status_code=response.status_code, headers=_kept(response), body=body))
 
     def tee(
@@ -146,6 +155,9 @@ class Recorder:
         """Return a response that streams `response` on while capturing it for storage."""
 
         def save_stream(chunks: list[Any], events: list[str | None]) -> None:
+            if not _finished(chunks):  # cut off: the run sends the request again, as it would without recording
+                log.info("not recorded: the stream answering %s %s was cut off before it finished", call.method, call.path)
+                return
             recorded = RecordedResponse(
                 status_code=response.status_code,
                 headers=_kept(response),
@@ -177,8 +189,31 @@ class Recorder:
                 qa_version=qa_version(),
             ),
         )
-        self.store.put(entry, secrets=call.secrets)
-        self.store.mark_used(call.key)
+        try:
+            self.store.put(entry, secrets=call.secrets, allowed=_request_texts(call.body))
+        except (SecretLeakError, OSError) as exc:  # the answer is the caller's all the same: never raise into the call
+            note_unrecorded(str(exc) if isinstance(exc, SecretLeakError) else f"cannot write into {self.store.folder}: {exc.strerror or exc}")
+
+
+def _finished(chunks: list[Any]) -> bool:
+    """Whether a chat completion stream got as far as a finish_reason (other streams: True)."""
+    chat = [c for c in chunks if isinstance(c, dict) and "choices" in c]
+    choices = [choice for c in chat for choice in (c["choices"] or []) if isinstance(choice, dict)]
+    return not chat or any(choice.get("finish_reason") for choice in choices)
+
+
+def _request_texts(body: Any) -> tuple[str, ...]:
+    """What the request's system and user messages say (the article, the question): a
+    key-looking string there is the user's text, not a leaked key (see `qa.recording.leaks`)."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    texts: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, dict) or message.get("role") not in ("system", "user"):
+            continue
+        content = message.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        texts += [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return tuple(texts)
 
 
 def _credentials(headers: httpx2.Headers) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.errors import RecordingCorruptError
+from qa.errors import RecordingCorruptError, RecordingError
 from qa.recording.entry import (
     RecordingEntry,
     dump_entry,
@@ -34,8 +34,16 @@ from qa.recording.entry import (
     recording_key,
 )
 from qa.recording.leaks import check_for_secrets
+from qa.recording.operation import current_operation, note_unrecorded
 
-__all__ = ["USAGE_LOG_NAME", "RecordedRequestSummary", "RecordingStore", "read_usage_log"]
+__all__ = [
+    "USAGE_LOG_NAME",
+    "RecordedRequestSummary",
+    "RecordingStore",
+    "check_replay_folder",
+    "ensure_writable",
+    "read_usage_log",
+]
 
 USAGE_LOG_NAME = ".last-run-used.json"
 """File, inside a recordings folder, listing the keys the last run used."""
@@ -66,6 +74,8 @@ class RecordedRequestSummary:
     body: Any
     prompt: str | None
     prompt_version: str | None
+    backend: str | None = None
+    model: str | None = None
 
 
 class RecordingStore:
@@ -78,6 +88,7 @@ class RecordingStore:
         self._index: dict[str, Path] | None = None
         self._entries: dict[str, RecordingEntry] = {}  # by key prefix, parsed on demand
         self._requests: dict[str, RecordedRequestSummary] | None = None
+        self._writable = False
         with _RUNS_LOCK:
             self._run = _RUNS.setdefault(self.folder.resolve(), _FolderRun())
             self._run.log_at_exit = self._run.log_at_exit or usage_log_at_exit
@@ -124,27 +135,55 @@ class RecordingStore:
         self.mark_used(key)
         return entry.response.body
 
-    def put(self, entry: RecordingEntry, *, secrets: Sequence[str] = ()) -> Path:
-        """Write `entry` atomically, after checking it for secrets (`SecretLeakError`)."""
+    def put(self, entry: RecordingEntry, *, secrets: Sequence[str] = (), allowed: Sequence[str] = ()) -> Path:
+        """Check `entry` for secrets (`SecretLeakError`; `allowed`: see `qa.recording.leaks`),
+        then write it, or hold it until the current operation ends (`qa.recording.operation`)."""
         path = self.folder / entry_file_name(entry.key)
         text = dump_entry(entry)
-        check_for_secrets(json.loads(text), text, secrets, where=str(path))
+        check_for_secrets(json.loads(text), text, secrets, where=str(path), allowed=allowed)
+        operation = current_operation()
+        if operation is not None:
+            operation.stage(self, entry)
+            return path
+        return self.write(entry)
+
+    def write(self, entry: RecordingEntry) -> Path:
+        """Write an entry that `put` has checked, atomically; mark it used by this run."""
+        path = self.folder / entry_file_name(entry.key)
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                    handle.write(text)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            self._write_file(path, dump_entry(entry))
             self._ensure_index()[entry.key[:16]] = path
             self._entries[entry.key[:16]] = entry
             self._run.written.add(entry.key)
             if self._requests is not None:
                 self._requests[entry.key] = _summary(entry, path)
+        self.mark_used(entry.key)
         return path
+
+    def write_noting_failure(self, entry: RecordingEntry) -> None:
+        """`write`, but a failure is noted for the CLI (`note_unrecorded`) instead of raised."""
+        try:
+            self.write(entry)
+        except OSError as exc:
+            note_unrecorded(f"cannot write {self.folder / entry_file_name(entry.key)}: {exc.strerror or exc}")
+
+    def _write_file(self, path: Path, text: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def ensure_writable(self) -> None:
+        """`RecordingError` unless recordings can be written here: checked before a model is
+        called in record or auto mode, so that no paid answer is lost to an unwritable folder."""
+        if not self._writable:
+            ensure_writable(self.folder)
+            self._writable = True
 
     def discard(self, keys: Iterable[str]) -> list[Path]:
         """Delete the recordings of `keys` (missing ones are skipped); return the files deleted."""
@@ -215,7 +254,36 @@ def _summary(entry: RecordingEntry, path: Path) -> RecordedRequestSummary:
         body=entry.request.body,
         prompt=entry.meta.prompt,
         prompt_version=entry.meta.prompt_version,
+        backend=entry.meta.backend,
+        model=entry.meta.model,
     )
+
+
+def ensure_writable(folder: str | os.PathLike[str]) -> None:
+    """`RecordingError` unless recordings can be written in `folder` (created if need be)."""
+    root = Path(folder)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".tmp-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RecordingError(
+            f"cannot record into {root}: {exc.strerror or exc}; no model call was made. "
+            "Choose a folder you can write with --recordings or QA_RECORDINGS."
+        ) from None
+
+
+def check_replay_folder(folder: str | os.PathLike[str], rerecord_hint: str = "") -> None:
+    """`RecordingError` unless `folder` is a folder to replay from: a missing folder or a file
+    is a mistake in the settings, not a request that was never recorded (a replay miss)."""
+    root = Path(folder)
+    if root.is_dir():
+        return
+    if root.exists():
+        raise RecordingError(f"the recordings folder {root} is a file, not a folder (check --recordings or QA_RECORDINGS)")
+    to_record = f" To record into it: {rerecord_hint}" if rerecord_hint else ""
+    raise RecordingError(f"no recordings folder {root}: nothing to replay (check --recordings or QA_RECORDINGS).{to_record}")
 
 
 def read_usage_log(folder: str | os.PathLike[str]) -> set[str] | None:

@@ -3,7 +3,8 @@
     transport = RecordingTransport(httpx2.HTTPTransport(), RecordingStore(folder), "auto")
     client = openai.OpenAI(base_url=..., api_key=..., http_client=httpx2.Client(transport=transport))
 
-Modes: "off" delegates; "record" calls through and stores every 2xx response; "replay"
+Modes: "off" delegates; "record" calls through and stores every 2xx response (except a
+broken one: a body that is not JSON, a stream cut before its finish_reason); "replay"
 answers only from recordings and fails closed (`ReplayMissError`; the inner transport may
 be None, so no network and no key are needed); "auto" replays what it has and records the
 rest. All the logic lives in `recorder.Recorder`; `RecordingTransport` and
@@ -99,6 +100,7 @@ class RecordingTransport(_RecorderAccess, httpx2.BaseTransport):
         replayed = core.replay(call, request)
         if replayed is not None:
             return replayed
+        core.before_send()
         response = self._send(request)
         if not core.recordable(response):
             return response
@@ -144,6 +146,7 @@ class AsyncRecordingTransport(_RecorderAccess, httpx2.AsyncBaseTransport):
         replayed = core.replay(call, request)
         if replayed is not None:
             return replayed
+        core.before_send()
         response = await self._send(request)
         if not core.recordable(response):
             return response

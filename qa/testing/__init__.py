@@ -1,4 +1,5 @@
-"""Test helpers for `qa` and for code that calls it: a fault-injecting chat server.
+"""Test helpers for `qa` and for code that calls it: a fault-injecting chat server, a fake of
+the OpenAI Files and Batches endpoints, and a synthetic corpus with a responder for it.
 
 Names are loaded on first use, so `python -m qa.testing.fault_server` does not import
 its own module twice.
@@ -10,13 +11,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from qa.testing.batch_server import BatchStats, FakeBatchServer
     from qa.testing.fault_server import ALL_FAULTS, FaultServer, FaultStats, Responder, echo_responder
+    from qa.testing.synthetic import article_responder, synthetic_article, write_articles
 
-__all__ = ["ALL_FAULTS", "FaultServer", "FaultStats", "Responder", "echo_responder"]
+_EXPORTS: dict[str, str] = {
+    "ALL_FAULTS": "qa.testing.fault_server",
+    "BatchStats": "qa.testing.batch_server",
+    "FakeBatchServer": "qa.testing.batch_server",
+    "FaultServer": "qa.testing.fault_server",
+    "FaultStats": "qa.testing.fault_server",
+    "Responder": "qa.testing.fault_server",
+    "article_responder": "qa.testing.synthetic",
+    "echo_responder": "qa.testing.fault_server",
+    "synthetic_article": "qa.testing.synthetic",
+    "write_articles": "qa.testing.synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    """Load the public names from `qa.testing.fault_server` when first asked for."""
-    if name in __all__:
-        return getattr(importlib.import_module("qa.testing.fault_server"), name)
+    """Load a public name from its module when first asked for."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'qa.testing' has no attribute {name!r}")

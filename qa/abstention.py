@@ -1,0 +1,201 @@
+"""Decide when to abstain: measured signals of an answer, and a calibrated rule over them.
+
+A small model's own "the article does not say" is not a usable abstention signal (it
+almost never says it), so every answer carries `AnswerSignals`, measured after the call:
+
+- `p_none`: the model's probability of "no sentence answers", read from its token
+  log-probabilities where it chose the sentence number (`qa.evidence`); None where the
+  backend gives no logprobs;
+- `retrieval`: BM25 score of the cited sentence over the article's best, and `rank`;
+- `question_overlap`: share of the question's content words found in the cited sentence
+  and its neighbours;
+- `answer_support`: share of the answer's content words found in the cited sentence;
+- `type_fit`: does the answer have the shape the question asks for (a year or date for
+  "when", a number for "how many/much", ...): 1 fits, -1 does not, 0 cannot tell.
+
+`Calibrator` turns them into `confidence`, the estimated probability that the answer is
+right (a logistic model fitted on development data only: `evals/calibrate.py` fits it
+from eval run logs, on questions that are not in any gated suite). An answer is kept when
+its confidence reaches the threshold: the calibration file's own (chosen on the
+development data for the best accuracy over answerable and unanswerable questions), or
+`QA_ABSTAIN_THRESHOLD`. The eval report's risk-coverage table shows what each threshold
+costs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from qa.support import content_terms
+
+__all__ = ["AnswerSignals", "Calibrator", "answer_type_fit", "calibrator_for", "feature_vector"]
+
+FEATURES = ("log_p_none", "has_p_none", "retrieval", "inverse_rank", "question_overlap", "question_unseen", "answer_support")
+"""The calibrator's inputs. Answer-type fit and answer length are measured and reported but
+not used: on development data they pointed one way for SQuAD and the other for news."""
+
+
+class AnswerSignals(BaseModel):
+    """What was measured about one answer before deciding whether to keep it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    sentence: int
+    """The sentence number the model cited (0: it said no sentence answers)."""
+    candidate: str
+    """The model's answer before the abstention decision (kept even when abstaining)."""
+    p_none: float | None
+    """The model's probability that no sentence answers, or None without logprobs."""
+    retrieval: float
+    """BM25 score of the cited sentence over the best sentence's score (0 to 1)."""
+    rank: int
+    """Rank of the cited sentence by BM25 (1 = best match)."""
+    question_overlap: float
+    """Share of the question's content words in the cited sentence and its neighbours."""
+    question_unseen: float = 0.0
+    """Share of the question's content words the article never uses (a question about something else)."""
+    answer_support: float
+    """Share of the answer's content words in the cited sentence."""
+    type_fit: int
+    """1: the answer has the shape the question asks for; -1: it does not; 0: cannot tell."""
+
+
+def feature_vector(s: AnswerSignals) -> list[float]:
+    """The calibrator's inputs, in `FEATURES` order (p_none on a log scale: 1e-6 -> 0, 1 -> 1)."""
+    log_p = 1.0 + math.log10(max(s.p_none, 1e-6)) / 6.0 if s.p_none is not None else 0.0
+    return [
+        log_p,
+        1.0 if s.p_none is not None else 0.0,
+        s.retrieval,
+        1.0 / max(1, s.rank),
+        s.question_overlap,
+        s.question_unseen,
+        s.answer_support,
+    ]
+
+
+_YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b")
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|several|half)\b", re.I)
+_MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(century|decade|today|yesterday|monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|year)s?\b", re.I)
+
+
+def answer_type_fit(question: str, answer: str) -> int:
+    """1 when `answer` has the shape `question` asks for, -1 when it lacks it, 0 when unclear."""
+    q = question.lower()
+    if re.search(r"\bhow (many|much|long|old|far|large|big)\b|\bwhat (percentage|percent|number|amount)\b", q):
+        return 1 if _NUMBER.search(answer) else -1
+    if re.search(r"\bwhen\b|\bwhat (year|date|month|day|century|decade)\b|\bwhich (year|date|month|century|decade)\b", q):
+        return 1 if (_YEAR.search(answer) or _MONTH.search(answer) or _NUMBER.search(answer)) else -1
+    if re.search(r"^\s*who\b|\bwhich (person|man|woman|leader|king|president)\b", q):
+        return 1 if re.search(r"\b[A-Z][a-z]+", answer) else -1
+    return 0
+
+
+def _neighbourhood_terms(sentences: list[str], number: int) -> set[str]:
+    terms: set[str] = set()
+    for n in (number - 1, number, number + 1):
+        if 1 <= n <= len(sentences):
+            terms |= content_terms(sentences[n - 1])
+    return terms
+
+
+def _stem(term: str) -> str:
+    return term[:5] if len(term) > 5 and not term[0].isdigit() else term
+
+
+def unseen_share(question: str, sentences: list[str]) -> float:
+    """Share of the question's content words (stemmed to 5 letters) that no sentence uses."""
+    q_terms = {_stem(t) for t in content_terms(question)}
+    if not q_terms:
+        return 0.0
+    seen = {_stem(t) for s in sentences for t in content_terms(s)}
+    return round(len(q_terms - seen) / len(q_terms), 4)
+
+
+def measure(
+    question: str, answer: str, number: int, sentences: list[str], p_none: float | None, retrieval: Any
+) -> AnswerSignals:
+    """`AnswerSignals` for an answer citing sentence `number` (1-based) of `sentences`."""
+    unseen = unseen_share(question, sentences)
+    if not 1 <= number <= len(sentences):
+        return AnswerSignals(
+            sentence=number, candidate=answer, p_none=p_none, retrieval=0.0, rank=len(sentences) + 1,
+            question_overlap=0.0, question_unseen=unseen, answer_support=0.0, type_fit=answer_type_fit(question, answer),
+        )  # fmt: skip
+    q_terms = content_terms(question)
+    a_terms = content_terms(answer)
+    cited = content_terms(sentences[number - 1])
+    near = _neighbourhood_terms(sentences, number)
+    return AnswerSignals(
+        sentence=number,
+        candidate=answer,
+        p_none=p_none,
+        retrieval=round(retrieval.relative(number), 4),
+        rank=retrieval.rank(number),
+        question_overlap=round(len(q_terms & near) / len(q_terms), 4) if q_terms else 0.0,
+        question_unseen=unseen,
+        answer_support=round(len(a_terms & cited) / len(a_terms), 4) if a_terms else 1.0,
+        type_fit=answer_type_fit(question, answer),
+    )
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A logistic model from `AnswerSignals` to the probability that the answer is right."""
+
+    model: str
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    """Keep an answer when its confidence is at least this."""
+    source: str
+    """Where the weights came from (the fitting run), for provenance."""
+
+    def confidence(self, signals: AnswerSignals) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, feature_vector(signals), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
+            "threshold": self.threshold, "source": self.source,
+        }  # fmt: skip
+
+
+# Used for a model with no fitted calibration: trust the model's own "no sentence" when it
+# gives logprobs, the retrieval match and support otherwise. Deliberately lenient.
+_GENERIC = Calibrator(
+    model="*",
+    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0),
+    bias=-0.5,
+    threshold=0.35,
+    source="hand-set prior (no calibration fitted for this model)",
+)
+
+
+def _slug(model: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")
+
+
+@cache
+def calibrator_for(model: str) -> Calibrator:
+    """The fitted calibration for `model` (package data `qa/calibration/<slug>.json`), else a generic prior."""
+    try:
+        raw = resources.files("qa.calibration").joinpath(f"{_slug(model)}.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError, OSError):
+        return _GENERIC
+    data = json.loads(raw)
+    if data.get("features") != list(FEATURES):
+        return _GENERIC
+    return Calibrator(
+        model=data["model"], weights=tuple(float(w) for w in data["weights"]), bias=float(data["bias"]),
+        threshold=float(data["threshold"]), source=str(data.get("source", "")),
+    )  # fmt: skip

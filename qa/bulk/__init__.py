@@ -1,0 +1,61 @@
+"""Bulk runs: a task over a corpus, on one machine, a Ray cluster, or the OpenAI Batch API.
+
+    import qa
+    report = qa.run("articles/", "summaries.jsonl")                      # engine "local"
+    report = qa.run("articles/", "out.jsonl", engine=qa.bulk.RayEngine(workers=2))
+    estimate = qa.estimate_run("articles/", task="ask", questions=["Who?"])
+
+Modules, one purpose each: `corpus` reads folders, globs and JSONL; `work` is the task and
+one item's steps; `records` the output line; `output` the append-only output and its state
+file; `runner` puts them together (`run`); `estimate` counts tokens without calling
+anything; `local`, `ray_engine` and `openai_batch` are the engines (`batch_files` reads and
+writes the Batch API's files and hands its replies to the steps). Names load on first use,
+so `import qa.bulk` imports neither Ray nor the openai SDK.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from qa._lazy import lazy_getattr
+
+_EXPORTS: dict[str, str] = {
+    "ENGINES": "qa.bulk.runner",
+    "CorpusItem": "qa.bulk.corpus",
+    "Engine": "qa.bulk.runner",
+    "ItemError": "qa.bulk.records",
+    "LocalEngine": "qa.bulk.local",
+    "ModelEstimate": "qa.bulk.estimate",
+    "OpenAIBatchEngine": "qa.bulk.openai_batch",
+    "RayEngine": "qa.bulk.ray_engine",
+    "Results": "qa.bulk.output",
+    "RunEstimate": "qa.bulk.estimate",
+    "RunRecord": "qa.bulk.records",
+    "RunReport": "qa.bulk.runner",
+    "Task": "qa.bulk.work",
+    "engine_named": "qa.bulk.runner",
+    "estimate_run": "qa.bulk.estimate",
+    "read_corpus": "qa.bulk.corpus",
+    "read_results": "qa.bulk.output",
+    "run": "qa.bulk.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_getattr("qa.bulk", _EXPORTS, globals())
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from qa.bulk.corpus import CorpusItem, read_corpus
+    from qa.bulk.estimate import ModelEstimate, RunEstimate, estimate_run
+    from qa.bulk.local import LocalEngine
+    from qa.bulk.openai_batch import OpenAIBatchEngine
+    from qa.bulk.output import Results, read_results
+    from qa.bulk.ray_engine import RayEngine
+    from qa.bulk.records import ItemError, RunRecord
+    from qa.bulk.runner import ENGINES, Engine, RunReport, engine_named, run
+    from qa.bulk.work import Task

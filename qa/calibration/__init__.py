@@ -1,0 +1,1 @@
+"""Fitted abstention calibrations, one JSON file per model (written by evals/calibrate.py)."""

@@ -1,0 +1,105 @@
+"""The article as numbered sentences: what a model cites, and how a citation becomes a quote.
+
+A model cites evidence by sentence number, not by copying text: `evidence_sentences`
+numbers the headline, standfirst, subheadings and body sentences of an article from 1,
+in reading order, the same way for every call about the same article. The prompt shows
+them as `[n] sentence` lines inside the article's marker block (`numbered_block`), and
+the response schema limits every sentence number to an enum of these numbers (0 meaning
+"no sentence says"), so on grammar backends and strict `json_schema` a reply cannot name
+a sentence that does not exist. A cited number becomes a `Citation` whose quote is the
+sentence itself and whose offsets point into `Article.text`: verbatim on every backend.
+
+Photo captions and datelines are not numbered: they are not statements of the story.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from qa.article import Article, Sentence
+from qa.prompts import article_block
+from qa.schemas import Citation
+from qa.structured import TokenLogprob
+
+__all__ = [
+    "EVIDENCE_KINDS",
+    "citation_for",
+    "evidence_sentences",
+    "no_evidence_probability",
+    "numbered_block",
+]
+
+EVIDENCE_KINDS = ("headline", "standfirst", "subheading", "body")
+
+
+def evidence_sentences(article: Article) -> list[Sentence]:
+    """The sentences a model may cite; sentence number n is `evidence_sentences(a)[n - 1]`."""
+    return article.sentences(EVIDENCE_KINDS)
+
+
+def numbered_block(article: Article, numbers: Sequence[int] | None = None) -> str:
+    """The article as `[n] sentence` lines (all, or only `numbers`) inside its marker block.
+
+    Sentences of one paragraph share a line group; paragraphs are separated by a blank
+    line, so the model still sees the article's structure. The block depends only on the
+    article (and `numbers`), so it is byte-identical for every question about it.
+    """
+    sentences = evidence_sentences(article)
+    keep = set(numbers) if numbers is not None else None
+    lines: list[str] = []
+    paragraph = None
+    for n, sentence in enumerate(sentences, 1):
+        if keep is not None and n not in keep:
+            continue
+        if paragraph is not None and sentence.paragraph != paragraph:
+            lines.append("")
+        paragraph = sentence.paragraph
+        lines.append(f"[{n}] {sentence.text}")
+    return article_block("\n".join(lines))
+
+
+def citation_for(article: Article, number: int) -> Citation:
+    """The citation for sentence `number`: its exact text and offsets in `article.text`."""
+    sentence = evidence_sentences(article)[number - 1]
+    return Citation(quote=sentence.text, start=sentence.start, end=sentence.end)
+
+
+def no_evidence_probability(logprobs: Sequence[TokenLogprob] | None, field: str = "sentence", nth: int = 0) -> float | None:
+    """The model's probability that no sentence answers, read where it chose the number.
+
+    Finds the `nth` place where the reply starts the value of `"field":` and, among the
+    digits the model considered there, the share of "0" (the number meaning "no
+    sentence": no other sentence number starts with 0). None when the reply carries no
+    logprobs or the place cannot be found.
+    """
+    if not logprobs:
+        return None
+    text = ""
+    key = f'"{field}"'
+    seen = 0
+    armed = False
+    for entry in logprobs:
+        before = text
+        text += entry.token
+        if not armed and text.count(key) > before.count(key):
+            armed = True
+            seen += 1
+        if not armed:
+            continue
+        stripped = entry.token.lstrip(' ":\n\t')
+        if stripped and stripped[0].isdigit():
+            if seen - 1 == nth:
+                return _zero_share(entry)
+            armed = False
+    return None
+
+
+def _zero_share(entry: TokenLogprob) -> float:
+    digits: dict[str, float] = {}
+    for token, logprob in (*entry.top, (entry.token, entry.logprob)):
+        head = token.lstrip(' ":\n\t')
+        if head and head[0].isdigit():
+            digits[head[0]] = max(digits.get(head[0], -math.inf), logprob)
+    total = sum(math.exp(lp) for lp in digits.values())
+    return math.exp(digits["0"]) / total if "0" in digits and total > 0 else 0.0

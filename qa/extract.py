@@ -1,0 +1,229 @@
+"""Extract before writing: key sentences, compressed sentences, figures and entities.
+
+Deterministic text functions, no model: what a summary is built on.
+
+- `key_sentences` picks the sentences a summary must cover: central ones (sharing the
+  article's vocabulary with many other sentences) with a bonus for the lead, and no two
+  that say nearly the same thing (maximal marginal relevance).
+- `compress` shortens a sentence without adding a word: it drops attribution tails
+  ("..., the agency said"), parentheses and leading connectives. A compressed sentence is
+  an extractive key point: every word of it is the article's.
+- `find_figures` lists amounts, dates and counts as written, with their kind decided by
+  their form (an amount has a currency or a scale, a date a month or a year) and their
+  meaning taken from the words that follow them in the same sentence.
+- `find_entities` lists proper names that occur in the article, most mentioned first, with
+  a type read from how the article uses them and a role phrase copied from a sentence
+  that names them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.article import Sentence
+from qa.support import content_terms
+
+__all__ = ["FoundEntity", "FoundFigure", "compress", "find_entities", "find_figures", "key_sentences"]
+
+_LEAD_BONUS = 0.6
+_REDUNDANT = 0.55
+
+
+def key_sentences(sentences: Sequence[Sentence], k: int, *, skip_kinds_before: int = 0) -> list[int]:
+    """Numbers (1-based, reading order) of the `k` sentences a summary should cover.
+
+    `skip_kinds_before`: sentences with a smaller number are not candidates (the headline
+    and standfirst, which already summarise; they still count for centrality).
+    """
+    terms = [content_terms(s.text) for s in sentences]
+    n = len(sentences)
+    df = Counter(t for ts in terms for t in ts)
+    centrality = []
+    for ts in terms:
+        shared = sum(df[t] - 1 for t in ts)  # how many other sentences share each of its terms
+        centrality.append(shared / (len(ts) ** 0.5) if ts else 0.0)
+    top = max(centrality, default=1.0) or 1.0
+    body_index = 0
+    score: dict[int, float] = {}
+    for i in range(n):
+        if i + 1 <= skip_kinds_before or len(terms[i]) < 3:
+            continue
+        score[i] = centrality[i] / top + _LEAD_BONUS / (1 + 0.5 * body_index)
+        body_index += 1
+    chosen: list[int] = []
+    for i in sorted(score, key=lambda j: (-score[j], j)):
+        if len(chosen) >= k:
+            break
+        if any(_overlap(terms[i], terms[j]) > _REDUNDANT for j in chosen):
+            continue
+        chosen.append(i)
+    return sorted(i + 1 for i in chosen)
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+_ATTRIBUTION = re.compile(
+    r"""[,;]\s+(?:(?:the\s+)?[\w'’ -]{1,60}?\s+)?(?:said|says|told\s+[\w'’ -]{1,40}|added|wrote(?:\s+on\s+\w+)?|reported|announced|stated)"""
+    r"""(?:\s+on\s+\w+day)?(?:[,;][^.!?]*)?(?=[.!?]["'”’]?$)""",
+    re.IGNORECASE,
+)
+_PARENS = re.compile(r"\s*\([^()]{0,120}\)")
+_CONNECTIVE = re.compile(r"^(?:However|Meanwhile|Moreover|In addition|Also|But|And|So|Still|Yet|Indeed),\s+", re.IGNORECASE)
+
+
+def compress(text: str) -> str:
+    """`text` shortened by deletions only (attribution tail, parentheses, connective)."""
+    out = _PARENS.sub("", text)
+    out = _ATTRIBUTION.sub("", out)
+    out = _CONNECTIVE.sub("", out)
+    out = out.strip()
+    if out and out[0].islower():
+        out = out[0].upper() + out[1:]
+    if out and out[-1] not in ".!?\"'”’":
+        out += "."
+    # A deletion that leaves too little was a wrong guess: keep the sentence whole.
+    return out if len(content_terms(out)) >= max(3, len(content_terms(text)) // 3) else text
+
+
+@dataclass(frozen=True)
+class FoundFigure:
+    """A figure as the article writes it."""
+
+    value: str
+    kind: str  # amount, date, count
+    meaning: str
+    sentence: int
+
+
+_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+_FIGURE = re.compile(
+    rf"""(?P<amount>(?:US)?[$€£¥]\s?\d[\d,.]*(?:\s?(?:billion|million|trillion|bn|m|k)\b)?|\d[\d,.]*\s?(?:billion|million|trillion)\s+(?:dollars|euros|pounds|yuan)|\d[\d,.]*\s?(?:%|percent|per\s+cent)\b)"""
+    rf"""|(?P<date>\b{_MONTHS}\s+\d{{1,2}}(?:,\s+\d{{4}})?\b|\b\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?\b|\b{_MONTHS}\s+\d{{4}}\b|\b(?:1[5-9]|20)\d{{2}}s?\b|\b\d{{1,2}}(?:st|nd|rd|th)\s+century\b)"""
+    rf"""|(?P<count>\b(?:more\s+than\s+|over\s+|about\s+|nearly\s+|almost\s+)?\d[\d,.]*(?:\s+(?:million|billion|thousand|hundred))?(?=\s+[a-z]))""",
+)
+
+
+def find_figures(sentences: Sequence[Sentence], numbers: Sequence[int], limit: int = 6) -> list[FoundFigure]:
+    """Figures in sentences `numbers` (1-based), in order, each value once."""
+    out: list[FoundFigure] = []
+    seen: set[str] = set()
+    for n in numbers:
+        text = sentences[n - 1].text
+        for m in _FIGURE.finditer(text):
+            value = m.group(0).strip().rstrip(".,")
+            kind = m.lastgroup or "count"
+            if not value or value.lower() in seen or len(value) > 60:
+                continue
+            seen.add(value.lower())
+            out.append(FoundFigure(value=value, kind=kind, meaning=_meaning(text, m.start(), m.end()), sentence=n))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _meaning(text: str, start: int, end: int) -> str:
+    """The words after a figure up to the next punctuation (at most 10), else the words before."""
+    rest = re.split(r"[,;:.!?()\"“”]", text[end:], maxsplit=1)[0].split()
+    phrase = " ".join(rest[:10]).strip()
+    if len(rest) < 2:
+        phrase = " ".join(re.split(r"[,;:.!?()\"“”]", text[:start])[-1].split()[-8:]).strip() or phrase
+    return phrase[:120] or "stated in the article"
+
+
+@dataclass(frozen=True)
+class FoundEntity:
+    """A proper name of the article, with a type and a role phrase from the article."""
+
+    name: str
+    type: str
+    role: str
+    mentions: int
+
+
+_NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*[a-z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of\s+the\s+|of\s+|de\s+|and\s+)?(?:[A-Z][\w'’.-]*[a-z][\w'’-]*|[A-Z]{2,}))*")
+_TITLES = {"president", "minister", "leader", "counterpart", "king", "queen", "chancellor", "governor", "senator",
+           "prime", "ceo", "chairman", "secretary", "spokesman", "spokeswoman", "general", "director", "mr", "mrs", "ms", "dr"}  # fmt: skip
+_ORG_WORDS = {"ministry", "agency", "bank", "party", "company", "council", "parliament", "court", "union", "initiative",
+              "news", "corporation", "university", "government", "committee", "organization", "organisation", "fund",
+              "group", "army", "church", "office", "commission", "association"}  # fmt: skip
+_SKIP = {"The", "A", "An", "This", "That", "These", "Those", "It", "He", "She", "They", "We", "In", "On", "At", "But",
+         "And", "As", "After", "Before", "When", "While", "If", "However", "Meanwhile", "For", "From", "With", "By", "His",
+         "Her", "Its", "Their", "Our", "Some", "Many", "Most", "There", "Here", "According", "Monday", "Tuesday",
+         "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "Photo", "AP"}  # fmt: skip
+
+
+def find_entities(sentences: Sequence[Sentence], limit: int = 6) -> list[FoundEntity]:
+    """The most mentioned proper names, with type and role read from the sentences."""
+    mentions: Counter[str] = Counter()
+    first: dict[str, tuple[int, int, int]] = {}
+    for n, sentence in enumerate(sentences, 1):
+        for name, at in _names(sentence.text):
+            if not name or name in _SKIP or re.fullmatch(_MONTHS, name) or len(name) < 2:
+                continue
+            mentions[name] += 1
+            first.setdefault(name, (n, at, at + len(name)))
+    for name in list(mentions):  # "Xi" counts for "Xi Jinping"; a longer name absorbs its parts
+        for longer in mentions:
+            if longer != name and re.search(rf"\b{re.escape(name)}\b", longer) and mentions[longer] >= 1:
+                mentions[longer] += mentions[name]
+                mentions[name] = 0
+                break
+    out = []
+    for name, count in mentions.most_common():
+        if count == 0 or len(out) >= limit:
+            break
+        n, start, end = first[name]
+        text = sentences[n - 1].text
+        out.append(FoundEntity(name=name, type=_entity_type(name, text, start), role=_role(text, start, end), mentions=count))
+    return out
+
+
+def _names(text: str) -> list[tuple[str, int]]:
+    """Proper names in `text` with their offsets; "X and Y" stays one name only for an organisation."""
+    out = []
+    for m in _NAME.finditer(text):
+        parts = [m.group(0)]
+        if " and " in m.group(0) and not {w.lower() for w in m.group(0).split()} & _ORG_WORDS:
+            parts = m.group(0).split(" and ")
+        offset = m.start()
+        for part in parts:
+            at = text.find(part, offset)
+            name = _trim(part)
+            if name:
+                out.append((name, at + part.find(name)))
+            offset = at + len(part)
+    return out
+
+
+def _trim(name: str) -> str:
+    words = re.sub(r"['’]s$", "", name.strip()).split()
+    while words and (words[0] in _SKIP or words[0].lower().strip(".") in _TITLES):
+        words = words[1:]
+    return re.sub(r"['’]s$", "", " ".join(words)).strip(".'’ ")
+
+
+def _entity_type(name: str, text: str, start: int) -> str:
+    before = text[max(0, start - 40):start].lower().split()
+    words = {w.lower().strip(".") for w in name.split()}
+    if words & _ORG_WORDS or name.isupper():
+        return "organization"
+    if before and before[-1].strip(".,") in _TITLES:
+        return "person"
+    if before and before[-1] in ("in", "to", "from", "across", "of") or name.endswith(("ia", "land", "stan")):
+        return "place"
+    if len(name.split()) >= 2 and all(w[0].isupper() for w in name.split()):
+        return "person" if not words & {"america", "states", "east", "west", "sea", "ocean", "road"} else "place"
+    return "other"
+
+
+def _role(text: str, start: int, end: int) -> str:
+    """A phrase of the sentence that names the entity: the words before its name, or after."""
+    before = re.split(r"[,;:.!?()\"“”]", text[:start])[-1].split()[-4:]
+    after = re.split(r"[,;:.!?()\"“”]", text[end:], maxsplit=1)[0].split()[:4]
+    phrase = " ".join([*before, text[start:end], *after])
+    return phrase[:120]

@@ -1,0 +1,68 @@
+"""The reference arm of an eval: the bare model, asked plainly, no schema and no checks.
+
+What qa adds (evidence-first answers, verified citations, calibrated abstention) is only
+worth its cost if it beats the same model asked the obvious way. `bare_answer_steps` asks
+that way: the `bare` prompt (the article and the question, "reply unanswerable if the
+text does not say"), plain text out, temperature and max tokens as for qa. A reply that
+says it cannot answer counts as an abstention; anything else is the answer, as given.
+The eval runner scores these answers with the same scorers, beside qa's own
+(`reference = "bare"` in a suite).
+"""
+
+from __future__ import annotations
+
+import re
+
+from qa.article import Article
+from qa.backends import Backend
+from qa.errors import BrokenReplyError
+from qa.prompts import load_prompt
+from qa.schemas import Answer, AnswerResult, Grounding, Provenance
+from qa.structured import ChatRequest, Completion, Steps, usage_of
+
+__all__ = ["BARE_MAX_TOKENS", "bare_answer_steps", "is_abstention"]
+
+BARE_MAX_TOKENS = 48
+_ABSTAIN = re.compile(
+    r"^\W*(unanswerable|not answerable|no answer|unknown|n/?a)\b|\b(does not|doesn't|do not) (say|mention|state|specify|provide)"
+    r"|\bnot (mentioned|stated|specified|provided|given)\b|\bcannot be (answered|determined)\b",
+    re.IGNORECASE,
+)
+
+
+def is_abstention(text: str) -> bool:
+    """True when a plain reply declines to answer ("unanswerable", "the text does not say", ...)."""
+    return not text.strip() or bool(_ABSTAIN.search(text))
+
+
+def bare_answer_steps(article: Article, question: str, backend: Backend) -> Steps[AnswerResult]:
+    """One plain call: the model's answer as it comes, or an abstention when it declines."""
+    prompt = load_prompt("bare").render(article=article.text, question=question)
+    body = {
+        "model": backend.model,
+        "messages": prompt.messages,
+        "max_tokens": BARE_MAX_TOKENS,
+        "temperature": backend.settings.temperature,
+    }
+    if backend.settings.seed is not None:  # as for qa's own calls: eval repeats are distinct requests
+        body["seed"] = backend.settings.seed
+    headers = {"x-qa-prompt": prompt.name, "x-qa-prompt-version": prompt.version, "x-qa-backend": backend.kind}
+    try:
+        completion: Completion = yield ChatRequest(body=body, headers=headers)
+    except Exception as exc:  # thrown in by the driver; translated like any structured call's
+        from qa.structured import api_error
+
+        raise api_error(exc, usage_of(backend, None)) from exc
+    if completion.content is None:
+        raise BrokenReplyError("the model sent no text", usage=usage_of(backend, completion))
+    text = " ".join(completion.content.strip().split())
+    text = text.split(" Question:")[0].strip().strip('"').rstrip(".")
+    abstained = is_abstention(text)
+    answer = Answer(answer="" if abstained else text[:600], status="not_in_article" if abstained else "answered", citations=[])
+    grounding = Grounding(
+        verified=0, repaired=0, dropped=[], abstained=abstained, unsupported_answer=False, unsupported_key_points=[]
+    )
+    provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    return AnswerResult(
+        question=question, answer=answer, grounding=grounding, usage=usage_of(backend, completion), provenance=provenance
+    )

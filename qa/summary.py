@@ -1,0 +1,290 @@
+"""Summaries: extract the key sentences, then write each key point from its own sentence.
+
+1. Extract (no model): `qa.extract.key_sentences` picks the sentences the summary must
+   cover (central ones, a bonus for the lead, no near-duplicates): 3 for `brief`, 5 for
+   `standard`, 7 for `bullets`.
+2. Write (one call): the model sees the article as numbered sentences (the very block
+   answers use, so a model that caches prefixes reuses it) and writes one key point per
+   key sentence (the schema pins each point to its sentence number, in order), then a
+   one-sentence summary and a headline.
+3. Check: every statement is checked against its evidence (`qa.statements`: numbers,
+   names, words; no JSON debris). A reply with problems is re-asked once with them; what
+   is still unsupported is dropped and reported in `dropped_statements`, never shown as
+   verified, and replaced by the compressed evidence sentence itself (extractive), so a
+   summary keeps one point per key sentence.
+4. Entities and figures are extracted, not written (`qa.extract`): names that occur in the
+   article, figures as written in their sentence, each with the sentence it comes from.
+
+`mode="extract"` skips step 2: every statement is a compressed article sentence (no model
+call at all), for models too weak to rewrite. An article too long for the context shows
+the model only its key sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.article import Article, Sentence
+from qa.backends import Backend
+from qa.constraints import output_budget, response_schema
+from qa.errors import ContextLengthError, InputError
+from qa.evidence import evidence_sentences, numbered_block
+from qa.extract import compress, find_entities, find_figures, key_sentences
+from qa.grounding import grounding_report
+from qa.prompts import load_prompt
+from qa.schemas import (
+    DroppedStatement,
+    Entity,
+    Figure,
+    KeyPoint,
+    Provenance,
+    Summary,
+    SummaryResult,
+    Usage,
+)
+from qa.statements import statement_problems
+from qa.structured import Steps, StructuredSpec, structured_call
+from qa.tokens import message_tokens
+
+__all__ = ["KEY_SENTENCES", "SummaryDraft", "SummaryMode", "extractive_summary", "summary_steps"]
+
+Style = Literal["brief", "standard", "bullets"]
+SummaryMode = Literal["write", "extract"]
+KEY_SENTENCES = {"brief": 3, "standard": 5, "bullets": 7}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class DraftPoint(_Strict):
+    """One key point, written from one article sentence."""
+
+    sentence: int
+    """The number of the article sentence the point is written from."""
+    point: Annotated[str, Field(max_length=160)]
+    """What that sentence says, in fewer words, with only its facts."""
+
+
+class SummaryDraft(_Strict):
+    """What the model writes: key points first (from their sentences), then summary and headline."""
+
+    key_points: list[DraftPoint]
+    """One point per key sentence, in the order given."""
+    summary: Annotated[str, Field(max_length=240)]
+    """The story in one sentence, from the key points."""
+    headline: Annotated[str, Field(max_length=100)]
+    """A neutral headline of at most 12 words."""
+
+
+def _draft_schema(numbers: Sequence[int]) -> dict[str, Any]:
+    schema = response_schema(SummaryDraft)
+    points = schema["properties"]["key_points"]
+    entry = points.pop("items")
+    if "$ref" in entry:
+        entry = schema["$defs"][entry["$ref"].rsplit("/", 1)[-1]]
+    pinned = []
+    for number in numbers:
+        item = {**entry, "properties": {**entry["properties"], "sentence": {"type": "integer", "const": number}}}
+        pinned.append(item)
+    points["prefixItems"] = pinned
+    points["minItems"] = points["maxItems"] = len(numbers)
+    return schema
+
+
+def _key_numbers(article: Article, sentences: Sequence[Sentence], style: Style) -> list[int]:
+    lead = sum(1 for s in sentences if article.paragraphs[s.paragraph].kind in ("headline", "standfirst"))
+    numbers = key_sentences(sentences, KEY_SENTENCES[style], skip_kinds_before=lead)
+    if not numbers:
+        numbers = list(range(1, min(len(sentences), KEY_SENTENCES[style]) + 1))
+    return numbers
+
+
+def _neighbours(sentences: Sequence[Sentence], number: int) -> list[str]:
+    return [sentences[n - 1].text for n in (number - 1, number, number + 1) if 1 <= n <= len(sentences)]
+
+
+class _Checker:
+    """The statement checks of one summary: key points against their sentence, the rest against all key sentences."""
+
+    def __init__(self, article: Article, sentences: Sequence[Sentence], numbers: Sequence[int], lang: str | None):
+        self.article, self.sentences, self.numbers, self.lexical = article, sentences, list(numbers), not lang
+        heads = [s.text for s in sentences if article.paragraphs[s.paragraph].kind in ("headline", "standfirst")]
+        self.overall = heads + [sentences[n - 1].text for n in numbers]
+
+    def point(self, number: int, text: str) -> list[str]:
+        cut = _cut_off(text, 160)
+        return cut + statement_problems(text, _neighbours(self.sentences, number), self.article.text, lexical=self.lexical)
+
+    def whole(self, text: str, limit: int = 240) -> list[str]:
+        return _cut_off(text, limit) + statement_problems(text, self.overall, self.article.text, lexical=self.lexical)
+
+    def problems(self, draft: SummaryDraft) -> list[str]:
+        out = []
+        for i, point in enumerate(draft.key_points):
+            out += [f"key point {i + 1} (sentence {point.sentence}): {p}" for p in self.point(point.sentence, point.point)]
+        out += [f"summary: {p}" for p in self.whole(draft.summary)]
+        out += [f"headline: {p}" for p in self.whole(draft.headline, 100)]
+        return out
+
+
+def _cut_off(text: str, limit: int) -> list[str]:
+    """A statement that runs to the schema's length limit was cut off mid-sentence by it."""
+    return [f"it was cut off at the {limit}-character limit: write it shorter"] if len(text) >= limit - 2 else []
+
+
+def _headline_fallback(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> str:
+    for s in sentences:
+        if article.paragraphs[s.paragraph].kind == "headline" and len(s.text) <= 120:
+            return s.text
+    words = compress(sentences[numbers[0] - 1].text).split()
+    return " ".join(words[:12]).rstrip(",;:") + ("..." if len(words) > 12 else "")
+
+
+def _summary_fallback(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> str:
+    """The article's own standfirst when it has one (its author's summary), else its first key sentence."""
+    for s in sentences:
+        if article.paragraphs[s.paragraph].kind == "standfirst" and len(s.text) <= 300:
+            return s.text
+    return compress(sentences[numbers[0] - 1].text)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+def _assemble(
+    article: Article,
+    sentences: Sequence[Sentence],
+    numbers: Sequence[int],
+    draft: SummaryDraft | None,
+    checker: _Checker,
+) -> tuple[Summary, list[DroppedStatement], int]:
+    """The summary from a checked draft (or none: extractive), with what was dropped and why."""
+    dropped: list[DroppedStatement] = []
+    supported = 0
+    points: list[KeyPoint] = []
+    seen: set[str] = set()
+    written = {p.sentence: p.point for p in draft.key_points} if draft else {}
+    for i, number in enumerate(numbers):
+        quote = sentences[number - 1].text
+        text = " ".join(written.get(number, "").split())
+        problems = checker.point(number, text) if draft else []
+        if draft and not problems:
+            supported += 1
+        else:
+            if draft:
+                dropped.append(DroppedStatement(where=f"key_points[{i}]", text=text, reasons=problems))
+            text = compress(quote)
+        key = re.sub(r"\W+", " ", text.lower()).strip()
+        if key in seen:
+            continue
+        seen.add(key)
+        points.append(KeyPoint(point=_clip(text, 200), quote=_clip(quote, 400)))
+    headline = _headline_fallback(article, sentences, numbers)
+    summary_text = _summary_fallback(article, sentences, numbers)
+    if draft:
+        for where, text, limit in (("headline", draft.headline, 100), ("summary", draft.summary, 240)):
+            text = " ".join(text.split())
+            problems = checker.whole(text, limit)
+            if problems:
+                dropped.append(DroppedStatement(where=where, text=text, reasons=problems))
+                continue
+            supported += 1
+            if where == "headline":
+                headline = text
+            else:
+                summary_text = text
+    while len(points) < 3:  # a Summary has at least three key points: add the next sentences
+        extra = next((s for s in sentences if compress(s.text) not in {p.point for p in points}), None)
+        if extra is None:
+            break
+        points.append(KeyPoint(point=_clip(compress(extra.text), 200), quote=_clip(extra.text, 400)))
+    entities = [
+        Entity(name=e.name[:80], type=e.type, role=_clip(e.role, 120))  # type: ignore[arg-type]
+        for e in find_entities(sentences)
+    ]
+    figures = [
+        Figure(value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400))  # type: ignore[arg-type]
+        for f in find_figures(sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=5)
+    ]
+    summary = Summary(
+        headline=_clip(headline, 120),
+        summary=_clip(summary_text, 300),
+        key_points=points[:7],
+        entities=entities[:8],
+        figures=figures[:8],
+    )
+    return summary, dropped, supported
+
+
+def extractive_summary(article: Article, *, style: Style = "standard") -> SummaryResult:
+    """A summary made only of the article's own (compressed) sentences: no model call."""
+    return _finish(article, style, None, None, Usage.zero(), None)
+
+
+def _finish(
+    article: Article, style: Style, draft: SummaryDraft | None, lang: str | None, usage: Usage, provenance: Provenance | None
+) -> SummaryResult:
+    sentences = evidence_sentences(article)
+    numbers = _key_numbers(article, sentences, style)
+    checker = _Checker(article, sentences, numbers, lang)
+    summary, dropped, supported = _assemble(article, sentences, numbers, draft, checker)
+    quotes = len(summary.key_points) + len(summary.figures)
+    grounding = grounding_report({"verified": quotes, "repaired": 0}, [])
+    return SummaryResult(
+        summary=summary,
+        grounding=grounding,
+        usage=usage,
+        provenance=provenance
+        or Provenance(prompt="extract", prompt_version="1", backend="none", model="none"),
+        supported_statements=supported,
+        dropped_statements=dropped,
+        mode="write" if draft else "extract",
+    )
+
+
+def summary_steps(
+    article: Article,
+    backend: Backend,
+    *,
+    style: Style = "standard",
+    lang: str | None = None,
+    mode: SummaryMode | None = None,
+) -> Steps[SummaryResult]:
+    """Steps that summarize `article`: extract the key sentences, then write from them (see the module)."""
+    if style not in KEY_SENTENCES:
+        raise InputError(f"unknown summary style {style!r}: use brief, standard or bullets")
+    mode = mode or backend.settings.summary_mode
+    sentences = evidence_sentences(article)
+    if not sentences:
+        raise InputError("the article has no sentences to summarize")
+    if mode == "extract":
+        return _finish(article, style, None, lang, Usage.zero(), None)
+    numbers = _key_numbers(article, sentences, style)
+    checker = _Checker(article, sentences, numbers, lang)
+    schema = _draft_schema(numbers)
+    budget = output_budget(schema)
+    template = load_prompt("summarize")
+    from qa.service import schema_text  # the one place that knows when a backend needs the schema shown
+
+    hint = ", ".join(f"[{n}]" for n in numbers)
+    shown: list[int] | None = None
+    while True:
+        prompt = template.render(
+            article_block=numbered_block(article, shown), key_sentences=hint, style=style, lang=lang or "",
+            schema=schema_text(backend, schema),
+        )  # fmt: skip
+        if backend.context_tokens - budget - message_tokens(prompt.messages, backend.count_tokens) >= 0:
+            break
+        if shown is not None:
+            raise ContextLengthError("even the key sentences of this article do not fit the model's context")
+        shown = sorted({m for n in numbers for m in (n - 1, n, n + 1) if 1 <= m <= len(sentences)})
+    spec = StructuredSpec(prompt=prompt, response_model=SummaryDraft, schema=schema, max_tokens=budget, check=checker.problems)
+    draft, usage = yield from structured_call(spec, backend)
+    provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    return _finish(article, style, draft, lang, usage, provenance)

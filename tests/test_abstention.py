@@ -1,0 +1,49 @@
+"""Abstention signals and the calibrated rule."""
+
+from __future__ import annotations
+
+from qa.abstention import Calibrator, answer_type_fit, calibrator_for, feature_vector, measure, unseen_share
+from qa.retrieval import rank_sentences
+
+SENTENCES = [
+    "China and Colombia signed a cooperation plan on Wednesday.",
+    "Xi pledged $9.2 billion in credit to the region.",
+    "The initiative was launched in 2013.",
+]
+
+
+def test_type_fit_reads_the_question_word():
+    assert answer_type_fit("How much credit did Xi pledge?", "$9.2 billion") == 1
+    assert answer_type_fit("How many countries joined?", "Panama") == -1
+    assert answer_type_fit("When was it launched?", "2013") == 1
+    assert answer_type_fit("When was it launched?", "the ministry") == -1
+    assert answer_type_fit("Who pledged the credit?", "Xi Jinping") == 1
+    assert answer_type_fit("Why did Panama leave?", "pressure") == 0
+
+
+def test_unseen_share_counts_question_words_the_article_never_uses():
+    assert unseen_share("What interest rate will the credit carry?", SENTENCES) > 0.5
+    assert unseen_share("When was the initiative launched?", SENTENCES) == 0.0
+
+
+def test_measure_reads_the_cited_sentence():
+    q = "How much credit did Xi pledge?"
+    signals = measure(q, "$9.2 billion", 2, SENTENCES, 0.01, rank_sentences(SENTENCES, q))
+    assert signals.rank == 1 and signals.retrieval == 1.0
+    assert signals.answer_support == 1.0 and signals.type_fit == 1
+    assert signals.question_overlap > 0.3
+    wrong = measure(q, "$9.2 billion", 3, SENTENCES, 0.01, rank_sentences(SENTENCES, q))
+    assert wrong.retrieval < 1.0 and wrong.answer_support < 1.0
+    outside = measure(q, "x", 9, SENTENCES, None, rank_sentences(SENTENCES, q))
+    assert outside.rank == len(SENTENCES) + 1 and outside.retrieval == 0.0
+
+
+def test_the_calibrator_is_a_logistic_model_of_the_features():
+    q = "How much credit did Xi pledge?"
+    good = measure(q, "$9.2 billion", 2, SENTENCES, 0.01, rank_sentences(SENTENCES, q))
+    bad = measure("What interest rate will it carry?", "2013", 3, SENTENCES, 0.9, rank_sentences(SENTENCES, "What interest rate will it carry?"))
+    zero = Calibrator(model="m", weights=(0.0,) * len(feature_vector(good)), bias=0.0, threshold=0.5, source="")
+    assert zero.confidence(good) == 0.5
+    generic = calibrator_for("a-model-with-no-calibration-file")
+    assert generic.confidence(good) > generic.confidence(bad)
+    assert 0.0 < generic.confidence(bad) < 1.0

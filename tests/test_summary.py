@@ -1,0 +1,116 @@
+"""Summaries: extract the key sentences, write from them, check every statement, drop what fails."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.driver import run
+from qa.evidence import evidence_sentences
+from qa.extract import compress, find_entities, find_figures, key_sentences
+from qa.summary import _draft_schema, _key_numbers, extractive_summary, summary_steps
+from tests.fakes import FakeChatServer
+
+
+def _draft(seed, points: dict[int, str] | None = None, summary: str = "", headline: str = "") -> str:
+    numbers = _key_numbers(seed, evidence_sentences(seed), "standard")
+    sentences = evidence_sentences(seed)
+    points = points or {}
+    short = {n: " ".join(compress(sentences[n - 1].text).split()[:12]) for n in numbers}
+    key_points = [{"sentence": n, "point": points.get(n, short[n])} for n in numbers]
+    return json.dumps({
+        "key_points": key_points,
+        "summary": summary or "China and Colombia have signed a joint cooperation plan on the Belt and Road Initiative.",
+        "headline": headline or "China and Colombia sign Belt and Road plan",
+    })
+
+
+def test_key_sentences_skip_the_headline_and_avoid_near_duplicates(seed):
+    sentences = evidence_sentences(seed)
+    numbers = key_sentences(sentences, 5, skip_kinds_before=2)
+    assert len(numbers) == 5 and numbers == sorted(numbers)
+    assert all(n > 2 for n in numbers)
+
+
+def test_compress_only_deletes():
+    text = "China is ready to import more products, President Xi Jinping told counterpart Gustavo Petro, the Xinhua news agency said."
+    short = compress(text)
+    assert len(short) < len(text)
+    assert all(word.strip(".,") in text for word in short.split())
+
+
+def test_figures_are_copied_with_a_kind_from_their_form(seed):
+    sentences = evidence_sentences(seed)
+    figures = find_figures(sentences, range(1, len(sentences) + 1))
+    by_value = {f.value: f for f in figures}
+    assert by_value["$9.2 billion"].kind == "amount"
+    assert by_value["2013"].kind == "date"
+    for f in figures:
+        assert f.value in sentences[f.sentence - 1].text
+
+
+def test_entities_are_names_of_the_article(seed):
+    entities = find_entities(evidence_sentences(seed))
+    names = [e.name for e in entities]
+    assert "China" in names and "Colombia" in names and "Xi Jinping" in names
+    assert all(e.name in seed.text for e in entities)
+    assert next(e for e in entities if e.name == "Xi Jinping").type == "person"
+
+
+def test_the_schema_pins_one_point_to_each_key_sentence(seed):
+    numbers = [3, 5, 8]
+    schema = _draft_schema(numbers)
+    pinned = schema["properties"]["key_points"]["prefixItems"]
+    assert [p["properties"]["sentence"]["const"] for p in pinned] == numbers
+    assert list(schema["properties"]) == ["key_points", "summary", "headline"]
+
+
+def test_a_faithful_draft_is_kept_and_counted(seed):
+    server = FakeChatServer().enqueue(_draft(seed))
+    backend = server.backend()
+    result = run(summary_steps(seed, backend), backend)
+    assert result.mode == "write"
+    assert result.dropped_statements == []
+    assert result.supported_statements == len(result.summary.key_points) + 2
+    assert result.summary.headline == "China and Colombia sign Belt and Road plan"
+    for point in result.summary.key_points:
+        assert point.quote in seed.text
+    assert "Key sentences: [" in server.requests[0]["messages"][1]["content"]
+
+
+def test_an_unsupported_statement_is_reasked_once_then_dropped_and_replaced(seed):
+    numbers = _key_numbers(seed, evidence_sentences(seed), "standard")
+    invented = {numbers[1]: "China is expanding into Europe with a strategy of dominance."}
+    bad = _draft(seed, invented, summary="The agreement is part of China's expansion into Europe.")
+    server = FakeChatServer().enqueue(bad, bad)
+    backend = server.backend()
+    result = run(summary_steps(seed, backend), backend)
+    assert len(server.requests) == 2  # one re-ask with the problems
+    assert "Europe" not in result.summary.model_dump_json()
+    where = {d.where for d in result.dropped_statements}
+    assert where == {"key_points[1]", "summary"}
+    assert all(d.reasons for d in result.dropped_statements)
+    sentences = evidence_sentences(seed)
+    assert result.summary.key_points[1].point == compress(sentences[numbers[1] - 1].text)
+    assert result.usage.attempts == 2
+
+
+def test_extract_mode_calls_no_model_and_is_all_article_text(seed):
+    result = extractive_summary(seed)
+    assert result.mode == "extract" and result.usage.attempts == 0
+    assert result.dropped_statements == [] and result.supported_statements == 0
+    for point in result.summary.key_points:
+        assert all(word.strip('.,"“”') in seed.text for word in point.point.split())
+    server = FakeChatServer()
+    backend = server.backend(summary_mode="extract")
+    assert run(summary_steps(seed, backend), backend).mode == "extract"
+    assert server.requests == []
+
+
+def test_unknown_style_is_an_input_error(seed):
+    from qa.errors import InputError
+
+    backend = FakeChatServer().backend()
+    with pytest.raises(InputError):
+        run(summary_steps(seed, backend, style="long"), backend)  # type: ignore[arg-type]
