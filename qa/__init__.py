@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "RunReport": "qa.bulk.runner",
     "SecretLeakError": "qa.errors",
     "Settings": "qa.settings",
+    "StructuredOutputUnsupportedError": "qa.errors",
     "Summary": "qa.schemas",
     "SummaryResult": "qa.schemas",
     "TruncatedOutputError": "qa.errors",
@@ -115,6 +116,7 @@ if TYPE_CHECKING:
         RefusalError,
         ReplayMissError,
         SecretLeakError,
+        StructuredOutputUnsupportedError,
         TruncatedOutputError,
     )
     from qa.grounding import verify_answer, verify_summary

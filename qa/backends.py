@@ -5,18 +5,26 @@ modules) plus one `openai` client whose HTTP transport is either the network, th
 embedded model in-process (`qa.local`), and optionally wrapped by the recorder
 (`qa.recording`). Everything above this module talks to the OpenAI API only.
 
-Structured-output modes:
+Structured-output modes (`structured_fields` puts each into a request body):
 - `json_schema`: strict `response_format={"type": "json_schema", ...}` (OpenAI, vLLM,
   Ollama, the embedded model, which turns it into a llama.cpp grammar).
-- `json_object_schema`: `{"type": "json_object", "schema": ...}` as llama.cpp's server wants.
+- `json_object_schema`: `{"type": "json_object", "schema": ...}`, llama-cpp-python's
+  spelling, taken by some other servers too.
+- `grammar`: no response_format; the GBNF grammar qa builds itself from the schema
+  (`qa.local.grammar.server_grammar`) in llama.cpp's `grammar` field.
 - `json_object`: plain JSON mode; the backend cannot see the schema, so it goes in the prompt.
+
+The embedded and OpenAI backends have a fixed mode. Server profiles (server, llamacpp,
+vllm, ollama) learn theirs from the server itself, once per server and model
+(`qa.negotiate`); `QA_STRUCTURED_MODE` forces one and skips that.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from qa.local.registry import request_name
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
 
     from qa.tokens import TokenCounter
 
-__all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend"]
+__all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend", "sdk_arguments"]
 
 DEFAULT_LOCAL_MODEL_NAME = request_name(None)  # the registry default's name (qa.local.registry)
 _EMBEDDED_URL = "http://embedded.qa.invalid/v1"
@@ -38,21 +46,22 @@ class BackendProfile:
     """What one kind of backend supports."""
 
     kind: str
-    structured_mode: StructuredMode
+    structured_mode: StructuredMode  # the mode when nothing is negotiated (see `Backend.negotiates`)
     grammar: bool  # decoding is grammar-constrained, so enums of sentences are cheap and exact
     local: bool  # runs on this machine: cost is zero
     default_model: str
     default_context: int
     logprobs: bool = False  # returns token log-probabilities when asked (abstention uses them)
+    family: str | None = None  # server family whose modes are negotiated (`qa.negotiate.FAMILIES`); None: fixed
 
 
 PROFILES: dict[str, BackendProfile] = {
     "embedded": BackendProfile("embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192, logprobs=True),
     "openai": BackendProfile("openai", "json_schema", False, False, "gpt-4o-mini", 128_000, logprobs=True),
-    "server": BackendProfile("server", "json_schema", False, False, "default", 8192),
-    "vllm": BackendProfile("vllm", "json_schema", True, False, "default", 8192),
-    "ollama": BackendProfile("ollama", "json_schema", True, False, "default", 8192),
-    "llamacpp": BackendProfile("llamacpp", "json_object_schema", True, False, "default", 8192),
+    "server": BackendProfile("server", "json_schema", False, False, "default", 8192, family="openai-compatible"),
+    "vllm": BackendProfile("vllm", "json_schema", True, False, "default", 8192, family="vllm"),
+    "ollama": BackendProfile("ollama", "json_schema", True, False, "default", 8192, family="ollama"),
+    "llamacpp": BackendProfile("llamacpp", "grammar", True, False, "default", 8192, family="llama.cpp"),
 }
 
 
@@ -68,6 +77,10 @@ class Backend:
     """An httpx2 transport to use instead of the network or the embedded model (tests, fault runs)."""
     async_transport: Any = None
     """The async counterpart of `transport`."""
+    negotiate: bool | None = None
+    """Negotiate the structured-output mode with the server (`qa.negotiate`). None: do so
+    for server profiles over the network or recordings, not through an injected transport
+    (tests' fake servers have the profile's mode). QA_STRUCTURED_MODE always wins."""
 
     @property
     def kind(self) -> str:
@@ -82,8 +95,34 @@ class Backend:
         return self.profile.default_model
 
     @property
+    def base_url(self) -> str:
+        """The server's base URL (a placeholder for the embedded model)."""
+        return self._base_url()
+
+    @property
+    def negotiates(self) -> bool:
+        """Whether the structured-output mode is learned from the server (see `negotiate`)."""
+        if self.settings.structured_mode is not None or self.profile.family is None:
+            return False
+        if self.negotiate is not None:
+            return self.negotiate
+        return self.transport is None and self.async_transport is None
+
+    @property
     def structured_mode(self) -> StructuredMode:
-        return self.settings.structured_mode or self.profile.structured_mode
+        """How structured output is requested: forced, negotiated with the server, or the profile's.
+
+        Asks the server nothing: `qa.driver` negotiates before the first real call, and
+        until then a negotiating backend reports its profile's mode.
+        """
+        if self.settings.structured_mode is not None:
+            return self.settings.structured_mode
+        if self.negotiates:
+            from qa.negotiate import known
+
+            if (negotiated := known(self)) is not None:
+                return negotiated.mode
+        return self.profile.structured_mode
 
     @property
     def summary_mode(self) -> str:
@@ -105,18 +144,40 @@ class Backend:
 
     @property
     def constrain_quotes(self) -> bool:
-        """Whether quotes are constrained to the article's sentences in the schema."""
-        choice = self.settings.constrain_quotes
-        return self.profile.grammar if choice == "auto" else choice == "on"
+        """Whether quotes are constrained to the article's sentences in the schema.
 
-    def response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
-        """The `response_format` request field for this backend's structured mode."""
+        `auto`: where decoding follows the schema with a grammar: the grammar mode, or a
+        grammar-constrained profile in a schema mode; never when the schema is only shown
+        in the prompt, where a list of every sentence would only lengthen it.
+        """
+        choice = self.settings.constrain_quotes
+        if choice != "auto":
+            return choice == "on"
         mode = self.structured_mode
+        return mode == "grammar" or (self.profile.grammar and mode != "json_object")
+
+    def structured_fields(self, name: str, schema: dict[str, Any], *, mode: StructuredMode | None = None) -> dict[str, Any]:
+        """The request fields that ask for `schema` in `mode` (default: this backend's mode)."""
+        mode = mode or self.structured_mode
         if mode == "json_schema":
-            return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
+            return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}}
         if mode == "json_object_schema":
-            return {"type": "json_object", "schema": schema}
-        return {"type": "json_object"}
+            return {"response_format": {"type": "json_object", "schema": schema}}
+        if mode == "grammar":
+            return {"grammar": _grammar_text(json.dumps(schema, sort_keys=True))}
+        return {"response_format": {"type": "json_object"}}
+
+    def rebuild(self, request: Any) -> Any:
+        """`request` (a `qa.structured.ChatRequest`) with its structured fields in this backend's current mode."""
+        from dataclasses import replace
+
+        from qa.negotiate import with_schema_shown
+
+        body = {k: v for k, v in request.body.items() if k not in ("response_format", "grammar")}
+        body.update(self.structured_fields(request.schema_name, request.schema))
+        if self.schema_in_prompt:
+            body["messages"] = with_schema_shown(body["messages"], request.schema)
+        return replace(request, body=body)
 
     def describe(self) -> str:
         return f"{self.kind}:{self.model}"
@@ -164,10 +225,10 @@ class Backend:
         """
         if self.settings.record_mode not in ("replay", "auto"):
             return None
-        return self.recordings.replay_body("POST", self._chat_path, body)
+        return self.recordings.replay_body("POST", self.chat_path, body)
 
     @cached_property
-    def _chat_path(self) -> str:
+    def chat_path(self) -> str:
         """The URL path the client posts chat completions to (the key includes it)."""
         from urllib.parse import urlsplit
 
@@ -207,6 +268,20 @@ class Backend:
         http = httpx2.AsyncClient(transport=self._transport(asynchronous=True), timeout=self.settings.timeout)
         return openai.AsyncOpenAI(http_client=http, **self._client_options())
 
+    @cached_property
+    def probe_client(self) -> openai.OpenAI:
+        """A client straight to the server (or the injected transport), never through the recorder.
+
+        For `qa.negotiate`: its probes are not model calls a run made, so they are never
+        recorded (a replay takes the mode from the recordings instead).
+        """
+        import httpx2
+        import openai
+
+        transport = self.transport if self.transport is not None else httpx2.HTTPTransport()
+        http = httpx2.Client(transport=transport, timeout=self.settings.timeout)
+        return openai.OpenAI(http_client=http, **{**self._client_options(), "max_retries": self.settings.max_retries})
+
     def _loader(self) -> Any:
         from qa.local import load_model
 
@@ -244,6 +319,32 @@ class Backend:
             except BackendError:
                 return self.profile.default_context
         return self.profile.default_context
+
+
+_EXTRA_BODY_FIELDS = ("grammar",)
+"""Request fields the openai SDK has no parameter for: sent through its `extra_body`."""
+
+
+def sdk_arguments(body: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for `chat.completions.create` that send exactly `body`."""
+    extra = {k: body[k] for k in _EXTRA_BODY_FIELDS if k in body}
+    if not extra:
+        return dict(body)
+    return {**{k: v for k, v in body.items() if k not in extra}, "extra_body": extra}
+
+
+@lru_cache(maxsize=32)
+def _grammar_text(schema_json: str) -> str:
+    """The server grammar for a schema (cached: re-asks and batches send the same schema)."""
+    from qa.local.grammar import UnsupportedSchemaError, server_grammar
+
+    try:
+        return server_grammar(json.loads(schema_json))
+    except UnsupportedSchemaError as exc:
+        from qa.errors import StructuredOutputUnsupportedError
+        from qa.negotiate import FORCE_HINT
+
+        raise StructuredOutputUnsupportedError(f"the grammar mode cannot express this schema: {exc}; {FORCE_HINT}") from exc
 
 
 _cache: dict[Settings, Backend] = {}

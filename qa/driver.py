@@ -9,6 +9,18 @@ In replay and auto modes a plain call whose reply is recorded is answered from t
 recordings directly (`Backend.recorded_reply`), keyed on the very body the client would
 send; everything else, misses included, goes through the client and its recording
 transport. tests/test_replay_direct.py checks both routes give the same results.
+
+Three things belong to no single step, so the drivers do them:
+- a server profile's structured-output mode is negotiated (`qa.negotiate`) when its first
+  task starts, before the steps build a prompt; a failure to negotiate is raised at the
+  first send, so errors in a task's own input still come first;
+- a server that rejects the structured-output mode it negotiated (`qa.negotiate`) gets
+  the same request again in its next mode, and every later request of that run too (the
+  prompt then shows the schema if the new mode needs it); this is not an attempt, as no
+  model answered. A rejected mode that QA_STRUCTURED_MODE forces ends the call with a
+  one-line `StructuredOutputUnsupportedError` that says so;
+- the result's `provenance.structured_mode` is set to the mode the backend used
+  (`stamp_provenance`).
 """
 
 from __future__ import annotations
@@ -16,14 +28,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio.to_thread
 import openai
 
-from qa.backends import Backend
+from qa.backends import Backend, sdk_arguments
 from qa.errors import BrokenReplyError, QAError
+from qa.negotiate import fallback_request, forced_rejection, known, mode_of, negotiate
+from qa.schemas import Provenance
 from qa.structured import ChatRequest, Completion, Steps, TokenLogprob
 from qa.tokens import message_tokens
 
-__all__ = ["TextCallback", "arun", "run"]
+__all__ = ["TextCallback", "arun", "run", "stamp_provenance"]
 
 T = TypeVar("T")
 # What a model call may raise: the SDK's errors (after its retries), JSON it could not
@@ -104,9 +119,18 @@ class _Accumulator:
         )
 
 
+def _after_error(steps: Steps[Any], modes: _Modes, request: ChatRequest, exc: BaseException) -> ChatRequest:
+    """The next request after a failed call: the same one in another mode, or the steps' answer to the error."""
+    try:
+        retry = modes.retry(request, exc)
+    except QAError as unsupported:  # the server rejected its last mode, or the forced one
+        return steps.throw(unsupported)
+    return retry if retry is not None else steps.throw(exc)
+
+
 def _kwargs(request: ChatRequest) -> dict[str, Any]:
     extra: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if request.stream else {}
-    return {**request.body, **extra, "extra_headers": request.headers}
+    return {**sdk_arguments(request.body), **extra, "extra_headers": request.headers}
 
 
 class _Fields(dict[str, Any]):
@@ -137,11 +161,86 @@ def _replayed(request: ChatRequest, acc: _Accumulator) -> Completion | None:
     return None if body is None else acc.from_recording(body)
 
 
+class _Modes:
+    """Puts a run's requests in the structured-output mode the server takes (see `qa.negotiate`)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.moved = False
+
+        self.deferred: QAError | None = None
+
+    def pending(self) -> bool:
+        """True until the backend's server has been negotiated with (when it needs to be)."""
+        return self.backend.negotiates and known(self.backend) is None
+
+    def negotiate_first(self) -> None:
+        """Negotiate before the steps build their first prompt, so it is built in the right mode.
+
+        A failure (an unreachable server, no mode at all) is kept for the first send: a
+        task that fails on its own input first still says so first.
+        """
+        if self.pending():
+            try:
+                negotiate(self.backend)
+            except QAError as exc:
+                self.deferred = exc
+
+    def failure(self) -> QAError | None:
+        """The negotiation failure to throw into the steps instead of sending (once), if any."""
+        failure, self.deferred = self.deferred, None
+        return failure
+
+    def retry(self, request: ChatRequest, exc: BaseException) -> ChatRequest | None:
+        """`request` in the next mode if `exc` rejected its mode, else None (may raise the last rejection)."""
+        if not self.backend.negotiates:
+            forced = forced_rejection(self.backend, exc)
+            if forced is not None:
+                raise forced from exc
+            return None
+        retry = fallback_request(request, self.backend, exc)
+        self.moved = self.moved or retry is not None
+        return retry
+
+    def current(self, request: ChatRequest) -> ChatRequest:
+        """A request the steps built, in the mode the server takes.
+
+        The steps build requests in the backend's mode at the time: the profile's guess
+        before the first negotiation, and the prompt shows the schema only when that mode
+        needed it. Such a request, and every later one of a run whose server was moved on
+        to another mode, is rebuilt; any other is sent as built, byte for byte.
+        """
+        if request.schema is None or not self.backend.negotiates:
+            return request
+        if self.moved or mode_of(request.body) != self.backend.structured_mode:
+            self.moved = True
+            return self.backend.rebuild(request)
+        return request
+
+
+def stamp_provenance(result: T, backend: Backend) -> T:
+    """`result` with `provenance.structured_mode` set on it (or on each result of a list).
+
+    `run` and `arun` do this; whatever else drives steps to their end (the Batch API
+    engine) calls it on the result too."""
+    for item in result if isinstance(result, list) else [result]:
+        provenance = getattr(item, "provenance", None)
+        if isinstance(provenance, Provenance) and not provenance.structured_mode:
+            provenance.structured_mode = backend.structured_mode
+    return result
+
+
 def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's synchronous client."""
+    modes = _Modes(backend)
+    modes.negotiate_first()
     try:
         request = next(steps)
         while True:
+            if (failure := modes.failure()) is not None:
+                request = steps.throw(failure)
+                continue
+            request = modes.current(request)
             acc = _Accumulator(request, backend, on_text)
             try:
                 completion = _replayed(request, acc)
@@ -156,20 +255,27 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
                 elif completion is None:
                     completion = acc.from_response(backend.client.chat.completions.create(**_kwargs(request)))
             except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
-                request = steps.throw(exc)
+                request = _after_error(steps, modes, request, exc)
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return stamp_provenance(stop.value, backend)  # type: ignore[no-any-return]
     finally:
         steps.close()
 
 
 async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) -> T:
     """Drive `steps` to completion with the backend's asynchronous client."""
+    modes = _Modes(backend)
+    if modes.pending():
+        await anyio.to_thread.run_sync(modes.negotiate_first)  # the probes use the sync client: off the event loop
     try:
         request = next(steps)
         while True:
+            if (failure := modes.failure()) is not None:
+                request = steps.throw(failure)
+                continue
+            request = modes.current(request)
             acc = _Accumulator(request, backend, on_text)
             try:
                 completion = _replayed(request, acc)
@@ -184,10 +290,10 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
                 elif completion is None:
                     completion = acc.from_response(await backend.aclient.chat.completions.create(**_kwargs(request)))
             except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
-                request = steps.throw(exc)
+                request = _after_error(steps, modes, request, exc)
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return stamp_provenance(stop.value, backend)  # type: ignore[no-any-return]
     finally:
         steps.close()

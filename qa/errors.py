@@ -22,7 +22,8 @@ caller. Each class carries `exit_code`, the status the CLI exits with.
     │   ├── TruncatedOutputError     the model stopped at max_tokens (finish_reason "length")
     │   ├── RefusalError             the model refused to answer
     │   ├── OutputValidationError    the output never matched the schema within the attempts
-    │   └── BatchAPIError            the OpenAI Batch API failed a request, or the whole batch
+    │   ├── BatchAPIError            the OpenAI Batch API failed a request, or the whole batch
+    │   └── StructuredOutputUnsupportedError  a server takes no structured-output mode qa knows
     ├── RecordingError               recorded responses cannot be used (exit 5)
     │   ├── RecordingCorruptError    a recording file cannot be parsed
     │   ├── ReplayMissError          replay mode and no recording matches the request
@@ -66,6 +67,7 @@ __all__ = [
     "RefusalError",
     "ReplayMissError",
     "SecretLeakError",
+    "StructuredOutputUnsupportedError",
     "TruncatedOutputError",
 ]
 
@@ -203,6 +205,19 @@ class BatchAPIError(BackendError):
     def __init__(self, message: str, *, code: str | None = None, usage: Usage | None = None) -> None:
         super().__init__(message, usage=usage)
         self.code = code
+
+
+class StructuredOutputUnsupportedError(BackendError):
+    """A server rejected or ignored every structured-output mode qa tried (see `qa.negotiate`).
+
+    The message is one line: the server and model, each mode tried with what happened,
+    and the setting that forces a mode (`QA_STRUCTURED_MODE`). Also raised when a forced
+    or negotiated mode cannot express the schema a task sends.
+    """
+
+    def __init__(self, message: str, *, tried: list[tuple[str, str]] | None = None, usage: Usage | None = None) -> None:
+        super().__init__(message, usage=usage)
+        self.tried = tried or []
 
 
 class RecordingError(QAError):

@@ -186,6 +186,10 @@ class Provenance(_Strict):
     """Backend kind: 'embedded', 'openai', 'llamacpp', ..."""
     model: str
     """Model name as the backend knows it."""
+    structured_mode: str = ""
+    """How structured output was asked for: 'json_schema', 'json_object_schema', 'grammar' or
+    'json_object' (schema in the prompt); negotiated with servers (`qa.negotiate`). Set by
+    `qa.driver` when the result is returned; empty only on a Provenance built by hand."""
 
 
 class AnswerResult(_Strict):

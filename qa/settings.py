@@ -15,7 +15,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | temperature      | QA_TEMPERATURE        | 0.0                                       |
 | seed             | QA_SEED               | none (sent only when set; evals pass the repeat index) |
 | local_model      | QA_LOCAL_MODEL        | the registry's default (`qa models list`) |
-| structured_mode  | QA_STRUCTURED_MODE    | chosen per backend (see `qa.backends`)    |
+| structured_mode  | QA_STRUCTURED_MODE    | per backend; negotiated with servers (see `qa.negotiate`) |
 | constrain_quotes | QA_CONSTRAIN_QUOTES   | auto: on where decoding is grammar-constrained |
 | context_tokens   | QA_CONTEXT_TOKENS     | the model's own context window            |
 | record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
@@ -40,7 +40,7 @@ from qa.errors import ConfigError
 __all__ = ["BackendKind", "RecordMode", "Settings", "StructuredMode", "redact_url"]
 
 BackendKind = Literal["auto", "embedded", "openai", "server", "llamacpp", "vllm", "ollama"]
-StructuredMode = Literal["json_schema", "json_object_schema", "json_object"]
+StructuredMode = Literal["json_schema", "json_object_schema", "grammar", "json_object"]
 RecordMode = Literal["off", "record", "replay", "auto"]
 
 _ENV = {
@@ -116,7 +116,7 @@ class Settings(BaseModel):
     """Embedded model: a registry name (`qa models list`, e.g. `smollm2-135m`) or a path
     to a GGUF file (a `Path` is always a path); None uses `qa.local.registry.DEFAULT_MODEL`."""
     structured_mode: StructuredMode | None = None
-    """Override how structured output is requested; None uses the backend's own."""
+    """Force how structured output is requested; None uses the backend's own (negotiated with servers)."""
     constrain_quotes: Literal["auto", "on", "off"] = "auto"
     """Constrain quotes to the article's sentences in the schema (grammar backends)."""
     context_tokens: Annotated[int, Field(gt=0)] | None = None

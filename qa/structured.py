@@ -81,6 +81,11 @@ class ChatRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     stream: bool = False
+    schema_name: str = ""
+    """The name the schema is sent under."""
+    schema: dict[str, Any] | None = None
+    """The JSON schema the body asks for, so that it can be asked for in another mode
+    (`Backend.rebuild`) when a server rejects this one."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,8 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
     body: dict[str, Any] = {
         "model": backend.model,
         "messages": messages,
-        "response_format": backend.response_format(spec.prompt.name, spec.schema),
+        # response_format, or a grammar: see `Backend.structured_fields` and `qa.negotiate`
+        **backend.structured_fields(spec.prompt.name, spec.schema),
         "max_tokens": spec.max_tokens,
         "temperature": backend.settings.temperature,
     }
@@ -228,7 +234,7 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
         "x-qa-prompt-version": spec.prompt.version,
         "x-qa-backend": backend.kind,
     }
-    return ChatRequest(body=body, headers=headers, stream=stream)
+    return ChatRequest(body=body, headers=headers, stream=stream, schema_name=spec.prompt.name, schema=spec.schema)
 
 
 def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool = False) -> Steps[tuple[M, Usage]]:

@@ -193,10 +193,10 @@ def test_bad_questions_raise_before_any_call(seed, question: str) -> None:
 
 def test_constrained_backends_limit_citations_to_article_sentences(seed) -> None:
     server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
-    backend = server.backend(kind="llamacpp", base_url="http://localhost:8080/v1")
+    backend = server.backend(kind="llamacpp", base_url="http://localhost:8080/v1", structured_mode="json_object_schema")
     run(answer_steps(seed, "Who?", backend), backend)
     sent = server.requests[0]["response_format"]
-    assert sent["type"] == "json_object"  # llama.cpp server form
+    assert sent["type"] == "json_object"  # llama-cpp-python's spelling (llamacpp itself now sends a grammar: test_servers_negotiation.py)
     sentence = sent["schema"]["properties"]["sentence"]
     assert sentence["type"] == "integer" and sentence["enum"] == [0, *range(1, SEED_SENTENCES + 1)]
     assert list(sent["schema"]["properties"]) == ["sentence", "answer"]  # the evidence is written before the answer

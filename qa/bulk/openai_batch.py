@@ -227,6 +227,8 @@ class OpenAIBatchEngine:
 
     def _collect(self, held: BatchState, batch: Any, opened: dict[str, _Open], job: Job, backend: Backend, online: _OnlineBudget) -> None:
         """Finish the items of an ended batch: replies into their steps, errors recorded."""
+        from qa.driver import stamp_provenance
+
         rows = {**_download(backend, batch.error_file_id), **_download(backend, batch.output_file_id)}
         why = batch_problem(batch)
         keys = [key for key in held.keys if key in opened]
@@ -245,7 +247,7 @@ class OpenAIBatchEngine:
                 discount += batch_discount(backend, completion)
                 request = entry.steps.send(completion)
             except StopIteration as stop:
-                records.append(record_of(entry.item, job.task, entry.article, stop.value))
+                records.append(record_of(entry.item, job.task, entry.article, stamp_provenance(stop.value, backend)))
             except BrokenReplyError as exc:  # a body that is not a completion: the steps send it again
                 later.append((entry, throw_for_request(entry.steps, exc)))
             except Exception as exc:  # noqa: BLE001 - the steps' verdict on the reply (refusal, ...)

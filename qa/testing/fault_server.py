@@ -22,6 +22,12 @@ the same seed and request order give the same fault sequence:
 The server stops itself after `max_requests` requests or `max_seconds` seconds: the
 request that finds the budget spent gets 503 "server budget exhausted" and the server
 shuts down. Run standalone with `python -m qa.testing.fault_server --port 0`.
+
+It takes strict `json_schema` as the servers its recordings came from did: qa's
+structured-output probe (the `x-qa-probe` header, see `qa.negotiate`) gets the one reply
+the probe's schema allows (any other mode: a 400 naming response_format), and
+`GET /v1/models` lists one model. Neither draws a fault, spends the budget or counts in
+`stats`, so a run sees the same faults with and without negotiation.
 """
 
 from __future__ import annotations
@@ -212,13 +218,20 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output clean."""
 
     def do_GET(self) -> None:
-        """Only POST /v1/chat/completions exists."""
+        """`GET /v1/models` (one model); nothing else."""
+        if self.path.rstrip("/") == "/v1/models":
+            listing = {"object": "list", "data": [{"id": "fault-server", "object": "model", "created": 0, "owned_by": "qa-testing"}]}
+            self._send(200, json.dumps(listing).encode())
+            return
         self._refuse(404, f"Unknown path: GET {self.path}")
 
     def do_POST(self) -> None:
         """Answer a chat completion, normally or with the drawn fault."""
         owner = self.server.owner
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # unread input would mean a RST
+        if self.headers.get("x-qa-probe"):
+            self._probe(raw)
+            return
         if not owner._admit():
             self._refuse(503, "server budget exhausted", "server_error")
             threading.Thread(target=owner.close, daemon=True).start()
@@ -263,6 +276,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             text = json.dumps(reply.completion())
             self._send(200, (text[: len(text) // 2] if fault == "malformed_json" else text).encode())
+
+    def _probe(self, raw: bytes) -> None:
+        """qa's structured-output probe: the reply its json_schema allows (enum properties take their first value)."""
+        try:
+            body = json.loads(raw)
+            response_format = body.get("response_format") or {}
+            schema = (response_format.get("json_schema") or {}).get("schema") if response_format.get("type") == "json_schema" else None
+        except (ValueError, AttributeError):
+            body, schema = None, None
+        if not isinstance(body, dict) or not isinstance(schema, dict):
+            self._error(400, "invalid_request_error", "response_format: this server takes json_schema only")
+            return
+        values = {name: sub["enum"][0] for name, sub in (schema.get("properties") or {}).items() if sub.get("enum")}
+        self._send(200, json.dumps(_Reply(body, json.dumps(values), None, "stop").completion()).encode())
 
     def _refuse(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
         self.server.owner._reject()
