@@ -15,27 +15,17 @@ from typing import Any, Literal
 
 from qa.article import Article
 from qa.backends import Backend
-from qa.chunking import pack, pieces, select_relevant, span_text
 from qa.constraints import output_budget, response_schema
-from qa.errors import ContextLengthError, InputError, QAError, QuestionError
+from qa.errors import ContextLengthError, InputError, QuestionError
 from qa.abstention import AnswerSignals, calibrator_for, measure
 from qa.article import Sentence
 from qa.evidence import citation_for, evidence_sentences, no_evidence_probability, numbered_block
-from qa.grounding import grounding_report, locate_quote, verify_summary
+from qa.grounding import grounding_report, locate_quote
 from qa.prompts import RenderedPrompt, article_block, load_prompt
 from qa.retrieval import SentenceScores, rank_sentences
-from qa.schemas import (
-    Answer,
-    AnswerResult,
-    EvidenceAnswer,
-    Grounding,
-    Provenance,
-    Summary,
-    SummaryResult,
-    Usage,
-)
+from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding, Provenance, SummaryResult
 from qa.support import answer_supported
-from qa.structured import Steps, StructuredSpec, structured_call, structured_reply
+from qa.structured import Steps, StructuredSpec, structured_reply
 from qa.tokens import message_tokens
 
 __all__ = [
