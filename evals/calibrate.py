@@ -28,25 +28,11 @@ import qa
 from qa.abstention import FEATURES, AnswerSignals, Calibrator, _slug, feature_vector, measure
 from qa.evals import load_suite
 from qa.evals.log import read_log
-from qa.evals.scorers import score_answer
+from qa.evals.scorers import candidate_score
 from qa.evidence import evidence_sentences
 from qa.retrieval import rank_sentences
-from qa.schemas import Answer, AnswerResult, Grounding, Provenance, Usage
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _candidate_right(case, candidate: str, official: bool) -> bool:  # type: ignore[no-untyped-def]
-    if not case.answerable or not candidate:
-        return False
-    result = AnswerResult(
-        question=case.question,
-        answer=Answer(answer=candidate, status="answered", citations=[]),
-        grounding=Grounding(verified=0, repaired=0, dropped=[], abstained=False, unsupported_answer=False, unsupported_key_points=[]),
-        usage=Usage.zero(),
-        provenance=Provenance(prompt="answer", prompt_version="", backend="", model=""),
-    )
-    return score_answer(case, result, official=official)["correct"].value == 1.0
 
 
 def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bool]]]:
@@ -71,7 +57,8 @@ def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bo
                 articles[case.article] = ([s.text for s in evidence_sentences(article)],)
             (texts,) = articles[case.article]
             fresh = measure(case.question, signals.candidate, signals.sentence, texts, signals.p_none, rank_sentences(texts, case.question))
-            right = signals.sentence != 0 and _candidate_right(case, signals.candidate, suite.scoring == "squad")
+            scored = candidate_score(case, record.result, official=suite.scoring == "squad")  # type: ignore[arg-type]
+            right = scored is not None and scored.value == 1.0
             rows.append((fresh, right, case.answerable))
     return model, rows
 

@@ -18,7 +18,7 @@ from qa.backends import Backend
 from qa.errors import BrokenReplyError
 from qa.prompts import load_prompt
 from qa.schemas import Answer, AnswerResult, Grounding, Provenance
-from qa.structured import ChatRequest, Completion, Steps, usage_of
+from qa.structured import ChatRequest, Completion, Steps, api_error, usage_of
 
 __all__ = ["BARE_MAX_TOKENS", "bare_answer_steps", "is_abstention"]
 
@@ -50,8 +50,6 @@ def bare_answer_steps(article: Article, question: str, backend: Backend) -> Step
     try:
         completion: Completion = yield ChatRequest(body=body, headers=headers)
     except Exception as exc:  # thrown in by the driver; translated like any structured call's
-        from qa.structured import api_error
-
         raise api_error(exc, usage_of(backend, None)) from exc
     if completion.content is None:
         raise BrokenReplyError("the model sent no text", usage=usage_of(backend, completion))

@@ -221,18 +221,19 @@ def _assemble(
     return summary, dropped, supported
 
 
+def _plan(article: Article, style: Style, lang: str | None) -> _Checker:
+    """The key sentences of `article` for `style`, with the checks its statements get."""
+    sentences = evidence_sentences(article)
+    return _Checker(article, sentences, _key_numbers(article, sentences, style), lang)
+
+
 def extractive_summary(article: Article, *, style: Style = "standard") -> SummaryResult:
     """A summary made only of the article's own (compressed) sentences: no model call."""
-    return _finish(article, style, None, None, Usage.zero(), None)
+    return _finish(_plan(article, style, None), None, Usage.zero(), None)
 
 
-def _finish(
-    article: Article, style: Style, draft: SummaryDraft | None, lang: str | None, usage: Usage, provenance: Provenance | None
-) -> SummaryResult:
-    sentences = evidence_sentences(article)
-    numbers = _key_numbers(article, sentences, style)
-    checker = _Checker(article, sentences, numbers, lang)
-    summary, dropped, supported = _assemble(article, sentences, numbers, draft, checker)
+def _finish(checker: _Checker, draft: SummaryDraft | None, usage: Usage, provenance: Provenance | None) -> SummaryResult:
+    summary, dropped, supported = _assemble(checker.article, checker.sentences, checker.numbers, draft, checker)
     quotes = len(summary.key_points) + len(summary.figures)
     grounding = grounding_report({"verified": quotes, "repaired": 0}, [])
     return SummaryResult(
@@ -258,15 +259,14 @@ def summary_steps(
     if style not in KEY_SENTENCES:
         raise InputError(f"unknown summary style {style!r}: use brief, standard or bullets")
     mode = mode or backend.summary_mode  # type: ignore[assignment]
-    sentences = evidence_sentences(article)
+    checker = _plan(article, style, lang)
+    sentences, numbers = checker.sentences, checker.numbers
     if not sentences:
         raise InputError("the article has no sentences to summarize")
     if mode == "extract":
         provenance = Provenance(prompt="extract", prompt_version="1", backend=backend.kind, model=backend.model)
         free = Usage.zero().model_copy(update={"cost_usd": 0.0})  # no call: it cost nothing, on any backend
-        return _finish(article, style, None, lang, free, provenance)
-    numbers = _key_numbers(article, sentences, style)
-    checker = _Checker(article, sentences, numbers, lang)
+        return _finish(checker, None, free, provenance)
     schema = _draft_schema(numbers)
     budget = output_budget(schema)
     template = load_prompt("summarize")
@@ -287,4 +287,4 @@ def summary_steps(
     spec = StructuredSpec(prompt=prompt, response_model=SummaryDraft, schema=schema, max_tokens=budget, check=checker.problems)
     draft, usage = yield from structured_call(spec, backend)
     provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
-    return _finish(article, style, draft, lang, usage, provenance)
+    return _finish(checker, draft, usage, provenance)
