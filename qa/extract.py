@@ -30,13 +30,20 @@ __all__ = ["FoundEntity", "FoundFigure", "compress", "find_entities", "find_figu
 
 _LEAD_BONUS = 0.6
 _REDUNDANT = 0.55
+_MEANING_WORDS = 6
 
 
-def key_sentences(sentences: Sequence[Sentence], k: int) -> list[int]:
+def key_sentences(
+    sentences: Sequence[Sentence], k: int, budget: int | None = None, skip: frozenset[int] = frozenset()
+) -> list[int]:
     """Numbers (1-based, reading order) of the `k` sentences a summary should cover.
 
     Sentences of fewer than three content words (a subheading, a quote fragment) are not
-    candidates; they still count for the others' centrality.
+    candidates, nor are the numbers in `skip` (e.g. subheadings); they still count for the
+    others' centrality. With `budget`, the chosen
+    sentences together have at most that many words once compressed: a long sentence that
+    would overrun it gives way to the next best that fits (a summary should carry more
+    facts, not more words).
     """
     terms = [content_terms(s.text) for s in sentences]
     n = len(sentences)
@@ -49,17 +56,22 @@ def key_sentences(sentences: Sequence[Sentence], k: int) -> list[int]:
     body_index = 0
     score: dict[int, float] = {}
     for i in range(n):
-        if len(terms[i]) < 3:
+        if len(terms[i]) < 3 or i + 1 in skip:
             continue
         score[i] = centrality[i] / top + _LEAD_BONUS / (1 + 0.5 * body_index)
         body_index += 1
     chosen: list[int] = []
+    used = 0
     for i in sorted(score, key=lambda j: (-score[j], j)):
         if len(chosen) >= k:
             break
         if any(_overlap(terms[i], terms[j]) > _REDUNDANT for j in chosen):
             continue
+        words = len(compress(sentences[i].text).split())
+        if budget is not None and chosen and used + words > budget:
+            continue
         chosen.append(i)
+        used += words
     return sorted(i + 1 for i in chosen)
 
 
@@ -117,22 +129,24 @@ def find_figures(sentences: Sequence[Sentence], numbers: Sequence[int], limit: i
         for m in _FIGURE.finditer(text):
             value = m.group(0).strip().rstrip(".,")
             kind = m.lastgroup or "count"
-            if not value or value.lower() in seen or len(value) > 60:
+            meaning = _meaning(text, m.start(), m.end())
+            if not value or value.lower() in seen or len(value) > 60 or not meaning:
                 continue
             seen.add(value.lower())
-            out.append(FoundFigure(value=value, kind=kind, meaning=_meaning(text, m.start(), m.end()), sentence=n))
+            out.append(FoundFigure(value=value, kind=kind, meaning=meaning, sentence=n))
             if len(out) >= limit:
                 return out
     return out
 
 
 def _meaning(text: str, start: int, end: int) -> str:
-    """The words after a figure up to the next punctuation (at most 10), else the words before."""
+    """The words after a figure up to the next punctuation (at most `_MEANING_WORDS`), else the words before
+    ("" when neither says anything: such a figure is not listed)."""
     rest = re.split(r"[,;:.!?()\"“”]", text[end:], maxsplit=1)[0].split()
-    phrase = " ".join(rest[:10]).strip()
+    phrase = " ".join(rest[:_MEANING_WORDS]).strip()
     if len(rest) < 2:
         phrase = " ".join(re.split(r"[,;:.!?()\"“”]", text[:start])[-1].split()[-8:]).strip() or phrase
-    return phrase[:120] or "stated in the article"
+    return phrase[:120]
 
 
 @dataclass(frozen=True)

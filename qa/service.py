@@ -17,7 +17,7 @@ from qa.article import Article
 from qa.backends import Backend
 from qa.constraints import output_budget, response_schema
 from qa.errors import ContextLengthError, InputError, QuestionError
-from qa.abstention import AnswerSignals, calibrator_for, measure
+from qa.abstention import AnswerSignals, calibrator_for, echoes_question, measure
 from qa.article import Sentence
 from qa.evidence import citation_for, evidence_sentences, no_evidence_probability, numbered_block
 from qa.grounding import grounding_report, locate_quote
@@ -139,12 +139,18 @@ def _answer_messages(
     return RenderedPrompt(name=prompt.name, version=prompt.version, messages=messages)
 
 
-def reply_problems(reply: EvidenceAnswer, shown: Sequence[int]) -> list[str]:
-    """Meaning checks that drive a re-ask: a real sentence number, and an answer when one is cited."""
+def reply_problems(reply: EvidenceAnswer, shown: Sequence[int], question: str | None = None) -> list[str]:
+    """Meaning checks that drive a re-ask: a real sentence number, an answer when one is
+    cited, and (given the `question`) an answer that says more than the question does."""
     if reply.sentence != 0 and reply.sentence not in shown:
         return [f"sentence {reply.sentence} does not exist: use one of the numbers in brackets, or 0"]
     if reply.sentence != 0 and not reply.answer.strip():
         return ["'answer' is empty although a sentence is cited: give the answer, or set sentence to 0"]
+    if reply.sentence != 0 and question is not None and echoes_question(question, reply.answer):
+        return [
+            f"the answer {reply.answer.strip()!r} only repeats words of the question: give the words of the "
+            "cited sentence that answer it, or set sentence to 0 if no sentence does"
+        ]
     return []
 
 
@@ -215,7 +221,7 @@ def answer_steps(
         response_model=EvidenceAnswer,
         schema=schema,
         max_tokens=budget,
-        check=lambda r: reply_problems(r, numbers),
+        check=lambda r: reply_problems(r, numbers, question),
         logprobs=True,
     )
     reply, usage, completion = yield from structured_reply(spec, backend, stream=stream)

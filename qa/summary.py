@@ -47,6 +47,7 @@ from qa.schemas import (
     Usage,
 )
 from qa.statements import statement_problems
+from qa.support import content_terms
 from qa.structured import Steps, StructuredSpec, structured_call
 from qa.tokens import message_tokens
 
@@ -55,6 +56,9 @@ __all__ = ["KEY_SENTENCES", "SummaryDraft", "SummaryMode", "extractive_summary",
 Style = Literal["brief", "standard", "bullets"]
 SummaryMode = Literal["write", "extract"]
 KEY_SENTENCES = {"brief": 3, "standard": 5, "bullets": 7}
+WORD_BUDGET = {"brief": 70, "standard": 110, "bullets": 170}
+"""Most words the key sentences of each style may have together, once compressed."""
+FIGURES = {"brief": 3, "standard": 5, "bullets": 8}
 
 
 class _Strict(BaseModel):
@@ -97,7 +101,9 @@ def _draft_schema(numbers: Sequence[int]) -> dict[str, Any]:
 
 
 def _key_numbers(article: Article, sentences: Sequence[Sentence], style: Style) -> list[int]:
-    numbers = key_sentences(sentences, KEY_SENTENCES[style])
+    kinds = {p.index: p.kind for p in article.paragraphs}
+    headings = frozenset(n for n, s in enumerate(sentences, 1) if kinds.get(s.paragraph) == "subheading")
+    numbers = key_sentences(sentences, KEY_SENTENCES[style], WORD_BUDGET[style], skip=headings)
     if not numbers:
         numbers = list(range(1, min(len(sentences), KEY_SENTENCES[style]) + 1))
     return numbers
@@ -110,8 +116,11 @@ def _neighbours(sentences: Sequence[Sentence], number: int) -> list[str]:
 class _Checker:
     """The statement checks of one summary: key points against their sentence, the rest against all key sentences."""
 
-    def __init__(self, article: Article, sentences: Sequence[Sentence], numbers: Sequence[int], lang: str | None):
+    def __init__(
+        self, article: Article, sentences: Sequence[Sentence], numbers: Sequence[int], lang: str | None, figures: int = 5
+    ):
         self.article, self.sentences, self.numbers, self.lexical = article, sentences, list(numbers), not lang
+        self.figures = figures
         heads = [s.text for s in article.sentences(("headline", "standfirst"))]
         self.overall = heads + [sentences[n - 1].text for n in numbers]
 
@@ -152,6 +161,11 @@ def _summary_fallback(article: Article, sentences: Sequence[Sentence], numbers: 
     return compress(sentences[numbers[0] - 1].text)
 
 
+def _key(text: str) -> str:
+    """`text` lower-cased with punctuation folded: two statements with the same key say the same."""
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
 
@@ -179,7 +193,7 @@ def _assemble(
             if draft:
                 dropped.append(DroppedStatement(where=f"key_points[{i}]", text=text, reasons=problems))
             text = compress(quote)
-        key = re.sub(r"\W+", " ", text.lower()).strip()
+        key = _key(text)
         if key in seen:
             continue
         seen.add(key)
@@ -198,10 +212,16 @@ def _assemble(
                 headline = text
             else:
                 summary_text = text
+    # The summary is not said twice: a key point that repeats it (the lead sentence, when the
+    # article has no standfirst) gives way to the next sentence.
+    taken = {_key(summary_text)}
+    points = [p for p in points if _key(p.point) not in taken]
+    taken |= {_key(p.point) for p in points}
     while len(points) < 3:  # a Summary has at least three key points: add the next sentences
-        extra = next((s for s in sentences if compress(s.text) not in {p.point for p in points}), None)
+        extra = next((s for s in sentences if len(content_terms(s.text)) >= 3 and _key(compress(s.text)) not in taken), None)
         if extra is None:
             break
+        taken.add(_key(compress(extra.text)))
         points.append(KeyPoint(point=_clip(compress(extra.text), 200), quote=_clip(extra.text, 400)))
     entities = [
         Entity(name=e.name[:80], type=e.type, role=_clip(e.role, 120))  # type: ignore[arg-type]
@@ -209,7 +229,7 @@ def _assemble(
     ]
     figures = [
         Figure(value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400))  # type: ignore[arg-type]
-        for f in find_figures(sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=5)
+        for f in find_figures(sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=checker.figures)
     ]
     summary = Summary(
         headline=_clip(headline, 120),
@@ -224,7 +244,7 @@ def _assemble(
 def _plan(article: Article, style: Style, lang: str | None) -> _Checker:
     """The key sentences of `article` for `style`, with the checks its statements get."""
     sentences = evidence_sentences(article)
-    return _Checker(article, sentences, _key_numbers(article, sentences, style), lang)
+    return _Checker(article, sentences, _key_numbers(article, sentences, style), lang, FIGURES[style])
 
 
 def extractive_summary(article: Article, *, style: Style = "standard") -> SummaryResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.abstention import Calibrator, answer_type_fit, calibrator_for, feature_vector, measure, unseen_share
+from qa.abstention import Calibrator, answer_type_fit, calibrator_for, echoes_question, feature_vector, measure, unseen_share
 from qa.retrieval import rank_sentences
 
 SENTENCES = [
@@ -47,3 +47,14 @@ def test_the_calibrator_is_a_logistic_model_of_the_features():
     generic = calibrator_for("a-model-with-no-calibration-file")
     assert generic.confidence(good) > generic.confidence(bad)
     assert 0.0 < generic.confidence(bad) < 1.0
+
+
+def test_an_answer_made_of_the_questions_words_echoes_it():
+    question = "Which country is Colombia's largest trading partner?"
+    assert echoes_question(question, "Colombia")
+    assert echoes_question(question, "Colombia's largest partners")  # plural, possessive and stems fold
+    assert not echoes_question(question, "the United States")
+    assert not echoes_question(question, "Colombia and the United States")  # it adds a word
+    assert not echoes_question(question, "")  # nothing to judge
+    assert not echoes_question("How many countries joined in 2013?", "150")
+    assert echoes_question("What happened in 2013?", "2013")

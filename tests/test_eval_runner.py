@@ -169,6 +169,25 @@ def test_every_case_is_run_scored_and_logged(tmp_path: Path, monkeypatch: pytest
     assert "sk-test" not in run.log_path.read_text()
 
 
+def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.evals.dataset import KeyFact
+    from qa.evals.summary_scorers import score_summary, summary_sentences
+
+    record = fake_run(tmp_path, monkeypatch).records[3]
+    assert record.result is not None and isinstance(record.result, SummaryResult)
+    ours = sum(len(text.split()) for _, text in summary_sentences(record.result))
+    article = ARTICLE
+    body = " ".join(s.text for s in article.sentences(("body",)))
+    facts = [KeyFact.model_validate(f) for f in KEY_FACTS]
+    same = score_summary(" ".join(body.split()[:ours]), article.text, facts).completeness.value
+    lead3 = score_summary(" ".join(s.text for s in article.sentences(("body",))[:3]), article.text, facts)
+    assert record.scores["summary_words"].value == ours
+    assert record.scores["lead_same_completeness"].value == same
+    assert record.scores["lead3_completeness"].value == lead3.completeness.value
+    assert record.scores["lead3_words"].value < ours  # this summary is longer than lead-3: the same-length lead is the fair bar
+    assert same is not None and lead3.completeness.value is not None and same >= lead3.completeness.value
+
+
 def test_each_case_is_on_disk_as_soon_as_it_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "run.jsonl"
     on_disk_at_request: list[int] = []

@@ -6,8 +6,7 @@ import sys
 import qa
 
 
-def test_all_is_sorted_and_every_name_resolves() -> None:
-    assert qa.__all__ == sorted(qa.__all__)
+def test_every_exported_name_resolves() -> None:
     for name in qa.__all__:
         assert getattr(qa, name) is not None, name
 

@@ -104,6 +104,28 @@ def test_a_cited_sentence_with_an_empty_answer_is_reasked(seed) -> None:
     assert result.usage.attempts == 2
 
 
+def test_an_answer_that_only_repeats_the_question_is_reasked_once(seed) -> None:
+    server = FakeChatServer().enqueue(answer("Colombia's", TRADE_N), answer("the United States", TRADE_N))
+    backend = server.backend(**KEEP)
+    result = run(answer_steps(seed, "Which country is Colombia's largest trading partner?", backend), backend)
+    assert "only repeats words of the question" in server.requests[1]["messages"][-1]["content"]
+    assert result.answer.answer == "the United States" and result.usage.attempts == 2
+    assert result.signals is not None and not result.signals.question_echo
+
+
+def test_an_echo_the_model_repeats_is_kept_as_a_signal_not_reasked_again(seed) -> None:
+    server = FakeChatServer().enqueue(answer("Colombia", TRADE_N), answer("Colombia", TRADE_N))
+    backend = server.backend()
+    result = run(answer_steps(seed, "Which country is Colombia's largest trading partner?", backend), backend)
+    assert result.usage.attempts == 2 and len(server.requests) == 2
+    assert result.signals is not None and result.signals.question_echo
+    server = FakeChatServer().enqueue(answer("the United States", TRADE_N))
+    backend = server.backend()
+    other = run(answer_steps(seed, "Which country is Colombia's largest trading partner?", backend), backend)
+    assert result.confidence is not None and other.confidence is not None
+    assert result.confidence < other.confidence  # the same evidence, less trust in an echo
+
+
 def test_a_model_abstention_clears_its_text(seed) -> None:
     server = FakeChatServer().enqueue(answer("Probably about 8 million people.", 0))
     backend = server.backend(**KEEP)
@@ -269,7 +291,8 @@ def test_a_long_article_shows_the_model_only_its_key_sentences_and_still_gets_a_
     article = varied_long_article()
     sentences = evidence_sentences(article)
     numbers = _key_numbers(article, sentences, "standard")
-    server = FakeChatServer().enqueue(draft(article))
+    reply = draft(article)
+    server = FakeChatServer().enqueue(reply)
     backend = server.backend(context_tokens=1500)
     result = run(summary_steps(article, backend), backend)
     assert len(server.requests) == 1  # one call, no map-reduce
@@ -278,7 +301,10 @@ def test_a_long_article_shows_the_model_only_its_key_sentences_and_still_gets_a_
     assert set(numbers) <= shown and len(shown) < len(sentences)  # the key sentences (and neighbours), not all
     assert shown <= {m for n in numbers for m in (n - 1, n, n + 1)}
     assert "Key sentences: " + ", ".join(f"[{n}]" for n in numbers) in sent
-    assert [p.quote for p in result.summary.key_points] == [sentences[n - 1].text for n in numbers]
+    # A key point that only repeats the summary is not shown twice.
+    kept = [n for n, p in zip(numbers, reply["key_points"], strict=True) if p["point"] != reply["summary"]]
+    assert len(kept) == len(numbers) - 1
+    assert [p.quote for p in result.summary.key_points] == [sentences[n - 1].text for n in kept]
     assert result.mode == "write" and result.dropped_statements == []
     assert result.provenance.prompt == "summarize" and result.usage.attempts == 1
 

@@ -121,3 +121,36 @@ def test_unknown_style_is_an_input_error(seed):
     backend = FakeChatServer().backend()
     with pytest.raises(InputError):
         run(summary_steps(seed, backend, style="long"), backend)  # type: ignore[arg-type]
+
+
+def test_key_sentences_keep_to_a_word_budget_and_skip_what_they_are_told(seed):
+    sentences = evidence_sentences(seed)
+    unlimited = key_sentences(sentences, 5)
+    budget = 60
+    tight = key_sentences(sentences, 5, budget)
+    assert 1 <= len(tight) < len(unlimited)
+    assert sum(len(compress(sentences[n - 1].text).split()) for n in tight[1:]) <= budget
+    skipped = key_sentences(sentences, 5, skip=frozenset(unlimited[:1]))
+    assert unlimited[0] not in skipped and len(skipped) == 5
+
+
+def test_a_summary_does_not_say_its_summary_again_as_a_key_point():
+    from qa.article import parse_article
+
+    text = "Harbour town builds new pier\n\n" + "\n\n".join(
+        f"{town} council approved {n} new projects for the harbour district on Monday, officials said."
+        for town, n in (("Arden", 2), ("Belmont", 3), ("Corby", 4), ("Dunmore", 5), ("Elgin", 6))
+    )
+    article = parse_article(text)
+    result = extractive_summary(article)
+    summary = result.summary
+    assert summary.summary not in [p.point for p in summary.key_points]
+    assert len(summary.key_points) >= 3
+
+
+def test_a_figure_with_no_words_around_it_is_not_listed():
+    from qa.article import parse_article
+
+    sentences = evidence_sentences(parse_article("Title\n\nThe vote passed, 2013. Officials met in Paris in May 2014 to sign it."))
+    values = [f.value for f in find_figures(sentences, range(1, len(sentences) + 1))]
+    assert "May 2014" in values and "2013" not in values

@@ -48,8 +48,10 @@ QUESTION_METRICS = ("correct", "answerable_accuracy", "unanswerable_accuracy", "
                     "has_ans_em", "has_ans_f1", "abstention_precision", "abstention_recall")
 SHARED_METRICS = ("citation_valid", "schema_valid")
 SUMMARY_METRICS = ("completeness", "faithfulness", "conciseness", "summary_words", "lead3_completeness",
-                   "lead3_faithfulness", "lead3_words")
-"""qa's summary scores, its length in words, and the same for the lead-3 baseline (the article's first three sentences)."""
+                   "lead3_faithfulness", "lead3_words", "lead_same_completeness")
+"""qa's summary scores, its length in words, the same for the lead-3 baseline (the article's
+first three sentences), and the completeness of the lead cut at qa's own length (the
+article's first `summary_words` words): a longer summary is only better if it beats that."""
 REFERENCE_METRICS = ("bare_correct", "bare_f1", "bare_has_ans_f1", "bare_unanswerable_accuracy", "f1_vs_bare")
 """The bare-model reference arm (a suite with `reference = "bare"`) and qa's F1 over its F1."""
 METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS, *REFERENCE_METRICS)

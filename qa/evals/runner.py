@@ -242,12 +242,15 @@ def _words(texts: list[str]) -> int:
     return sum(len(t.split()) for t in texts)
 
 
-def _lead3_scores(result: SummaryResult, article: Article, facts: list) -> dict[str, Score]:  # type: ignore[type-arg]
-    """Length of qa's summary, and the lead-3 baseline scored the same way, beside it."""
-    lead = [s.text for s in article.sentences(("body",))[:3]]
+def _lead_scores(result: SummaryResult, article: Article, facts: list) -> dict[str, Score]:  # type: ignore[type-arg]
+    """Length of qa's summary, and beside it the lead-3 baseline and the lead cut at the same length, scored the same way."""
+    body = [s.text for s in article.sentences(("body",))]
+    lead = body[:3]
     baseline = score_summary(" ".join(lead), article.text, facts)
     ours = _words([text for _, text in summary_sentences(result)])
+    same_length = score_summary(" ".join(" ".join(body).split()[:ours]), article.text, facts)
     return {
+        "lead_same_completeness": same_length.completeness,
         "summary_words": Score.graded(float(ours), True, f"{ours} words in headline, summary, key points and figures", "none"),
         "lead3_completeness": baseline.completeness,
         "lead3_faithfulness": baseline.faithfulness,
@@ -310,7 +313,7 @@ class _Runner:
                 checks = await asyncio.to_thread(score_summary, result, article.text, facts, judge)
                 judge_usage = judge.usage
             scores = {**checks.metrics(), "citation_valid": _citation_score(result.grounding), "schema_valid": _SCHEMA_OK}
-            scores.update(_lead3_scores(result, article, facts))
+            scores.update(_lead_scores(result, article, facts))
             usage = result.usage
         except Exception as exc:  # every failure is recorded, never lost
             error, usage = _error(exc), _usage_of(exc)
