@@ -124,7 +124,9 @@ def measure(label: str, in_flight: int, engine: Engine, settings: Settings, work
             stamper: StampingResponder, latency: float) -> Measure:  # fmt: skip
     count = scale * in_flight
     result = timed_run(corpus_of(work, count), work, settings, engine, stamper, label, in_flight, latency)
-    log(f"{label}: {count} items in {result.wall:.2f} s (first reply at {result.replies[0]:.2f} s) -> {result.rate:.1f} items/s")
+    log(
+        f"{label}: {count} items in {result.wall:.2f} s (first reply at {result.replies[0]:.2f} s) -> {result.rate:.1f} items/s"
+    )
     return result
 
 
@@ -139,7 +141,9 @@ def start_ray() -> float:
 
 
 def server_settings(server: FaultServer) -> Settings:
-    return Settings.load(env={}, backend="server", base_url=server.base_url, record_mode="off", max_retries=0, timeout=30)
+    return Settings.load(
+        env={}, backend="server", base_url=server.base_url, record_mode="off", max_retries=0, timeout=30
+    )
 
 
 def throughput(work: Path, latency: float, scale: int) -> list[Measure]:
@@ -149,7 +153,11 @@ def throughput(work: Path, latency: float, scale: int) -> list[Measure]:
         settings = server_settings(server)
         timed_run(corpus_of(work, 4), work, settings, LocalEngine(concurrency=4))  # warm-up: imports, tokenizer
         for c in (1, 4, 16):
-            runs.append(measure(f"local, concurrency {c}", c, LocalEngine(concurrency=c), settings, work, scale, stamper, latency))
+            runs.append(
+                measure(
+                    f"local, concurrency {c}", c, LocalEngine(concurrency=c), settings, work, scale, stamper, latency
+                )
+            )
         for workers in (1, 2):
             for c in (1, 4, 16):
                 label = f"ray, {workers} worker{'s' if workers > 1 else ''} x concurrency {c}"
@@ -165,7 +173,9 @@ def marginal(work: Path, items: int) -> tuple[Measure, Measure]:
         settings = server_settings(server)
         corpus = corpus_of(work, items)
         local = timed_run(corpus, work, settings, LocalEngine(concurrency=4), stamper, "local, concurrency 4", 4)
-        on_ray = timed_run(corpus, work, settings, RayEngine(workers=2, concurrency=4), stamper, "ray, 2 workers x concurrency 4", 8)
+        on_ray = timed_run(
+            corpus, work, settings, RayEngine(workers=2, concurrency=4), stamper, "ray, 2 workers x concurrency 4", 8
+        )
     for m in (local, on_ray):
         log(f"latency 0, {m.label}: {m.items} items in {m.wall:.2f} s -> {1000 / m.rate:.2f} ms per item")
     return local, on_ray
@@ -188,7 +198,9 @@ def table(runs: list[Measure], init: float, latency: float) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for m in runs:
-        rows.append(f"| {m.label} | {m.in_flight} | {m.items} | {m.rate:.1f} | {m.in_flight / latency:.0f} | {m.fixed:.1f} | {m.whole:.1f} |")
+        rows.append(
+            f"| {m.label} | {m.in_flight} | {m.items} | {m.rate:.1f} | {m.in_flight / latency:.0f} | {m.fixed:.1f} | {m.whole:.1f} |"
+        )
     return "\n".join(rows) + f"\n\nRay cluster start (`ray.init`, local, once per process): {init:.1f} s."
 
 
@@ -196,7 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--quick", action="store_true", help="n = 2 x calls in flight: a smoke run")
-    parser.add_argument("--embedded", action="store_true", help="also the embedded-model comparison (slow; loads the model)")
+    parser.add_argument(
+        "--embedded", action="store_true", help="also the embedded-model comparison (slow; loads the model)"
+    )
     parser.add_argument("--embedded-items", type=int, default=16)
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = parser.parse_args()
@@ -232,8 +246,11 @@ def main() -> None:
             "embedded": emb,
         }  # fmt: skip
         print(json.dumps(data))
-    print(f"\nload average after the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
-          f"median whole-run rate {statistics.median(m.whole for m in runs):.1f} items/s", file=sys.stderr)
+    print(
+        f"\nload average after the run: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"median whole-run rate {statistics.median(m.whole for m in runs):.1f} items/s",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

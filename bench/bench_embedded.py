@@ -137,7 +137,9 @@ def main() -> None:
     print(f"model {model.name} loaded in {time.perf_counter() - started:.2f}s (n_ctx {model.n_ctx})")
     body, ask = (constructed_request(args.question), None) if args.no_qa else qa_request(args.question)
     tokens, _, _ = model.render_chat(body["messages"])
-    print(f"prompt {len(tokens)} tokens, max_tokens {body['max_tokens']}, response_format {body['response_format']['type']}")
+    print(
+        f"prompt {len(tokens)} tokens, max_tokens {body['max_tokens']}, response_format {body['response_format']['type']}"
+    )
 
     calls: dict[str, Callable[[], Any]] = {"a": direct_call(model, body), "b": sdk_call(body)}
     if ask is not None:
@@ -147,7 +149,9 @@ def main() -> None:
         model.llama.reset()
         warm[name] = call()
     same = warm["a"]["choices"][0]["message"]["content"] == warm["b"].choices[0].message.content
-    print(f"(a) and (b) generate {warm['a']['usage']['completion_tokens']} tokens; identical output: {same}", flush=True)
+    print(
+        f"(a) and (b) generate {warm['a']['usage']['completion_tokens']} tokens; identical output: {same}", flush=True
+    )
     clock = LlamaClock(model)
     times: dict[str, list[float]] = {name: [] for name in calls}
     outside: dict[str, list[float]] = {name: [] for name in calls}

@@ -53,15 +53,22 @@ def main() -> None:
         def fresh_settings(index: int) -> qa.Settings:
             folder = Path(tmp) / f"recordings{index}"
             shutil.copytree(source, folder)
-            return qa.Settings.load(env={}, backend="embedded", local_model="smollm2-135m",  # the recordings' model
-                                   record_mode="replay", recordings=folder)
+            return qa.Settings.load(
+                env={},
+                backend="embedded",
+                local_model="smollm2-135m",  # the recordings' model
+                record_mode="replay",
+                recordings=folder,
+            )
 
         def one_run(index: int) -> tuple[float, int]:
             settings = fresh_settings(index)  # before the clock starts: copying is not the harness's work
             normalize_numbers.cache_clear()
             normalize_text.cache_clear()
             started = time.perf_counter()
-            run = asyncio.run(run_suite(suite, settings, concurrency=args.concurrency, log_path=Path(tmp) / f"run{index}.jsonl"))
+            run = asyncio.run(
+                run_suite(suite, settings, concurrency=args.concurrency, log_path=Path(tmp) / f"run{index}.jsonl")
+            )
             elapsed = time.perf_counter() - started
             if run.harness_errors:
                 first = run.harness_errors[0]
@@ -87,9 +94,13 @@ def main() -> None:
         per_ask = statistics.median(bare_pass(i) for i in range(args.runs))
 
     per_case = per_run / cases
-    print(f"suite {suite.name}: {cases} cases ({len(suite.questions)} questions + 1 summary), {args.runs} timed runs, concurrency {args.concurrency}")
+    print(
+        f"suite {suite.name}: {cases} cases ({len(suite.questions)} questions + 1 summary), {args.runs} timed runs, concurrency {args.concurrency}"
+    )
     print(f"cold first run (one-time set-up included): {cold * 1000:.1f} ms, {cases / cold:.0f} cases/second")
-    print(f"harness (replay): {per_run * 1000:.1f} ms per run (median), {per_case * 1000:.2f} ms per case, {rate:.0f} cases/second")
+    print(
+        f"harness (replay): {per_run * 1000:.1f} ms per run (median), {per_case * 1000:.2f} ms per case, {rate:.0f} cases/second"
+    )
     print(f"bare qa.ask (replay): {per_ask * 1000:.2f} ms per call, {1 / per_ask:.0f} calls/second")
     print(f"ratio (harness per case / bare ask): {per_case / per_ask:.2f}x")
     print(f"target >= 500 cases/second: {'met' if rate >= 500 else 'NOT met'}")

@@ -70,10 +70,14 @@ def main() -> None:
     for model in models:
         out = subprocess.run([sys.executable, __file__, "--child", model], capture_output=True, text=True, cwd=ROOT)
         if out.returncode != 0:
-            print(f"| {model} | not measured: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode} |||||")
+            print(
+                f"| {model} | not measured: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode} |||||"
+            )
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"| {model} | {r['load']:.1f} | {r['first']:.1f} | {r['later']:.1f} | {r['summary']:.1f} | {r['peak_mib']:.0f} |")
+        print(
+            f"| {model} | {r['load']:.1f} | {r['first']:.1f} | {r['later']:.1f} | {r['summary']:.1f} | {r['peak_mib']:.0f} |"
+        )
     print(f"\n(load average at the end: {Path('/proc/loadavg').read_text().split()[0]})")
     _ = resource  # the children's peaks are read inside each child
 

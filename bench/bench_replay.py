@@ -28,7 +28,25 @@ from qa.recording import RecordingStore, RecordingTransport
 from qa.recording.entry import EntryMeta, RecordedRequest, RecordedResponse, RecordingEntry, recording_key
 
 URL = "http://bench.local/v1/chat/completions"
-WORDS = "the council said on tuesday that its budget for schools would rise by nine percent next year".split()
+WORDS = [
+    "the",
+    "council",
+    "said",
+    "on",
+    "tuesday",
+    "that",
+    "its",
+    "budget",
+    "for",
+    "schools",
+    "would",
+    "rise",
+    "by",
+    "nine",
+    "percent",
+    "next",
+    "year",
+]
 
 
 def text(rng: random.Random, chars: int) -> str:
@@ -82,7 +100,13 @@ def build_store(folder: Path, entries: int, rng: random.Random) -> list[bytes]:
                 response=RecordedResponse(
                     status_code=200, headers={"content-type": "application/json"}, body=response_body(rng)
                 ),
-                meta=EntryMeta(prompt="answer", prompt_version="1+bench", model="gpt-4o-mini", recorded_at="2026-01-01T00:00:00Z", qa_version="bench"),
+                meta=EntryMeta(
+                    prompt="answer",
+                    prompt_version="1+bench",
+                    model="gpt-4o-mini",
+                    recorded_at="2026-01-01T00:00:00Z",
+                    qa_version="bench",
+                ),
             )
         )
         bodies.append(json.dumps(body).encode())
@@ -100,7 +124,10 @@ def per_call_ms(send: Callable[[httpx2.Request], httpx2.Response], requests: Seq
 def sdk_ms(transport: httpx2.BaseTransport, bodies: Sequence[bytes]) -> float:
     """Mean milliseconds per call through the real openai SDK."""
     with openai.OpenAI(
-        base_url="http://bench.local/v1", api_key="sk-bench", http_client=httpx2.Client(transport=transport), max_retries=0
+        base_url="http://bench.local/v1",
+        api_key="sk-bench",
+        http_client=httpx2.Client(transport=transport),
+        max_retries=0,
     ) as client:
         start = time.perf_counter()
         for body in bodies:
@@ -122,9 +149,13 @@ def main() -> None:
         build_s = time.perf_counter() - start
         print(f"built {args.entries} recordings in {build_s:.1f} s ({build_s * 1000 / args.entries:.2f} ms per write)")
         chosen = rng.sample(bodies, args.lookups)
-        requests = [httpx2.Request("POST", URL, content=b, headers={"content-type": "application/json"}) for b in chosen]
+        requests = [
+            httpx2.Request("POST", URL, content=b, headers={"content-type": "application/json"}) for b in chosen
+        ]
         canned = json.dumps(response_body(rng)).encode()
-        mock = httpx2.MockTransport(lambda _: httpx2.Response(200, content=canned, headers={"content-type": "application/json"}))
+        mock = httpx2.MockTransport(
+            lambda _: httpx2.Response(200, content=canned, headers={"content-type": "application/json"})
+        )
 
         replay = RecordingTransport(None, RecordingStore(folder, usage_log_at_exit=False), "replay")
         start = time.perf_counter()
@@ -134,7 +165,9 @@ def main() -> None:
         warm = per_call_ms(replay.handle_request, requests[1:])
         base = per_call_ms(mock.handle_request, requests[1:])
         sdk_n = min(500, args.lookups)
-        sdk_replay = sdk_ms(RecordingTransport(None, RecordingStore(folder, usage_log_at_exit=False), "replay"), chosen[:sdk_n])
+        sdk_replay = sdk_ms(
+            RecordingTransport(None, RecordingStore(folder, usage_log_at_exit=False), "replay"), chosen[:sdk_n]
+        )
         sdk_mock = sdk_ms(mock, chosen[:sdk_n])
 
     print(f"first lookup (lists {args.entries} files):   {first_ms:8.3f} ms")
@@ -142,7 +175,9 @@ def main() -> None:
     print(f"replay lookup, warm (entry in memory):  {warm:8.3f} ms/call")
     print(f"plain MockTransport call:               {base:8.3f} ms/call")
     print(f"ratio cold / mock: {cold / base:6.1f}x   warm / mock: {warm / base:6.1f}x")
-    print(f"through the openai SDK ({sdk_n} calls): replay {sdk_replay:.3f} ms, mock {sdk_mock:.3f} ms, ratio {sdk_replay / sdk_mock:.2f}x")
+    print(
+        f"through the openai SDK ({sdk_n} calls): replay {sdk_replay:.3f} ms, mock {sdk_mock:.3f} ms, ratio {sdk_replay / sdk_mock:.2f}x"
+    )
     print(f"target < 1 ms per cold lookup: {'met' if cold < 1.0 else 'NOT met'}")
 
 

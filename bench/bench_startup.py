@@ -23,9 +23,15 @@ BIN = Path(sys.executable).parent
 def commands() -> dict[str, list[str]]:
     """The commands to time, by label; `qa` falls back to `python -c` without the script."""
     qa_script = BIN / "qa"
-    qa = [str(qa_script), "--help"] if qa_script.exists() else [
-        sys.executable, "-c", "import sys; from qa.cli import main; sys.argv = ['qa', '--help']; main()",
-    ]
+    qa = (
+        [str(qa_script), "--help"]
+        if qa_script.exists()
+        else [
+            sys.executable,
+            "-c",
+            "import sys; from qa.cli import main; sys.argv = ['qa', '--help']; main()",
+        ]
+    )
     found = {"qa --help": qa, "python -c pass": [sys.executable, "-c", "pass"]}
     if (BIN / "llm").exists():
         found["llm --help"] = [str(BIN / "llm"), "--help"]

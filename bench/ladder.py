@@ -90,7 +90,9 @@ def main() -> None:
     for model in args.models:
         for suite in args.suites:
             log, peak = run_one(model, suite)
-            rows.append(row(log, peak) if log.is_file() else f"| {model} | {suite} | (the run failed: see its output above) |")
+            rows.append(
+                row(log, peak) if log.is_file() else f"| {model} | {suite} | (the run failed: see its output above) |"
+            )
     print(HEADER)
     print("\n".join(rows))
 

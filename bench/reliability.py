@@ -54,7 +54,7 @@ from qa.settings import Settings
 from qa.testing import ALL_FAULTS, FaultServer
 from qa.testing.replay_responder import ReplayResponder
 
-__all__ = ["CONSUMED", "Figures", "FaultRun", "check", "fault_run", "figures", "replay_run", "table", "trim_suite"]
+__all__ = ["CONSUMED", "FaultRun", "Figures", "check", "fault_run", "figures", "replay_run", "table", "trim_suite"]
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_KEY = "sk-fake-reliability-000000000000"
@@ -115,7 +115,9 @@ def trim_suite(suite: Suite, questions: int | None) -> Suite:
 def _recorded_model(responder: ReplayResponder) -> str:
     models = {r.body.get("model") for r in responder.store.recorded_requests() if isinstance(r.body, dict)}
     if len(models) != 1:
-        raise SystemExit(f"expected recordings of one model in {responder.store.folder}, found {sorted(map(str, models))}")
+        raise SystemExit(
+            f"expected recordings of one model in {responder.store.folder}, found {sorted(map(str, models))}"
+        )
     return str(models.pop())
 
 
@@ -239,7 +241,9 @@ def check(fig: Figures, fr: FaultRun) -> list[str]:
     if fig.attempts != fig.consumed:
         problems.append(f"usage: {fig.attempts} attempts counted, {fig.consumed} replies reached qa")
     if len(fr.sent) != len(fr.server_log) or fr.rejected:
-        problems.append(f"client sent {len(fr.sent)} requests, server logged {len(fr.server_log)} ({fr.rejected} rejected)")
+        problems.append(
+            f"client sent {len(fr.sent)} requests, server logged {len(fr.server_log)} ({fr.rejected} rejected)"
+        )
     if fr.responder["miss"]:
         problems.append(f"{fr.responder['miss']} requests had no recording near enough")
     return problems
@@ -280,7 +284,9 @@ def report(replay: EvalRun, clean: FaultRun, faulty: FaultRun, overlap: FaultRun
         ("", "(a failed call leaves its question unscored, out of the rate)"),
         ("wall time: faults / clean", f"{faulty.wall_s:.1f} s / {clean.wall_s:.1f} s = {faulty.wall_s / clean.wall_s:.1f}x"),
     ])  # fmt: skip
-    kinds = table([(kind, f"{fig.faults[kind]:>3}  {_counts(fig.by_kind.get(kind, Counter()))}") for kind in ALL_FAULTS])
+    kinds = table(
+        [(kind, f"{fig.faults[kind]:>3}  {_counts(fig.by_kind.get(kind, Counter()))}") for kind in ALL_FAULTS]
+    )
     clean_errors = Counter(r.error.type for r in clean.run.records if r.error is not None)
     return "\n".join([
         head, "", main, "",

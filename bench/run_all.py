@@ -108,7 +108,9 @@ def peer_python(name: str) -> Path:
 
 def peer_ready(name: str, module: str) -> bool:
     python = peer_python(name)
-    return python.exists() and subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+    return (
+        python.exists() and subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+    )
 
 
 def setup_peers() -> dict[str, str]:
@@ -222,7 +224,9 @@ def row_summary(plan: Plan, failures: dict[str, str]) -> list[Line]:
                         {**failed, "error": "the worker printed no result"}
                     ]
                 except subprocess.TimeoutExpired:
-                    records[side].append({**failed, "error": f"timed out after {timeout} s (latency counted as {timeout} s)"})
+                    records[side].append(
+                        {**failed, "error": f"timed out after {timeout} s (latency counted as {timeout} s)"}
+                    )
                 except RuntimeError as exc:  # the worker crashed: a failed run, latency unknown
                     records[side].append({**failed, "latency_s": None, "error": f"worker failed: {exc}"})
                 log(f"summary: {side}: {json.dumps(records[side][-1])[:300]}")
@@ -332,7 +336,16 @@ def row_eval(plan: Plan, failures: dict[str, str]) -> list[Line]:
     harness, cases = _HARNESS.search(done.stdout), _CASES.search(done.stdout)
     if done.returncode != 0 or not harness or not cases:
         why = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        return [Line("4", "eval throughput vs inspect_ai", "-", "-", "not measured", f"bench/bench_eval.py failed: {why[0][:300]}")]
+        return [
+            Line(
+                "4",
+                "eval throughput vs inspect_ai",
+                "-",
+                "-",
+                "not measured",
+                f"bench/bench_eval.py failed: {why[0][:300]}",
+            )
+        ]
     qa_rate, n_cases = float(harness.group(3)), int(cases.group(1))
     qa_rate = n_cases / (float(harness.group(1)) / 1000)  # unrounded
     problem = missing_peer("inspect", "inspect_ai", failures)
@@ -342,7 +355,16 @@ def row_eval(plan: Plan, failures: dict[str, str]) -> list[Line]:
         peer = run_json([str(peer_python("inspect")), str(PEERS / "inspect_eval.py"), "--cases", str(n_cases),
                          "--runs", str(plan.eval_runs)], timeout=900)[-1]  # fmt: skip
     except (RuntimeError, IndexError, subprocess.TimeoutExpired) as exc:
-        return [Line("4", "eval throughput, cases/s vs inspect_ai", f"{qa_rate:.0f}", "-", "not measured", f"inspect_ai run failed: {exc}")]
+        return [
+            Line(
+                "4",
+                "eval throughput, cases/s vs inspect_ai",
+                f"{qa_rate:.0f}",
+                "-",
+                "not measured",
+                f"inspect_ai run failed: {exc}",
+            )
+        ]
     return [
         Line("4", f"eval throughput, replay mode, {n_cases} cases, cases/s (higher is better) vs inspect_ai mockllm/model",
              f"{qa_rate:.0f}", f"{peer['cases_per_second']:.0f}", ratio(qa_rate, peer["cases_per_second"]),
@@ -360,7 +382,16 @@ def row_startup(plan: Plan) -> list[Line]:
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=child_env(), cwd=ROOT)
     found = {label: float(ms) for label, ms in _STARTUP.findall(done.stdout)}
     if done.returncode != 0 or "qa --help" not in found:
-        return [Line("5", "qa --help start-up", "-", "-", "not measured", f"bench/bench_startup.py failed: {done.stderr.strip()[-200:]}")]
+        return [
+            Line(
+                "5",
+                "qa --help start-up",
+                "-",
+                "-",
+                "not measured",
+                f"bench/bench_startup.py failed: {done.stderr.strip()[-200:]}",
+            )
+        ]
     runs = f"median of {plan.startup_runs} runs each, interleaved"
     lines = [Line("5", "`qa --help` start-up, ms (lower is better) vs `python -c pass`", f"{found['qa --help']:.0f}",
                   f"{found['python -c pass']:.0f}", ratio(found["qa --help"], found["python -c pass"]), runs)]  # fmt: skip
@@ -368,7 +399,9 @@ def row_startup(plan: Plan) -> list[Line]:
         lines.append(Line("5", "`qa --help` start-up, ms (lower is better) vs `llm --help`", f"{found['qa --help']:.0f}",
                           f"{found['llm --help']:.0f}", ratio(found["qa --help"], found["llm --help"])))  # fmt: skip
     else:
-        lines.append(Line("5", "`qa --help` vs `llm --help`", "-", "-", "not measured", "`llm` is not installed in .venv"))
+        lines.append(
+            Line("5", "`qa --help` vs `llm --help`", "-", "-", "not measured", "`llm` is not installed in .venv")
+        )
     return lines
 
 
@@ -410,10 +443,15 @@ def row_loopback(plan: Plan) -> list[Line]:
 
     suite = load_suite(SUITE)
     responder, describe = _loopback_responder(qa.load_article(suite.article_path))
-    model = open_backend(qa.Settings.load(env={}, backend="embedded", local_model="smollm2-135m")).model  # the recordings' model
+    model = open_backend(
+        qa.Settings.load(env={}, backend="embedded", local_model="smollm2-135m")
+    ).model  # the recordings' model
     source = ""
     timings: dict[int, tuple[float, int, int]] = {}
-    with tempfile.TemporaryDirectory() as tmp, FaultServer(responder, fault_rate=0.0, latency=0.2, max_seconds=900) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        FaultServer(responder, fault_rate=0.0, latency=0.2, max_seconds=900) as server,
+    ):
         for concurrency in (1, 8):
             log(f"loopback: concurrency {concurrency}")
             # The recorded requests' model name and sentence-constrained quotes, so requests match them;
@@ -422,7 +460,9 @@ def row_loopback(plan: Plan) -> list[Line]:
                                         model=model, constrain_quotes="on", max_retries=0)  # fmt: skip
             before = server.stats.requests
             started = time.perf_counter()
-            run = asyncio.run(run_suite(suite, settings, concurrency=concurrency, log_path=Path(tmp) / f"c{concurrency}.jsonl"))
+            run = asyncio.run(
+                run_suite(suite, settings, concurrency=concurrency, log_path=Path(tmp) / f"c{concurrency}.jsonl")
+            )
             timings[concurrency] = (time.perf_counter() - started, len(run.records), server.stats.requests - before)
             errors = [r for r in run.records if r.error is not None]
             if errors:
@@ -443,7 +483,9 @@ def row_loopback(plan: Plan) -> list[Line]:
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {datetime.now().strftime('%Y-%m-%d %H:%M')}"
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {datetime.now().strftime('%Y-%m-%d %H:%M')}"
+    )
 
 
 def print_table(lines: list[Line], waits: dict[str, str], plan: Plan) -> None:
@@ -464,7 +506,9 @@ def parse_only(text: str | None) -> list[str]:
     for item in (x.strip() for x in text.split(",") if x.strip()):
         name = ROWS.get(item, item)
         if name not in ROWS.values():
-            raise SystemExit(f"run_all: unknown row {item!r}; choose from {', '.join(f'{k}/{v}' for k, v in ROWS.items())}")
+            raise SystemExit(
+                f"run_all: unknown row {item!r}; choose from {', '.join(f'{k}/{v}' for k, v in ROWS.items())}"
+            )
         chosen.append(name)
     return [name for name in ROWS.values() if name in chosen]
 
@@ -498,7 +542,7 @@ def main() -> None:
             wait_for_quiet(f"row {number}", not args.no_wait, waits)
         try:
             lines += runners[name]()
-        except Exception as exc:  # one broken row must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken row must not hide the others
             lines.append(Line(number, name, "-", "-", "not measured", f"{type(exc).__name__}: {str(exc)[:300]}"))
     print_table(lines, waits, plan)
 

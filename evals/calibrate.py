@@ -56,14 +56,25 @@ def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bo
                 article = qa.load_article(suite.path_of(case.article))
                 articles[case.article] = ([s.text for s in evidence_sentences(article)],)
             (texts,) = articles[case.article]
-            fresh = measure(case.question, signals.candidate, signals.sentence, texts, signals.p_none, rank_sentences(texts, case.question))
+            fresh = measure(
+                case.question,
+                signals.candidate,
+                signals.sentence,
+                texts,
+                signals.p_none,
+                rank_sentences(texts, case.question),
+                p_sentence=signals.p_sentence,
+                answer_logprob=signals.answer_logprob,
+            )
             scored = candidate_score(case, record.result, official=suite.scoring == "squad")  # type: ignore[arg-type]
             right = scored is not None and scored.value == 1.0
             rows.append((fresh, right, case.answerable))
     return model, rows
 
 
-def fit(rows: list[tuple[AnswerSignals, bool, bool]], l2: float = 0.01, steps: int = 3000, rate: float = 0.5) -> tuple[list[float], float]:
+def fit(
+    rows: list[tuple[AnswerSignals, bool, bool]], l2: float = 0.01, steps: int = 3000, rate: float = 0.5
+) -> tuple[list[float], float]:
     xs = [feature_vector(s) for s, _, _ in rows]
     ys = [1.0 if right else 0.0 for _, right, _ in rows]
     w, b = [0.0] * len(FEATURES), 0.0
@@ -81,7 +92,9 @@ def fit(rows: list[tuple[AnswerSignals, bool, bool]], l2: float = 0.01, steps: i
     return w, b
 
 
-def accuracy(rows: list[tuple[AnswerSignals, bool, bool]], calibrator: Calibrator, threshold: float) -> tuple[float, float, float]:
+def accuracy(
+    rows: list[tuple[AnswerSignals, bool, bool]], calibrator: Calibrator, threshold: float
+) -> tuple[float, float, float]:
     """(overall, answerable, unanswerable) SQuAD 2.0 accuracy when keeping answers at `threshold`."""
     ans = [(calibrator.confidence(s) >= threshold and s.sentence != 0 and right) for s, right, a in rows if a]
     una = [(calibrator.confidence(s) < threshold or s.sentence == 0) for s, _, a in rows if not a]
@@ -110,7 +123,9 @@ def main() -> None:
     allowed = [t for t in grid if accuracy(rows, probe, t)[1] >= args.keep_right * ceiling] or [0.0]
     best = max(allowed, key=lambda t: (accuracy(rows, probe, t)[0], -t))
     overall, on_ans, on_una = accuracy(rows, probe, best)
-    print(f"{model}: {len(rows)} questions ({sum(a for *_, a in rows)} answerable), candidates right: {sum(r for _, r, _ in rows)}")
+    print(
+        f"{model}: {len(rows)} questions ({sum(a for *_, a in rows)} answerable), candidates right: {sum(r for _, r, _ in rows)}"
+    )
     print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, weights, strict=True)}, "bias", round(bias, 3))
     print(f"threshold {best:.2f}: accuracy {overall:.3f} (answerable {on_ans:.3f}, unanswerable {on_una:.3f})")
     print(f"never abstain: {accuracy(rows, probe, 0.0)}")

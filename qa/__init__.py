@@ -78,7 +78,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-__getattr__ = lazy_getattr('qa', _EXPORTS, globals())
+__getattr__ = lazy_getattr("qa", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

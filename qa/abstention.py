@@ -5,7 +5,9 @@ almost never says it), so every answer carries `AnswerSignals`, measured after t
 
 - `p_none`: the model's probability of "no sentence answers", read from its token
   log-probabilities where it chose the sentence number (`qa.evidence`); None where the
-  backend gives no logprobs;
+  backend gives no logprobs; `p_sentence`, its probability of the number it wrote there,
+  and `answer_logprob`, the mean log-probability of its answer's tokens (how sure it was
+  of its evidence and of its words);
 - `retrieval`: BM25 score of the cited sentence over the article's best, and `rank`;
 - `question_overlap`: share of the question's content words found in the cited sentence
   and its neighbours;
@@ -40,7 +42,7 @@ __all__ = ["AnswerSignals", "Calibrator", "answer_type_fit", "calibrator_for", "
 
 FEATURES = (
     "log_p_none", "has_p_none", "retrieval", "inverse_rank", "question_overlap", "question_unseen", "answer_support",
-    "question_echo",
+    "question_echo", "p_sentence", "answer_logprob",
 )  # fmt: skip
 """The calibrator's inputs. Answer-type fit and answer length are measured and reported but
 not used: on development data they pointed one way for SQuAD and the other for news."""
@@ -71,10 +73,15 @@ class AnswerSignals(BaseModel):
     """1: the answer has the shape the question asks for; -1: it does not; 0: cannot tell."""
     question_echo: bool = False
     """The answer only repeats words of the question ("Colombia" for "Who is Colombia's largest partner?")."""
+    p_sentence: float | None = None
+    """The model's probability of the first digit of the sentence number it wrote (None without logprobs)."""
+    answer_logprob: float | None = None
+    """Mean log-probability of the answer's tokens (None without logprobs)."""
 
 
 def feature_vector(s: AnswerSignals) -> list[float]:
-    """The calibrator's inputs, in `FEATURES` order (p_none on a log scale: 1e-6 -> 0, 1 -> 1)."""
+    """The calibrator's inputs, in `FEATURES` order (p_none on a log scale: 1e-6 -> 0, 1 -> 1;
+    the answer's mean log-probability from -5 or less -> 0 to 0 -> 1; a missing logprob -> 0)."""
     log_p = 1.0 + math.log10(max(s.p_none, 1e-6)) / 6.0 if s.p_none is not None else 0.0
     return [
         log_p,
@@ -85,12 +92,20 @@ def feature_vector(s: AnswerSignals) -> list[float]:
         s.question_unseen,
         s.answer_support,
         1.0 if s.question_echo else 0.0,
+        s.p_sentence if s.p_sentence is not None else 0.0,
+        1.0 + max(-5.0, s.answer_logprob) / 5.0 if s.answer_logprob is not None else 0.0,
     ]
 
 
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b")
-_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|several|half)\b", re.I)
-_MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(century|decade|today|yesterday|monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|year)s?\b", re.I)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|thousand|million|billion|dozen|several|half)\b",
+    re.I,
+)
+_MONTH = re.compile(
+    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(century|decade|today|yesterday|monday|tuesday|wednesday|thursday|friday|saturday|sunday|week|month|year)s?\b",
+    re.I,
+)
 
 
 def answer_type_fit(question: str, answer: str) -> int:
@@ -98,7 +113,9 @@ def answer_type_fit(question: str, answer: str) -> int:
     q = question.lower()
     if re.search(r"\bhow (many|much|long|old|far|large|big)\b|\bwhat (percentage|percent|number|amount)\b", q):
         return 1 if _NUMBER.search(answer) else -1
-    if re.search(r"\bwhen\b|\bwhat (year|date|month|day|century|decade)\b|\bwhich (year|date|month|century|decade)\b", q):
+    if re.search(
+        r"\bwhen\b|\bwhat (year|date|month|day|century|decade)\b|\bwhich (year|date|month|century|decade)\b", q
+    ):
         return 1 if (_YEAR.search(answer) or _MONTH.search(answer) or _NUMBER.search(answer)) else -1
     if re.search(r"^\s*who\b|\bwhich (person|man|woman|leader|king|president)\b", q):
         return 1 if re.search(r"\b[A-Z][a-z]+", answer) else -1
@@ -138,7 +155,15 @@ def unseen_share(question: str, sentences: list[str]) -> float:
 
 
 def measure(
-    question: str, answer: str, number: int, sentences: list[str], p_none: float | None, retrieval: Any
+    question: str,
+    answer: str,
+    number: int,
+    sentences: list[str],
+    p_none: float | None,
+    retrieval: Any,
+    *,
+    p_sentence: float | None = None,
+    answer_logprob: float | None = None,
 ) -> AnswerSignals:
     """`AnswerSignals` for an answer citing sentence `number` (1-based) of `sentences`."""
     unseen = unseen_share(question, sentences)
@@ -146,7 +171,7 @@ def measure(
         return AnswerSignals(
             sentence=number, candidate=answer, p_none=p_none, retrieval=0.0, rank=len(sentences) + 1,
             question_overlap=0.0, question_unseen=unseen, answer_support=0.0, type_fit=answer_type_fit(question, answer),
-            question_echo=echoes_question(question, answer),
+            question_echo=echoes_question(question, answer), p_sentence=p_sentence, answer_logprob=answer_logprob,
         )  # fmt: skip
     q_terms = content_terms(question)
     a_terms = content_terms(answer)
@@ -163,6 +188,8 @@ def measure(
         answer_support=round(len(a_terms & cited) / len(a_terms), 4) if a_terms else 1.0,
         type_fit=answer_type_fit(question, answer),
         question_echo=echoes_question(question, answer),
+        p_sentence=None if p_sentence is None else round(p_sentence, 4),
+        answer_logprob=None if answer_logprob is None else round(answer_logprob, 4),
     )
 
 
@@ -193,7 +220,7 @@ class Calibrator:
 # gives logprobs, the retrieval match and support otherwise. Deliberately lenient.
 _GENERIC = Calibrator(
     model="*",
-    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0, -1.5),
+    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0, -1.5, 0.0, 0.0),
     bias=-0.5,
     threshold=0.35,
     source="hand-set prior (no calibration fitted for this model)",

@@ -45,7 +45,12 @@ def backend_for(settings: Settings | None = None, **overrides: Any) -> Backend:
 
 
 def summarize(
-    article: Article, *, style: Style = "standard", lang: str | None = None, settings: Settings | None = None, **overrides: Any
+    article: Article,
+    *,
+    style: Style = "standard",
+    lang: str | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
 ) -> SummaryResult:
     """A structured, quote-checked summary of `article`."""
     _check_article(article, "summarize")
@@ -54,7 +59,12 @@ def summarize(
 
 
 async def asummarize(
-    article: Article, *, style: Style = "standard", lang: str | None = None, settings: Settings | None = None, **overrides: Any
+    article: Article,
+    *,
+    style: Style = "standard",
+    lang: str | None = None,
+    settings: Settings | None = None,
+    **overrides: Any,
 ) -> SummaryResult:
     """Async `summarize`."""
     _check_article(article, "asummarize")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 from pathlib import Path
 from typing import Literal
@@ -19,8 +20,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from qa.errors import ArticleError
 
-__all__ = ["MAX_ARTICLE_BYTES", "Article", "Paragraph", "Sentence", "load_article", "load_articles",
-           "parse_article"]
+__all__ = ["MAX_ARTICLE_BYTES", "Article", "Paragraph", "Sentence", "load_article", "load_articles", "parse_article"]
 
 MAX_ARTICLE_BYTES = 2_000_000
 """Largest article accepted, in bytes of UTF-8 (a file's size is checked with stat before reading)."""
@@ -41,12 +41,95 @@ _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")  # "U.S", "a.m", "F"
 _WORD = re.compile(r"\s*(\w+)")
 # After a ".", _NEVER_SPLIT words never end a sentence; _MAYBE_SPLIT words and initials ("U.S.")
 # end one only when a _STARTERS word follows ("... in the U.S. The deal ...").
-_NEVER_SPLIT = set("Mr Mrs Ms Dr Prof St Sen Rep Gov Gen Col Lt Sgt Capt Cpl Maj Adm Cmdr Rev Hon Pres "
-                   "Det No Nos vs Vs Mt Ft Fig approx cf e.g i.e Jan Feb Mar Apr Jun Jul Aug Sep Sept "
-                   "Oct Nov Dec".split())
-_MAYBE_SPLIT = set("Inc Ltd Co Corp Jr Sr etc plc Bros LLC".split())
-_STARTERS = set("The A An It He She They We I You But And This That These Those There In On At His Her "
-                "Its Their Our However Meanwhile So Yet If When While After Before As".split())
+_NEVER_SPLIT = set(
+    [
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Dr",
+        "Prof",
+        "St",
+        "Sen",
+        "Rep",
+        "Gov",
+        "Gen",
+        "Col",
+        "Lt",
+        "Sgt",
+        "Capt",
+        "Cpl",
+        "Maj",
+        "Adm",
+        "Cmdr",
+        "Rev",
+        "Hon",
+        "Pres",
+        "Det",
+        "No",
+        "Nos",
+        "vs",
+        "Vs",
+        "Mt",
+        "Ft",
+        "Fig",
+        "approx",
+        "cf",
+        "e.g",
+        "i.e",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Sept",
+        "Oct",
+        "Nov",
+        "Dec",
+    ]
+)
+_MAYBE_SPLIT = set(["Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "etc", "plc", "Bros", "LLC"])
+_STARTERS = set(
+    [
+        "The",
+        "A",
+        "An",
+        "It",
+        "He",
+        "She",
+        "They",
+        "We",
+        "I",
+        "You",
+        "But",
+        "And",
+        "This",
+        "That",
+        "These",
+        "Those",
+        "There",
+        "In",
+        "On",
+        "At",
+        "His",
+        "Her",
+        "Its",
+        "Their",
+        "Our",
+        "However",
+        "Meanwhile",
+        "So",
+        "Yet",
+        "If",
+        "When",
+        "While",
+        "After",
+        "Before",
+        "As",
+    ]
+)
 
 
 class _Frozen(BaseModel):
@@ -121,8 +204,11 @@ class Article(_Frozen):
             out: list[Sentence] = []
             for p in (p for p in self.paragraphs if p.kind in kinds):
                 for s, e in _split_sentences(p.text):
-                    out.append(Sentence(index=len(out), paragraph=p.index, text=p.text[s:e],
-                                        start=p.start + s, end=p.start + e))
+                    out.append(
+                        Sentence(
+                            index=len(out), paragraph=p.index, text=p.text[s:e], start=p.start + s, end=p.start + e
+                        )
+                    )
             if len(_SENTENCES) >= _SENTENCES_KEPT:
                 _SENTENCES.clear()
             cached = _SENTENCES[key] = tuple(out)
@@ -153,7 +239,7 @@ def _split_sentences(text: str) -> list[tuple[int, int]]:
                 continue
         cuts.append(m.end())
     cuts.append(len(text))
-    chunks = [(s, text[s:e]) for s, e in zip(cuts, cuts[1:]) if text[s:e].strip()]
+    chunks = [(s, text[s:e]) for s, e in itertools.pairwise(cuts) if text[s:e].strip()]
     return [(s + len(c) - len(c.lstrip()), s + len(c.rstrip())) for s, c in chunks]
 
 
@@ -257,8 +343,15 @@ def parse_article(text: str, source: str = "<string>") -> Article:
         paragraphs.append(Paragraph(index=i, kind=kind, text=para, start=start, end=start + len(para)))
     digest = hashlib.sha256("\n".join(lines).strip().encode("utf-8")).hexdigest()[:16]
     title = (heads[0] if heads else _clean(lines[0]))[:MAX_TITLE_CHARS].rstrip()
-    return Article(id=digest, source=source, title=title, date=date, section=section,
-                   paragraphs=paragraphs, text="\n\n".join(t for _, t in parts))
+    return Article(
+        id=digest,
+        source=source,
+        title=title,
+        date=date,
+        section=section,
+        paragraphs=paragraphs,
+        text="\n\n".join(t for _, t in parts),
+    )
 
 
 def load_article(path: str | Path) -> Article:

@@ -21,6 +21,7 @@ vllm, ollama) learn theirs from the server itself, once per server and model
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -156,11 +157,18 @@ class Backend:
         mode = self.structured_mode
         return mode == "grammar" or (self.profile.grammar and mode != "json_object")
 
-    def structured_fields(self, name: str, schema: dict[str, Any], *, mode: StructuredMode | None = None) -> dict[str, Any]:
+    def structured_fields(
+        self, name: str, schema: dict[str, Any], *, mode: StructuredMode | None = None
+    ) -> dict[str, Any]:
         """The request fields that ask for `schema` in `mode` (default: this backend's mode)."""
         mode = mode or self.structured_mode
         if mode == "json_schema":
-            return {"response_format": {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}}
+            return {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": name, "strict": True, "schema": schema},
+                }
+            }
         if mode == "json_object_schema":
             return {"response_format": {"type": "json_object", "schema": schema}}
         if mode == "grammar":
@@ -246,7 +254,9 @@ class Backend:
             "api_key": self._api_key(),
             "base_url": self._base_url(),
             # In-process and replayed calls have no transient failures to retry.
-            "max_retries": 0 if self.kind == "embedded" or self.settings.record_mode == "replay" else self.settings.max_retries,
+            "max_retries": 0
+            if self.kind == "embedded" or self.settings.record_mode == "replay"
+            else self.settings.max_retries,
             "timeout": self.settings.timeout,
         }
 
@@ -297,10 +307,9 @@ class Backend:
 
         counter: TokenCounter | None = None
         if self.kind == "embedded":
-            try:
+            # Replay without the extra: tiktoken's count is close enough for budgeting.
+            with contextlib.suppress(BackendError):
                 counter = self._loader().count_tokens
-            except BackendError:
-                pass  # replay without the extra: tiktoken's count is close enough for budgeting
         if counter is None:
             counter = tiktoken_counter(self.model)
         # The same article and prompts are counted on every call: remember their paragraphs.
@@ -344,7 +353,9 @@ def _grammar_text(schema_json: str) -> str:
         from qa.errors import StructuredOutputUnsupportedError
         from qa.negotiate import FORCE_HINT
 
-        raise StructuredOutputUnsupportedError(f"the grammar mode cannot express this schema: {exc}; {FORCE_HINT}") from exc
+        raise StructuredOutputUnsupportedError(
+            f"the grammar mode cannot express this schema: {exc}; {FORCE_HINT}"
+        ) from exc
 
 
 _cache: dict[Settings, Backend] = {}

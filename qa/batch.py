@@ -24,8 +24,8 @@ from qa.article import Article
 from qa.backends import Backend
 from qa.constraints import output_budget, response_schema
 from qa.errors import OutputValidationError
+from qa.evidence import evidence_sentences, numbered_block
 from qa.prompts import load_prompt
-from qa.evidence import evidence_sentences, no_evidence_probability, numbered_block
 from qa.retrieval import rank_sentences
 from qa.schemas import AnswerResult, EvidenceAnswer, Provenance, Usage
 from qa.service import check_question, evidence_schema, ground_reply, reply_problems, schema_text
@@ -54,15 +54,16 @@ class AnswerSet(BaseModel):
 def split_usage(usage: Usage, n: int) -> list[Usage]:
     """Share one call's usage among `n` answers so that the shares add up to the whole."""
     shares = []
-    for i in range(n):
-        def part(total: int) -> int:
-            return total // n + (1 if i < total % n else 0)
 
+    def part(total: int, i: int) -> int:
+        return total // n + (1 if i < total % n else 0)
+
+    for i in range(n):
         shares.append(
             Usage(
-                prompt_tokens=part(usage.prompt_tokens),
-                completion_tokens=part(usage.completion_tokens),
-                total_tokens=part(usage.prompt_tokens) + part(usage.completion_tokens),
+                prompt_tokens=part(usage.prompt_tokens, i),
+                completion_tokens=part(usage.completion_tokens, i),
+                total_tokens=part(usage.prompt_tokens, i) + part(usage.completion_tokens, i),
                 attempts=usage.attempts if i == 0 else 0,
                 cost_usd=None if usage.cost_usd is None else usage.cost_usd / n,
             )
@@ -149,20 +150,26 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
             last_output=result.model_dump_json(), errors=problems, usage=usage,
         )  # fmt: skip
     position = {a.number: i for i, a in enumerate(result.answers)}
-    provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    provenance = Provenance(
+        prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model
+    )
     texts = [s.text for s in sentences]
     out = []
     for i, (question, share) in enumerate(zip(questions, split_usage(usage, n), strict=True), 1):
         raw = result.answers[position[i]]
-        p_none = no_evidence_probability(completion.logprobs, nth=position[i])
         reply = EvidenceAnswer(sentence=raw.sentence, answer=raw.answer)
         answer, grounding, confidence, signals = ground_reply(
-            article, question, reply, p_none, rank_sentences(texts, question), backend
+            article, question, reply, completion.logprobs, rank_sentences(texts, question), backend, nth=position[i]
         )
         out.append(
             AnswerResult(
-                question=question, answer=answer, grounding=grounding, usage=share, provenance=provenance,
-                confidence=confidence, signals=signals,
-            )  # fmt: skip
+                question=question,
+                answer=answer,
+                grounding=grounding,
+                usage=share,
+                provenance=provenance,
+                confidence=confidence,
+                signals=signals,
+            )
         )
     return out

@@ -24,6 +24,8 @@ from qa.structured import TokenLogprob
 
 __all__ = [
     "EVIDENCE_KINDS",
+    "answer_logprob",
+    "chosen_number_probability",
     "citation_for",
     "evidence_sentences",
     "no_evidence_probability",
@@ -78,7 +80,9 @@ def citation_for(article: Article, number: int) -> Citation:
     return Citation(quote=text, start=sentence.start, end=sentence.start + len(text))
 
 
-def no_evidence_probability(logprobs: Sequence[TokenLogprob] | None, field: str = "sentence", nth: int = 0) -> float | None:
+def no_evidence_probability(
+    logprobs: Sequence[TokenLogprob] | None, field: str = "sentence", nth: int = 0
+) -> float | None:
     """The model's probability that no sentence answers, read where it chose the number.
 
     Finds the `nth` place where the reply starts the value of `"field":` and, among the
@@ -86,6 +90,55 @@ def no_evidence_probability(logprobs: Sequence[TokenLogprob] | None, field: str 
     sentence": no other sentence number starts with 0). None when the reply carries no
     logprobs or the place cannot be found.
     """
+    entry = _number_entry(logprobs, field, nth)
+    return None if entry is None else _zero_share(entry)
+
+
+def chosen_number_probability(
+    logprobs: Sequence[TokenLogprob] | None, field: str = "sentence", nth: int = 0
+) -> float | None:
+    """The share of the digit the model wrote first, among the digits it considered there:
+    how sure it was of the sentence it cited (None without logprobs)."""
+    entry = _number_entry(logprobs, field, nth)
+    if entry is None:
+        return None
+    digits = _digit_logprobs(entry)
+    chosen = entry.token.lstrip(' ":\n\t')[:1]
+    total = sum(math.exp(lp) for lp in digits.values())
+    return math.exp(digits[chosen]) / total if chosen in digits and total > 0 else None
+
+
+def answer_logprob(logprobs: Sequence[TokenLogprob] | None, field: str = "answer", nth: int = 0) -> float | None:
+    """Mean log-probability of the tokens inside the `nth` string value of `"field"`: how
+    sure the model was of the words of its answer (None without logprobs or an answer)."""
+    if not logprobs:
+        return None
+    starts, text = [], ""
+    for entry in logprobs:
+        starts.append(len(text))
+        text += entry.token
+    key, at = f'"{field}"', -1
+    for _ in range(nth + 1):
+        at = text.find(key, at + 1)
+        if at < 0:
+            return None
+    colon = text.find(":", at + len(key))
+    opening = text.find('"', colon + 1) if colon >= 0 else -1
+    if opening < 0:
+        return None
+    closing = opening + 1
+    while closing < len(text) and not (text[closing] == '"' and text[closing - 1] != "\\"):
+        closing += 1
+    inside = [
+        e.logprob
+        for e, start in zip(logprobs, starts, strict=True)
+        if start < closing and start + len(e.token) > opening + 1
+    ]
+    return sum(inside) / len(inside) if inside and closing > opening + 1 else None
+
+
+def _number_entry(logprobs: Sequence[TokenLogprob] | None, field: str, nth: int) -> TokenLogprob | None:
+    """The token where the `nth` value of `"field":` starts with a digit."""
     if not logprobs:
         return None
     text = ""
@@ -103,16 +156,21 @@ def no_evidence_probability(logprobs: Sequence[TokenLogprob] | None, field: str 
         stripped = entry.token.lstrip(' ":\n\t')
         if stripped and stripped[0].isdigit():
             if seen - 1 == nth:
-                return _zero_share(entry)
+                return entry
             armed = False
     return None
 
 
-def _zero_share(entry: TokenLogprob) -> float:
+def _digit_logprobs(entry: TokenLogprob) -> dict[str, float]:
     digits: dict[str, float] = {}
     for token, logprob in (*entry.top, (entry.token, entry.logprob)):
         head = token.lstrip(' ":\n\t')
         if head and head[0].isdigit():
             digits[head[0]] = max(digits.get(head[0], -math.inf), logprob)
+    return digits
+
+
+def _zero_share(entry: TokenLogprob) -> float:
+    digits = _digit_logprobs(entry)
     total = sum(math.exp(lp) for lp in digits.values())
     return math.exp(digits["0"]) / total if "0" in digits and total > 0 else 0.0

@@ -85,7 +85,9 @@ _ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 _PARENS = re.compile(r"\s*\([^()]{0,120}\)")
-_CONNECTIVE = re.compile(r"^(?:However|Meanwhile|Moreover|In addition|Also|But|And|So|Still|Yet|Indeed),\s+", re.IGNORECASE)
+_CONNECTIVE = re.compile(
+    r"^(?:However|Meanwhile|Moreover|In addition|Also|But|And|So|Still|Yet|Indeed),\s+", re.IGNORECASE
+)
 
 
 def compress(text: str) -> str:
@@ -159,7 +161,9 @@ class FoundEntity:
     mentions: int
 
 
-_NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*[a-z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of\s+the\s+|of\s+|de\s+|and\s+)?(?:[A-Z][\w'’.-]*[a-z][\w'’-]*|[A-Z]{2,}))*")
+_NAME = re.compile(
+    r"\b(?:[A-Z][\w'’.-]*[a-z][\w'’-]*|[A-Z]{2,})(?:\s+(?:of\s+the\s+|of\s+|de\s+|and\s+)?(?:[A-Z][\w'’.-]*[a-z][\w'’-]*|[A-Z]{2,}))*"
+)
 _TITLES = {"president", "minister", "leader", "counterpart", "king", "queen", "chancellor", "governor", "senator",
            "prime", "ceo", "chairman", "secretary", "spokesman", "spokeswoman", "general", "director", "mr", "mrs", "ms", "dr"}  # fmt: skip
 _ORG_WORDS = {"ministry", "agency", "bank", "party", "company", "council", "parliament", "court", "union", "initiative",
@@ -193,7 +197,9 @@ def find_entities(sentences: Sequence[Sentence], limit: int = 6) -> list[FoundEn
             break
         n, start, end = first[name]
         text = sentences[n - 1].text
-        out.append(FoundEntity(name=name, type=_entity_type(name, text, start), role=_role(text, start, end), mentions=count))
+        out.append(
+            FoundEntity(name=name, type=_entity_type(name, text, start), role=_role(text, start, end), mentions=count)
+        )
     return out
 
 
@@ -222,13 +228,13 @@ def _trim(name: str) -> str:
 
 
 def _entity_type(name: str, text: str, start: int) -> str:
-    before = text[max(0, start - 40):start].lower().split()
+    before = text[max(0, start - 40) : start].lower().split()
     words = {w.lower().strip(".") for w in name.split()}
     if words & _ORG_WORDS or name.isupper():
         return "organization"
     if before and before[-1].strip(".,") in _TITLES:
         return "person"
-    if before and before[-1] in ("in", "to", "from", "across", "of") or name.endswith(("ia", "land", "stan")):
+    if (before and before[-1] in ("in", "to", "from", "across", "of")) or name.endswith(("ia", "land", "stan")):
         return "place"
     if len(name.split()) >= 2 and all(w[0].isupper() for w in name.split()):
         return "person" if not words & {"america", "states", "east", "west", "sea", "ocean", "road"} else "place"

@@ -47,9 +47,7 @@ _COLLAPSE = re.compile(r"\s{2,}|[^\S ]")  # whitespace that is not already a lon
 _ELLIPSIS_HEAD = re.compile(r"^\[?(?:\.\.\.|\u2026)\]?")
 _ELLIPSIS_TAIL = re.compile(r"\[?(?:\.\.\.|\u2026)\]?$")
 # The schemas' maxLength for quotes, so a repaired span never fails validation.
-_MAX_QUOTE: int = next(
-    m.max_length for m in Citation.model_fields["quote"].metadata if hasattr(m, "max_length")
-)
+_MAX_QUOTE: int = next(m.max_length for m in Citation.model_fields["quote"].metadata if hasattr(m, "max_length"))
 
 
 class _Folded(NamedTuple):
@@ -240,13 +238,13 @@ class _Article:
             pos = haystack.find(needle, pos + 1)
         return _nearest(hits, near)
 
-    def locate(
-        self, quote: str, start: int | None, end: int | None
-    ) -> tuple[int, int, Status] | None:
+    def locate(self, quote: str, start: int | None, end: int | None) -> tuple[int, int, Status] | None:
         """See `locate_quote`."""
-        if start is not None and end is not None and 0 <= start < end <= len(self.text):
-            if self.text[start:end] == quote and _long_enough(quote):
-                return start, end, "verified"
+        if (
+            start is not None and end is not None and 0 <= start < end <= len(self.text)
+            and self.text[start:end] == quote and _long_enough(quote)
+        ):  # fmt: skip
+            return start, end, "verified"
         unwrapped = _unwrap(quote)
         variants = [quote] if unwrapped == quote.strip() else [quote, unwrapped]
         variants = [variant for variant in variants if _long_enough(variant)]
@@ -272,9 +270,7 @@ class _Article:
         return self.text[start:end], start, end
 
 
-def locate_quote(
-    text: str, quote: str, start: int | None, end: int | None
-) -> tuple[int, int, Status] | None:
+def locate_quote(text: str, quote: str, start: int | None, end: int | None) -> tuple[int, int, Status] | None:
     """Find `quote` in `text`; return its true `(start, end, how)`, or None.
 
     `how` is "verified" when `text[start:end] == quote` already, else "repaired": found
@@ -304,9 +300,7 @@ def verify_answer(text: str, answer: Answer) -> tuple[Answer, Grounding]:
     """
     counts = {"verified": 0, "repaired": 0}
     if answer.status == "not_in_article":
-        return Answer(answer="", status="not_in_article", citations=[]), grounding_report(
-            counts, []
-        )
+        return Answer(answer="", status="not_in_article", citations=[]), grounding_report(counts, [])
     article = _Article(text)
     citations: dict[Span, Citation] = {}
     dropped: list[DroppedQuote] = []

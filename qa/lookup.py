@@ -79,7 +79,9 @@ def _first_seed(folder: Path) -> Article:
     seeds = _seeds(folder)
     if not seeds:
         why = "" if folder.is_dir() else f" (no such folder: {_NOT_INSTALLED})"
-        raise ArticleError(f"no article given and {folder} holds no seed articles{why}: pass a path to an article, or '-'.")
+        raise ArticleError(
+            f"no article given and {folder} holds no seed articles{why}: pass a path to an article, or '-'."
+        )
     return seeds[0]
 
 
@@ -108,14 +110,17 @@ def _match_seed(ref: str, folder: Path) -> Article:
     if len(found) == 1:
         return found[0]
     if not found and not folder.is_dir():
-        raise ArticleError(f"{ref}: no such file (and no seed folder {folder} to look it up in as an id or title: {_NOT_INSTALLED}).")
+        raise ArticleError(
+            f"{ref}: no such file (and no seed folder {folder} to look it up in as an id or title: {_NOT_INSTALLED})."
+        )
     if not found:
         listed = "; ".join(_describe(a) for a in seeds[:_MAX_LISTED]) or "none"
         more = f" and {len(seeds) - _MAX_LISTED} more" if len(seeds) > _MAX_LISTED else ""
         raise ArticleError(
-            f"{ref}: no such file, and no article in {folder} has that id, file name or title "
-            f"(seeds: {listed}{more})."
+            f"{ref}: no such file, and no article in {folder} has that id, file name or title (seeds: {listed}{more})."
         )
     listed = "; ".join(_describe(a) for a in found[:_MAX_LISTED])
     more = f" and {len(found) - _MAX_LISTED} more" if len(found) > _MAX_LISTED else ""
-    raise ArticleError(f"{ref!r} matches {len(found)} articles in {folder}: {listed}{more}. Give more of the id or title.")
+    raise ArticleError(
+        f"{ref!r} matches {len(found)} articles in {folder}: {listed}{more}. Give more of the id or title."
+    )

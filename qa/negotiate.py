@@ -184,7 +184,13 @@ def fallback_request(request: ChatRequest, backend: Backend, exc: BaseException)
             if not rest:
                 raise _unsupported(current.base_url, current.model, current.family, passed)
             current = _known[key] = replace(current, mode=rest[0], passed=passed)
-            log.warning("the server at %s %s %s for a real request; using %s from now on", current.base_url, reason, sent, current.mode)
+            log.warning(
+                "the server at %s %s %s for a real request; using %s from now on",
+                current.base_url,
+                reason,
+                sent,
+                current.mode,
+            )
     return backend.rebuild(request)
 
 
@@ -234,8 +240,12 @@ class _Prober:
         if backend.settings.record_mode in ("replay", "auto"):
             recorded = self._recorded_mode()
             if recorded is not None:
-                return Negotiated(backend.base_url, backend.model, family, recorded, (("recordings", f"were made in {recorded}"),))
-            if backend.settings.record_mode == "replay":  # nothing to ask: the profile's mode, and the request's miss says the rest
+                return Negotiated(
+                    backend.base_url, backend.model, family, recorded, (("recordings", f"were made in {recorded}"),)
+                )
+            if (
+                backend.settings.record_mode == "replay"
+            ):  # nothing to ask: the profile's mode, and the request's miss says the rest
                 return Negotiated(backend.base_url, backend.model, family, backend.profile.structured_mode,
                                   (("recordings", "hold no request for this model"),))  # fmt: skip
         family = self._identify(family)
@@ -272,7 +282,9 @@ class _Prober:
         """The server's family, from what `GET /models` says owns its models, else `family`."""
         backend = self.backend
         try:
-            models = backend.probe_client.with_options(max_retries=0, timeout=min(backend.settings.timeout, 30.0)).models.list()
+            models = backend.probe_client.with_options(
+                max_retries=0, timeout=min(backend.settings.timeout, 30.0)
+            ).models.list()
             owners = {str(getattr(m, "owned_by", "") or "") for m in models.data}
         except Exception:  # noqa: BLE001 - many servers have no models list; the profile decides then
             return family
@@ -353,7 +365,9 @@ def _grammars_available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-def _unsupported(base_url: str, model: str, family: str, passed: tuple[tuple[str, str], ...]) -> StructuredOutputUnsupportedError:
+def _unsupported(
+    base_url: str, model: str, family: str, passed: tuple[tuple[str, str], ...]
+) -> StructuredOutputUnsupportedError:
     tried = "; ".join(f"{mode} {outcome}" for mode, outcome in passed) or "no mode could be tried"
     return StructuredOutputUnsupportedError(
         f"the {FAMILIES[family].name} server at {base_url} (model {model}) cannot do structured output: "

@@ -54,7 +54,9 @@ def packaged_prompts_dir() -> Path:
             "(pip install . or pip install -e .), or set QA_PROMPTS_DIR to a folder of templates"
         ) from None
     if not isinstance(folder, Path):  # e.g. imported from a zip file: not a folder on disk
-        raise PromptError(f"the prompt templates in {folder} are not files on disk: install qa unzipped, or set QA_PROMPTS_DIR")
+        raise PromptError(
+            f"the prompt templates in {folder} are not files on disk: install qa unzipped, or set QA_PROMPTS_DIR"
+        )
     return folder
 
 
@@ -118,7 +120,9 @@ def _load(path: Path) -> PromptTemplate:
         data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         available = sorted(p.stem for p in path.parent.glob("*.toml"))
-        raise PromptError(f"no prompt template {path.name} in {path.parent} (have: {', '.join(available) or 'none'})") from None
+        raise PromptError(
+            f"no prompt template {path.name} in {path.parent} (have: {', '.join(available) or 'none'})"
+        ) from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PromptError(f"prompt template {path} cannot be read: {exc}") from exc
     absent = [key for key in _REQUIRED if key not in data]

@@ -56,11 +56,19 @@ def bare_answer_steps(article: Article, question: str, backend: Backend) -> Step
     text = " ".join(completion.content.strip().split())
     text = text.split(" Question:")[0].strip().strip('"').rstrip(".")
     abstained = is_abstention(text)
-    answer = Answer(answer="" if abstained else text[:600], status="not_in_article" if abstained else "answered", citations=[])
+    answer = Answer(
+        answer="" if abstained else text[:600], status="not_in_article" if abstained else "answered", citations=[]
+    )
     grounding = Grounding(
         verified=0, repaired=0, dropped=[], abstained=abstained, unsupported_answer=False, unsupported_key_points=[]
     )
-    provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    provenance = Provenance(
+        prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model
+    )
     return AnswerResult(
-        question=question, answer=answer, grounding=grounding, usage=usage_of(backend, completion), provenance=provenance
+        question=question,
+        answer=answer,
+        grounding=grounding,
+        usage=usage_of(backend, completion),
+        provenance=provenance,
     )

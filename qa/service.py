@@ -13,19 +13,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from qa.article import Article
+from qa.abstention import AnswerSignals, calibrator_for, echoes_question, measure
+from qa.article import Article, Sentence
 from qa.backends import Backend
 from qa.constraints import output_budget, response_schema
 from qa.errors import ContextLengthError, InputError, QuestionError
-from qa.abstention import AnswerSignals, calibrator_for, echoes_question, measure
-from qa.article import Sentence
-from qa.evidence import citation_for, evidence_sentences, no_evidence_probability, numbered_block
+from qa.evidence import (
+    answer_logprob,
+    chosen_number_probability,
+    citation_for,
+    evidence_sentences,
+    no_evidence_probability,
+    numbered_block,
+)
 from qa.grounding import grounding_report, locate_quote
-from qa.prompts import RenderedPrompt, article_block, load_prompt
+from qa.prompts import RenderedPrompt, load_prompt
 from qa.retrieval import SentenceScores, rank_sentences
 from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding, Provenance, SummaryResult
+from qa.structured import Steps, StructuredSpec, TokenLogprob, structured_reply
 from qa.support import answer_supported
-from qa.structured import Steps, StructuredSpec, structured_reply
 from qa.tokens import message_tokens
 
 __all__ = [
@@ -81,7 +87,11 @@ def quote_choices(article: Article, text: str, backend: Backend) -> list[str] | 
 
 
 def missing_quotes(article: Article, quotes: Sequence[str]) -> list[str]:
-    return [f"quote not found in the article: {q[:80]!r}" for q in quotes if locate_quote(article.text, q, None, None) is None]
+    return [
+        f"quote not found in the article: {q[:80]!r}"
+        for q in quotes
+        if locate_quote(article.text, q, None, None) is None
+    ]
 
 
 def schema_text(backend: Backend, schema: dict[str, Any]) -> str:
@@ -141,7 +151,10 @@ def _answer_messages(
 
 def reply_problems(reply: EvidenceAnswer, shown: Sequence[int], question: str | None = None) -> list[str]:
     """Meaning checks that drive a re-ask: a real sentence number, an answer when one is
-    cited, and (given the `question`) an answer that says more than the question does."""
+    cited, and (given the `question`) an answer that says more than the question does.
+
+    (Re-asking a question of fact answered with its whole sentence was tried and dropped:
+    on 286 development questions the 0.5B model gave the same answer all 48 times.)"""
     if reply.sentence != 0 and reply.sentence not in shown:
         return [f"sentence {reply.sentence} does not exist: use one of the numbers in brackets, or 0"]
     if reply.sentence != 0 and not reply.answer.strip():
@@ -158,14 +171,22 @@ def ground_reply(
     article: Article,
     question: str,
     reply: EvidenceAnswer,
-    p_none: float | None,
+    logprobs: Sequence[TokenLogprob] | None,
     ranking: SentenceScores,
     backend: Backend,
+    *,
+    nth: int = 0,
 ) -> tuple[Answer, Grounding, float | None, AnswerSignals]:
-    """Turn a model's reply into a checked `Answer`: cite the sentence, measure, decide."""
+    """Turn a model's reply into a checked `Answer`: cite the sentence, measure, decide.
+
+    `logprobs` are the reply's token log-probabilities (None if the backend gives none);
+    `nth` says which reply of a batch this one is."""
     texts = [s.text for s in evidence_sentences(article)]
     answer_text = " ".join(reply.answer.split())
-    signals = measure(question, answer_text, reply.sentence, texts, p_none, ranking)
+    signals = measure(
+        question, answer_text, reply.sentence, texts, no_evidence_probability(logprobs, nth=nth), ranking,
+        p_sentence=chosen_number_probability(logprobs, nth=nth), answer_logprob=answer_logprob(logprobs, nth=nth),
+    )  # fmt: skip
     counts = {"verified": 0, "repaired": 0}
     if reply.sentence == 0 or not answer_text or not 1 <= reply.sentence <= len(texts):
         # An answer whose evidence does not exist is withdrawn by qa (abstained); sentence 0 is the model's own "no".
@@ -225,8 +246,7 @@ def answer_steps(
         logprobs=True,
     )
     reply, usage, completion = yield from structured_reply(spec, backend, stream=stream)
-    p_none = no_evidence_probability(completion.logprobs)
-    answer, grounding, confidence, signals = ground_reply(article, question, reply, p_none, ranking, backend)
+    answer, grounding, confidence, signals = ground_reply(article, question, reply, completion.logprobs, ranking, backend)
     return AnswerResult(
         question=question,
         answer=answer,

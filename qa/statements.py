@@ -26,7 +26,9 @@ __all__ = ["MIN_SUPPORT", "debris", "statement_problems"]
 MIN_SUPPORT = 0.6
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z'’-]+")
-_DEBRIS = re.compile(r"[{}\[\]<>]|\\[nt\"]|```|\"\s*:\s*\"|\b(?:null|true|false)\b,|\b(?:key_points|headline|summary)\b\"?\s*:")
+_DEBRIS = re.compile(
+    r"[{}\[\]<>]|\\[nt\"]|```|\"\s*:\s*\"|\b(?:null|true|false)\b,|\b(?:key_points|headline|summary)\b\"?\s*:"
+)
 
 
 def _numbers(text: str) -> set[str]:

@@ -180,7 +180,9 @@ def api_error(exc: Exception, usage: Usage) -> QAError:
         return APICallError(f"cannot reach the model server: {text}", usage=usage)
     if isinstance(exc, openai.AuthenticationError):
         return APICallError("the API key was rejected (check OPENAI_API_KEY)", status_code=status, usage=usage)
-    return APICallError(f"the model server answered with an error ({status or 'no status'}): {text}", status_code=status, usage=usage)
+    return APICallError(
+        f"the model server answered with an error ({status or 'no status'}): {text}", status_code=status, usage=usage
+    )
 
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
@@ -224,7 +226,9 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
         "max_tokens": spec.max_tokens,
         "temperature": backend.settings.temperature,
     }
-    if backend.settings.seed is not None:  # only when set, so unseeded requests (and their recordings) stay as they were
+    if (
+        backend.settings.seed is not None
+    ):  # only when set, so unseeded requests (and their recordings) stay as they were
         body["seed"] = backend.settings.seed
     if spec.logprobs and backend.profile.logprobs:
         body["logprobs"] = True
@@ -255,9 +259,7 @@ def structured_reply(
     resent = False
     meaning_reasks = 0
     max_attempts = max(1, backend.settings.max_attempts)
-    retrying = Retrying(
-        stop=stop_after_attempt(max_attempts), retry=retry_if_exception_type(_Reask), reraise=True
-    )
+    retrying = Retrying(stop=stop_after_attempt(max_attempts), retry=retry_if_exception_type(_Reask), reraise=True)
     try:
         for attempt in retrying:
             with attempt:
@@ -273,7 +275,9 @@ def structured_reply(
                     raise error from exc
                 usage = usage + _usage(backend, completion)
                 if completion.refusal:
-                    raise RefusalError(f"the model refused: {completion.refusal}", refusal=completion.refusal, usage=usage)
+                    raise RefusalError(
+                        f"the model refused: {completion.refusal}", refusal=completion.refusal, usage=usage
+                    )
                 last_output = completion.content or ""
                 if completion.finish_reason == "length":
                     if truncated or final:

@@ -47,8 +47,8 @@ from qa.schemas import (
     Usage,
 )
 from qa.statements import statement_problems
-from qa.support import content_terms
 from qa.structured import Steps, StructuredSpec, structured_call
+from qa.support import content_terms
 from qa.tokens import message_tokens
 
 __all__ = ["KEY_SENTENCES", "SummaryDraft", "SummaryMode", "extractive_summary", "summary_steps"]
@@ -117,7 +117,12 @@ class _Checker:
     """The statement checks of one summary: key points against their sentence, the rest against all key sentences."""
 
     def __init__(
-        self, article: Article, sentences: Sequence[Sentence], numbers: Sequence[int], lang: str | None, figures: int = 5
+        self,
+        article: Article,
+        sentences: Sequence[Sentence],
+        numbers: Sequence[int],
+        lang: str | None,
+        figures: int = 5,
     ):
         self.article, self.sentences, self.numbers, self.lexical = article, sentences, list(numbers), not lang
         self.figures = figures
@@ -126,7 +131,9 @@ class _Checker:
 
     def point(self, number: int, text: str) -> list[str]:
         cut = _cut_off(text, 160)
-        return cut + statement_problems(text, _neighbours(self.sentences, number), self.article.text, lexical=self.lexical)
+        return cut + statement_problems(
+            text, _neighbours(self.sentences, number), self.article.text, lexical=self.lexical
+        )
 
     def whole(self, text: str, limit: int = 240) -> list[str]:
         return _cut_off(text, limit) + statement_problems(text, self.overall, self.article.text, lexical=self.lexical)
@@ -134,7 +141,9 @@ class _Checker:
     def problems(self, draft: SummaryDraft) -> list[str]:
         out = []
         for i, point in enumerate(draft.key_points):
-            out += [f"key point {i + 1} (sentence {point.sentence}): {p}" for p in self.point(point.sentence, point.point)]
+            out += [
+                f"key point {i + 1} (sentence {point.sentence}): {p}" for p in self.point(point.sentence, point.point)
+            ]
         out += [f"summary: {p}" for p in self.whole(draft.summary)]
         out += [f"headline: {p}" for p in self.whole(draft.headline, 100)]
         return out
@@ -218,7 +227,9 @@ def _assemble(
     points = [p for p in points if _key(p.point) not in taken]
     taken |= {_key(p.point) for p in points}
     while len(points) < 3:  # a Summary has at least three key points: add the next sentences
-        extra = next((s for s in sentences if len(content_terms(s.text)) >= 3 and _key(compress(s.text)) not in taken), None)
+        extra = next(
+            (s for s in sentences if len(content_terms(s.text)) >= 3 and _key(compress(s.text)) not in taken), None
+        )
         if extra is None:
             break
         taken.add(_key(compress(extra.text)))
@@ -228,8 +239,12 @@ def _assemble(
         for e in find_entities(sentences)
     ]
     figures = [
-        Figure(value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400))  # type: ignore[arg-type]
-        for f in find_figures(sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=checker.figures)
+        Figure(
+            value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400)
+        )  # type: ignore[arg-type]
+        for f in find_figures(
+            sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=checker.figures
+        )
     ]
     summary = Summary(
         headline=_clip(headline, 120),
@@ -252,7 +267,9 @@ def extractive_summary(article: Article, *, style: Style = "standard") -> Summar
     return _finish(_plan(article, style, None), None, Usage.zero(), None)
 
 
-def _finish(checker: _Checker, draft: SummaryDraft | None, usage: Usage, provenance: Provenance | None) -> SummaryResult:
+def _finish(
+    checker: _Checker, draft: SummaryDraft | None, usage: Usage, provenance: Provenance | None
+) -> SummaryResult:
     summary, dropped, supported = _assemble(checker.article, checker.sentences, checker.numbers, draft, checker)
     quotes = len(summary.key_points) + len(summary.figures)
     grounding = grounding_report({"verified": quotes, "repaired": 0}, [])
@@ -304,7 +321,11 @@ def summary_steps(
         if shown is not None:
             raise ContextLengthError("even the key sentences of this article do not fit the model's context")
         shown = sorted({m for n in numbers for m in (n - 1, n, n + 1) if 1 <= m <= len(sentences)})
-    spec = StructuredSpec(prompt=prompt, response_model=SummaryDraft, schema=schema, max_tokens=budget, check=checker.problems)
+    spec = StructuredSpec(
+        prompt=prompt, response_model=SummaryDraft, schema=schema, max_tokens=budget, check=checker.problems
+    )
     draft, usage = yield from structured_call(spec, backend)
-    provenance = Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
+    provenance = Provenance(
+        prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model
+    )
     return _finish(checker, draft, usage, provenance)

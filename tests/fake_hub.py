@@ -114,7 +114,9 @@ class FakeHub:
                     start = int(match.group(1))
                 body = hub.content[start:]
                 if start:
-                    self._file_headers(206, len(body), {"Content-Range": f"bytes {start}-{len(hub.content) - 1}/{len(hub.content)}"})
+                    self._file_headers(
+                        206, len(body), {"Content-Range": f"bytes {start}-{len(hub.content) - 1}/{len(hub.content)}"}
+                    )
                 else:
                     self._file_headers(200, len(body))
                 if hub.cut_after is not None:

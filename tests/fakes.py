@@ -61,7 +61,9 @@ class FakeChatServer:
                 events = events[: events.index(b"data: ", 200)]
             return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=events)
         if reply.broken:
-            return httpx2.Response(200, headers={"content-type": "application/json"}, content=b'{"id": "chatcmpl-1", "choi')
+            return httpx2.Response(
+                200, headers={"content-type": "application/json"}, content=b'{"id": "chatcmpl-1", "choi'
+            )
         message = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
         return httpx2.Response(
             200,
@@ -84,7 +86,10 @@ class FakeChatServer:
         values.update(settings)
         transport = self.transport
         return Backend(
-            settings=Settings.load(env={}, **values), profile=PROFILES[kind], transport=transport, async_transport=transport
+            settings=Settings.load(env={}, **values),
+            profile=PROFILES[kind],
+            transport=transport,
+            async_transport=transport,
         )
 
 

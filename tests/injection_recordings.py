@@ -22,7 +22,9 @@ RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_bad_input.py te
 
 def settings() -> qa.Settings:
     """The embedded backend on tests/recordings/injection, in MODE."""
-    return qa.Settings.load(env={}, backend="embedded", local_model=EMBEDDED_TEST_MODEL, record_mode=MODE, recordings=RECORDINGS)
+    return qa.Settings.load(
+        env={}, backend="embedded", local_model=EMBEDDED_TEST_MODEL, record_mode=MODE, recordings=RECORDINGS
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,12 @@ def install_fake_parts(site: Path, tag: str, chunks: list[bytes]) -> tuple[Wheel
         info = site / f"{package}-{VERSION}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {VERSION}\n")
-        record = [f"{package}/__init__.py,,", f"{data.as_posix()},,{len(chunk)}", f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]
+        record = [
+            f"{package}/__init__.py,,",
+            f"{data.as_posix()},,{len(chunk)}",
+            f"{info.name}/METADATA,,",
+            f"{info.name}/RECORD,,",
+        ]
         (info / "RECORD").write_text("\n".join(record) + "\n")
         parts.append(WheelPart(distribution=distribution, version=VERSION, file=data.as_posix(), size=len(chunk)))
     return tuple(parts)

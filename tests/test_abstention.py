@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from qa.abstention import Calibrator, answer_type_fit, calibrator_for, echoes_question, feature_vector, measure, unseen_share
+from qa.abstention import (
+    Calibrator,
+    answer_type_fit,
+    calibrator_for,
+    echoes_question,
+    feature_vector,
+    measure,
+    unseen_share,
+)
 from qa.retrieval import rank_sentences
 
 SENTENCES = [
@@ -41,7 +49,14 @@ def test_measure_reads_the_cited_sentence():
 def test_the_calibrator_is_a_logistic_model_of_the_features():
     q = "How much credit did Xi pledge?"
     good = measure(q, "$9.2 billion", 2, SENTENCES, 0.01, rank_sentences(SENTENCES, q))
-    bad = measure("What interest rate will it carry?", "2013", 3, SENTENCES, 0.9, rank_sentences(SENTENCES, "What interest rate will it carry?"))
+    bad = measure(
+        "What interest rate will it carry?",
+        "2013",
+        3,
+        SENTENCES,
+        0.9,
+        rank_sentences(SENTENCES, "What interest rate will it carry?"),
+    )
     zero = Calibrator(model="m", weights=(0.0,) * len(feature_vector(good)), bias=0.0, threshold=0.5, source="")
     assert zero.confidence(good) == 0.5
     generic = calibrator_for("a-model-with-no-calibration-file")

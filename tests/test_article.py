@@ -22,10 +22,7 @@ from qa.errors import ArticleError
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_db386d23d8a38732.txt"
 
-PLAIN = (
-    "Storm hits coast\n\nA storm hit the coast on Monday. Thousands lost power.\n\n"
-    "Repairs began on Tuesday.\n"
-)
+PLAIN = "Storm hits coast\n\nA storm hit the coast on Monday. Thousands lost power.\n\nRepairs began on Tuesday.\n"
 MARKDOWN = (
     "# Storm hits coast #\n\nA storm hit the coast on Monday.\nThousands lost power.\n\n"
     "## What happens next\n\nRepairs began on Tuesday.\n\n---\n"
@@ -290,9 +287,7 @@ def test_bom_in_string_input() -> None:
         ("baddate.txt", b"date 2025-13-40 BIZTECH\nHeadline\n\nBody.\n", "YYYY-MM-DD"),
     ],
 )
-def test_bad_files_raise_article_error_naming_the_file(
-    tmp_path: Path, name: str, data: bytes, fragment: str
-) -> None:
+def test_bad_files_raise_article_error_naming_the_file(tmp_path: Path, name: str, data: bytes, fragment: str) -> None:
     path = _write(tmp_path, name, data)
     with pytest.raises(ArticleError) as info:
         load_article(path)

@@ -24,7 +24,6 @@ import qa.errors
 from qa.article import MAX_ARTICLE_BYTES
 from qa.cli.app import cli
 from qa.schemas import AnswerResult
-
 from tests.injection_recordings import CORPUS, MODE, RECORDINGS, ROOT, rerecord_hint, settings  # noqa: F401 (autouse fixture)
 
 GENERATED_OVER_LIMIT = "generated:over-limit"
@@ -136,8 +135,18 @@ def test_item_through_the_api(item: CorpusItem, tmp_path: Path) -> None:
 @pytest.mark.parametrize("item", ITEMS, ids=[i.id for i in ITEMS])
 def test_item_through_the_cli(item: CorpusItem, tmp_path: Path) -> None:
     path = article_path(item, tmp_path)
-    args = ["--backend", "embedded", "--record-mode", MODE, "--recordings", str(RECORDINGS),
-            "ask", "--json", str(path), question_of(item)]
+    args = [
+        "--backend",
+        "embedded",
+        "--record-mode",
+        MODE,
+        "--recordings",
+        str(RECORDINGS),
+        "ask",
+        "--json",
+        str(path),
+        question_of(item),
+    ]
     result = CliRunner().invoke(cli, args, prog_name="qa")
     assert "Traceback" not in result.output and "Traceback" not in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -16,9 +16,7 @@ RUN_ALL = ROOT / "bench" / "run_all.py"
 
 
 def run_all(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(RUN_ALL), *args], capture_output=True, text=True, timeout=120, cwd=ROOT
-    )
+    return subprocess.run([sys.executable, str(RUN_ALL), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
 def table_rows(stdout: str) -> list[list[str]]:

@@ -56,7 +56,11 @@ def test_a_batch_gives_exactly_the_records_an_online_run_gives(tmp_path: Path) -
     assert sorted(line["custom_id"] for line in lines) == sorted(f"article-000{n}.txt" for n in range(8) if n != 5)
     assert sorted(_canonical(line["body"]) for line in lines) == sent_online  # the very bodies qa sends online
     assert report.usage.cost_usd is not None and any("half price" in note for note in report.notes)
-    for written in (stats.uploads[0], (tmp_path / "batch.jsonl").read_bytes(), state_path(tmp_path / "batch.jsonl").read_bytes()):
+    for written in (
+        stats.uploads[0],
+        (tmp_path / "batch.jsonl").read_bytes(),
+        state_path(tmp_path / "batch.jsonl").read_bytes(),
+    ):
         assert KEY.encode() not in written
     assert json.loads(state_path(tmp_path / "batch.jsonl").read_text())["batches"] == []  # collected
 
@@ -85,7 +89,9 @@ def test_past_the_online_limit_items_are_reported_with_the_batch_reply_cost(tmp_
     corpus = make_corpus(tmp_path / "articles", 5)
     invalid = ["article-0001.txt", "article-0002.txt", "article-0003.txt"]
     with FakeBatchServer(responder, invalid_ids=invalid) as server:
-        report = qa.run(corpus, tmp_path / "out.jsonl", settings=_settings(server), engine=_engine(online_limit=1, concurrency=1))
+        report = qa.run(
+            corpus, tmp_path / "out.jsonl", settings=_settings(server), engine=_engine(online_limit=1, concurrency=1)
+        )
         assert server.stats.chat_requests == 1
     records = read_results(tmp_path / "out.jsonl").records
     assert report.results == 3 and report.errors == {"BatchAPIError": 2}
@@ -182,9 +188,8 @@ def test_backends_without_a_batch_api_are_refused_before_anything_is_written(tmp
     corpus = make_corpus(tmp_path / "articles", 2)
     with pytest.raises(ConfigError, match="not the embedded model"):
         qa.run(corpus, tmp_path / "out.jsonl", backend="embedded", engine=_engine())
-    with FakeBatchServer(responder) as server:
-        with pytest.raises(ConfigError, match="record-mode off"):
-            qa.run(corpus, tmp_path / "out.jsonl", settings=_settings(server, record_mode="auto"), engine=_engine())
+    with FakeBatchServer(responder) as server, pytest.raises(ConfigError, match="record-mode off"):
+        qa.run(corpus, tmp_path / "out.jsonl", settings=_settings(server, record_mode="auto"), engine=_engine())
     assert not (tmp_path / "out.jsonl").exists()
     with pytest.raises(ConfigError):
         OpenAIBatchEngine(max_requests=50_001)

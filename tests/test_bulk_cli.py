@@ -47,7 +47,7 @@ def test_a_run_killed_halfway_resumes_with_nothing_done_twice_and_nothing_lost(t
 
         resumed = run_qa([*args, "-o", str(out)], env)
         assert resumed.returncode == 0, resumed.stderr
-        assert f"200 run now" not in resumed.stdout
+        assert "200 run now" not in resumed.stdout
         assert f"{200 - len(before)} run now, {len(before)} already done" in resumed.stdout
         assert server.stats.requests - requests == 200 - len(before)  # only the missing items were asked
 
@@ -96,10 +96,16 @@ def test_item_errors_exit_8_with_the_totals_and_json_totals_for_scripts(tmp_path
         (["run", "{tmp}/articles"], 2, "--output is required"),
         (["run", "{tmp}/articles", "-o", "{tmp}/precious.jsonl"], 3, "was not written by qa run"),
         (["run", "{tmp}/articles", "-o", "{tmp}/o.jsonl", "--ask", " "], 3, "the question is empty"),
-        (["--backend", "embedded", "run", "{tmp}/articles", "-o", "{tmp}/o.jsonl", "--engine", "openai-batch"], 2, "Batch API"),
+        (
+            ["--backend", "embedded", "run", "{tmp}/articles", "-o", "{tmp}/o.jsonl", "--engine", "openai-batch"],
+            2,
+            "Batch API",
+        ),
     ],
 )
-def test_bad_input_is_one_line_and_a_documented_exit_code(tmp_path: Path, args: list[str], code: int, says: str) -> None:
+def test_bad_input_is_one_line_and_a_documented_exit_code(
+    tmp_path: Path, args: list[str], code: int, says: str
+) -> None:
     make_corpus(tmp_path / "articles", 2)
     (tmp_path / "bad.jsonl").write_text('{"id": "a", "text": "Fine."}\n{not json\n', encoding="utf-8")
     (tmp_path / "precious.jsonl").write_text("keep me\n", encoding="utf-8")
@@ -113,7 +119,9 @@ def test_bad_input_is_one_line_and_a_documented_exit_code(tmp_path: Path, args: 
 def test_dry_run_prints_tokens_and_cost_per_model_and_calls_nothing(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "articles", 3)
     with FaultServer(responder, fault_rate=0.0) as server:
-        done = run_qa(["--model", "gpt-4o-mini", "run", str(corpus), "--ask", "Who voted?", "--dry-run"], cli_env(server.base_url))
+        done = run_qa(
+            ["--model", "gpt-4o-mini", "run", str(corpus), "--ask", "Who voted?", "--dry-run"], cli_env(server.base_url)
+        )
         assert server.stats.requests == 0
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

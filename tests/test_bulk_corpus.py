@@ -70,7 +70,9 @@ def test_a_bad_jsonl_line_is_a_corpus_error_naming_the_line(tmp_path: Path, line
 
 def test_duplicate_ids_are_refused_with_both_lines(tmp_path: Path) -> None:
     path = tmp_path / "c.jsonl"
-    path.write_text('{"id": "x", "text": "One."}\n{"id": "y", "text": "Two."}\n{"id": "x", "text": "Three."}\n', encoding="utf-8")
+    path.write_text(
+        '{"id": "x", "text": "One."}\n{"id": "y", "text": "Two."}\n{"id": "x", "text": "Three."}\n', encoding="utf-8"
+    )
     with pytest.raises(CorpusError, match=r"c.jsonl:3: id 'x' is already used on line 1"):
         read_corpus(path)
 

@@ -82,8 +82,7 @@ def test_a_line_cut_mid_write_is_skipped_kept_and_never_appended_to(tmp_path: Pa
 
 def test_a_second_writer_on_the_same_output_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    with ResultLog(out, _state()):
-        with pytest.raises(InputError, match="another qa run is writing this output"):
-            ResultLog(out, _state())
+    with ResultLog(out, _state()), pytest.raises(InputError, match="another qa run is writing this output"):
+        ResultLog(out, _state())
     with ResultLog(out, _state()):  # released on close
         pass

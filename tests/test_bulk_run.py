@@ -27,7 +27,12 @@ def test_every_article_gets_a_verified_summary_and_failures_are_typed(tmp_path: 
                     on_record=lambda r: seen.append(r.id))  # fmt: skip
     records = read_results(tmp_path / "out.jsonl").records
     assert len(records) == 12 and sorted(seen) == sorted(records)
-    assert (report.items, report.results, report.errors, report.missing) == (12, 10, {"ArticleError": 1, "OutputValidationError": 1}, 0)
+    assert (report.items, report.results, report.errors, report.missing) == (
+        12,
+        10,
+        {"ArticleError": 1, "OutputValidationError": 1},
+        0,
+    )
     good = records["article-0000.txt"]
     assert good.error is None and good.result is not None
     text = qa.load_article(corpus / "article-0000.txt").text
@@ -45,7 +50,9 @@ def test_every_article_gets_a_verified_summary_and_failures_are_typed(tmp_path: 
     assert report.usage.attempts == sum(r.usage.attempts for r in records.values())
 
 
-def test_a_rerun_skips_what_is_done_and_retry_errors_redoes_only_the_failures(tmp_path: Path, server: FaultServer) -> None:
+def test_a_rerun_skips_what_is_done_and_retry_errors_redoes_only_the_failures(
+    tmp_path: Path, server: FaultServer
+) -> None:
     corpus = make_corpus(tmp_path / "articles", 6, poisoned=(2,))
     out = tmp_path / "out.jsonl"
     settings = server_settings(server.base_url)
@@ -64,15 +71,25 @@ def test_a_rerun_skips_what_is_done_and_retry_errors_redoes_only_the_failures(tm
 def test_asking_questions_makes_one_item_per_article_and_question(tmp_path: Path, server: FaultServer) -> None:
     corpus = make_corpus(tmp_path / "articles", 3)
     questions = ["How much will the plan cost?", "When will work start?"]
-    report = qa.run(corpus, tmp_path / "out.jsonl", task="ask", questions=questions, settings=server_settings(server.base_url))
+    report = qa.run(
+        corpus, tmp_path / "out.jsonl", task="ask", questions=questions, settings=server_settings(server.base_url)
+    )
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert report.items == 6 and report.results == 6
-    assert sorted((r["id"], r["question"]) for r in lines) == sorted((f"article-000{n}.txt", q) for n in range(3) for q in questions)
+    assert sorted((r["id"], r["question"]) for r in lines) == sorted(
+        (f"article-000{n}.txt", q) for n in range(3) for q in questions
+    )
     cost = next(r for r in lines if r["id"] == "article-0001.txt" and r["question"] == questions[0])
     assert cost["result"]["answer"]["status"] == "answered"
     assert "million dollars" in cost["result"]["answer"]["citations"][0]["quote"]
     # One more question later: only the new items run.
-    more = qa.run(corpus, tmp_path / "out.jsonl", task="ask", questions=[*questions, "Who voted?"], settings=server_settings(server.base_url))
+    more = qa.run(
+        corpus,
+        tmp_path / "out.jsonl",
+        task="ask",
+        questions=[*questions, "Who voted?"],
+        settings=server_settings(server.base_url),
+    )
     assert (more.items, more.ran, more.skipped) == (9, 3, 6)
 
 
@@ -87,11 +104,15 @@ def test_a_dry_run_counts_tokens_and_sends_nothing(tmp_path: Path, server: Fault
     assert mine.prompt_tokens > 3 * 100  # three prompts, each with the instructions and an article
     assert mine.input_cost == pytest.approx(mine.prompt_tokens * 0.15 / 1e6)
     assert mine.max_cost is not None and mine.max_cost > mine.input_cost
-    batch = estimate_run(corpus, settings=server_settings(server.base_url, model="gpt-4o-mini"), models=[], engine="openai-batch")
+    batch = estimate_run(
+        corpus, settings=server_settings(server.base_url, model="gpt-4o-mini"), models=[], engine="openai-batch"
+    )
     assert batch.models[0].input_cost == pytest.approx(mine.input_cost / 2)
     # Done items are left out of the estimate.
     qa.run(corpus, tmp_path / "out.jsonl", settings=server_settings(server.base_url, model="gpt-4o-mini"))
-    later = estimate_run(corpus, settings=server_settings(server.base_url, model="gpt-4o-mini"), output=tmp_path / "out.jsonl")
+    later = estimate_run(
+        corpus, settings=server_settings(server.base_url, model="gpt-4o-mini"), output=tmp_path / "out.jsonl"
+    )
     assert (later.done, later.requests) == (4, 0)
 
 

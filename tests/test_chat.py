@@ -28,10 +28,9 @@ from qa.cli.render import Printer
 from qa.cli.transcript import Transcript
 from qa.cli.worker import Interrupted, ModelRunner
 from qa.streaming import AnswerTextStream
-
 from tests.cli_recordings import QUESTION, QUESTION_2, SEED, recorded  # noqa: F401 (autouse fixture)
-CTRL_C, CTRL_D, ENTER = "\x03", "\x04", "\r"
 
+CTRL_C, CTRL_D, ENTER = "\x03", "\x04", "\r"
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +194,20 @@ def test_a_conversation_streams_answers_shows_sources_usage_and_saves(article: q
     md, js = tmp_path / "chat.md", tmp_path / "chat.json"
     md.write_text("an earlier file\n", encoding="utf-8")
     chat.run(
-        QUESTION_2 + ENTER + "/sources" + ENTER + QUESTION + ENTER + "/usage" + ENTER
-        + f"/save {md}" + ENTER + f"/save {js}" + ENTER + "/exit" + ENTER
+        QUESTION_2
+        + ENTER
+        + "/sources"
+        + ENTER
+        + QUESTION
+        + ENTER
+        + "/usage"
+        + ENTER
+        + f"/save {md}"
+        + ENTER
+        + f"/save {js}"
+        + ENTER
+        + "/exit"
+        + ENTER
     )
     assert chat.err.getvalue() == ""
     results = chat.session.conversation.results

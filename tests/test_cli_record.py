@@ -136,7 +136,9 @@ def test_an_answer_whose_recording_cannot_be_written_is_shown_and_exits_5(
 # -- the secret guard: an article's own key-looking text is not our key ----------------------
 
 
-def test_a_key_looking_string_in_the_article_is_recorded_as_article_text(tmp_path: Path, key_article: Path, serve: Any) -> None:
+def test_a_key_looking_string_in_the_article_is_recorded_as_article_text(
+    tmp_path: Path, key_article: Path, serve: Any
+) -> None:
     result = qa(serve(), tmp_path / "rec", "ask", "--json", str(key_article), QUESTION)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["answer"]["status"] == "answered"
@@ -159,7 +161,9 @@ def test_the_configured_key_is_never_written_even_when_the_article_holds_it(
 # -- item 9: record what a normal run accepts, never what it rejects ---------------------------
 
 
-def test_a_malformed_reply_is_sent_again_in_record_mode_and_never_recorded(tmp_path: Path, article: Path, serve: Any) -> None:
+def test_a_malformed_reply_is_sent_again_in_record_mode_and_never_recorded(
+    tmp_path: Path, article: Path, serve: Any
+) -> None:
     server = serve(["malformed_json"], rate=0.5, seed=seed_for(["malformed_json"], True, False))
     result = qa(server, tmp_path / "rec", "ask", "--json", str(article), QUESTION)
     assert result.exit_code == 0, result.output
@@ -170,16 +174,25 @@ def test_a_malformed_reply_is_sent_again_in_record_mode_and_never_recorded(tmp_p
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("refusal", "RefusalError"), ("truncated", "cut off"), ("schema_invalid", "did not match"), ("malformed_json", "not valid JSON")],
+    [
+        ("refusal", "RefusalError"),
+        ("truncated", "cut off"),
+        ("schema_invalid", "did not match"),
+        ("malformed_json", "not valid JSON"),
+    ],
 )
-def test_a_reply_the_run_rejects_is_never_recorded(tmp_path: Path, article: Path, serve: Any, fault: str, error: str) -> None:
+def test_a_reply_the_run_rejects_is_never_recorded(
+    tmp_path: Path, article: Path, serve: Any, fault: str, error: str
+) -> None:
     result = qa(serve([fault]), tmp_path / "rec", "ask", "--json", str(article), QUESTION)
     assert result.exit_code == 4, result.output
     assert error in result.stderr or "refused" in result.stderr
     assert recorded(tmp_path / "rec") == []
 
 
-def test_a_reply_recovered_by_a_reask_is_recorded_with_what_replay_needs(tmp_path: Path, article: Path, serve: Any) -> None:
+def test_a_reply_recovered_by_a_reask_is_recorded_with_what_replay_needs(
+    tmp_path: Path, article: Path, serve: Any
+) -> None:
     server = serve(["schema_invalid"], rate=0.5, seed=seed_for(["schema_invalid"], True, False))
     first = qa(server, tmp_path / "rec", "ask", "--json", str(article), QUESTION)
     assert first.exit_code == 0, first.output
@@ -189,7 +202,9 @@ def test_a_reply_recovered_by_a_reask_is_recorded_with_what_replay_needs(tmp_pat
     assert json.loads(replayed.stdout)["answer"] == json.loads(first.stdout)["answer"]
 
 
-def test_a_cut_stream_is_sent_again_and_never_recorded(tmp_path: Path, article: Path, serve: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cut_stream_is_sent_again_and_never_recorded(
+    tmp_path: Path, article: Path, serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import qa.cli.render as render
 
     monkeypatch.setattr(render, "_isatty", lambda stream: stream is sys.stdout)  # a terminal: the answer streams
@@ -198,7 +213,11 @@ def test_a_cut_stream_is_sent_again_and_never_recorded(tmp_path: Path, article: 
     assert result.exit_code == 0, result.output
     assert [kind for _, kind in server.log] == ["stream_cut", None]
     (entry,) = recorded(tmp_path / "rec")
-    assert any(c.get("choices") and c["choices"][0].get("finish_reason") for c in entry["response"]["chunks"] if isinstance(c, dict))
+    assert any(
+        c.get("choices") and c["choices"][0].get("finish_reason")
+        for c in entry["response"]["chunks"]
+        if isinstance(c, dict)
+    )
 
 
 # -- item 10: a streamed answer that then fails is withdrawn, visibly ------------------------

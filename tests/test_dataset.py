@@ -18,7 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "evals" / "seed" / "suite.toml"
 
 GOOD_Q = {"id": "q1", "question": "Where?", "answerable": True, "answers": ["Beijing"]}
-GOOD_F = {"id": "f1", "fact": "Xi pledged $9.2 billion.", "aliases": ["credit"], "numbers": ["$9.2 billion"], "importance": "core"}
+GOOD_F = {
+    "id": "f1",
+    "fact": "Xi pledged $9.2 billion.",
+    "aliases": ["credit"],
+    "numbers": ["$9.2 billion"],
+    "importance": "core",
+}
 
 
 def write_lines(path: Path, lines: list[object]) -> Path:
@@ -38,8 +44,14 @@ def load_error(loader: Callable[[Path], object], path: Path) -> str:
 @pytest.mark.parametrize(
     ("bad", "line_and_field"),
     [
-        ({**GOOD_Q, "id": "q2", "answers": []}, ":2: field 'answers': an answerable question needs at least one answer"),
-        ({**GOOD_Q, "id": "q2", "answerable": False}, ":2: field 'answers': an unanswerable question must have no answers"),
+        (
+            {**GOOD_Q, "id": "q2", "answers": []},
+            ":2: field 'answers': an answerable question needs at least one answer",
+        ),
+        (
+            {**GOOD_Q, "id": "q2", "answerable": False},
+            ":2: field 'answers': an unanswerable question must have no answers",
+        ),
         ({**GOOD_Q, "id": "q2", "answerable": False, "answers": [], "aliases": ["x"]}, ":2: field 'aliases'"),
         ({**GOOD_Q, "id": "q2", "numbers": ["February"]}, ":2: field 'numbers'"),
         ({**GOOD_Q, "id": "q2", "colour": "red"}, ":2: field 'colour': Extra inputs are not permitted"),
@@ -81,7 +93,10 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad", "line_and_field"),
     [
-        ({**GOOD_F, "id": "f2", "patterns": ["(unclosed"]}, ":2: field 'patterns': '(unclosed' is not a valid regular expression"),
+        (
+            {**GOOD_F, "id": "f2", "patterns": ["(unclosed"]},
+            ":2: field 'patterns': '(unclosed' is not a valid regular expression",
+        ),
         ({**GOOD_F, "id": "f2", "aliases": []}, ":2: field 'patterns': a key fact needs at least one alias or pattern"),
         ({**GOOD_F, "id": "f2", "importance": "vital"}, ":2: field 'importance'"),
         ({**GOOD_F, "id": "f2", "numbers": ["many"]}, ":2: field 'numbers'"),
@@ -102,7 +117,10 @@ def write_suite(folder: Path, toml: str) -> Path:
 
 
 def test_load_suite_with_explicit_root(tmp_path: Path) -> None:
-    suite = load_suite(write_suite(tmp_path, '[suite]\nname = "t"\narticle = "article.txt"\n[thresholds]\ncorrect = 0.5\n'), root=tmp_path)
+    suite = load_suite(
+        write_suite(tmp_path, '[suite]\nname = "t"\narticle = "article.txt"\n[thresholds]\ncorrect = 0.5\n'),
+        root=tmp_path,
+    )
     assert (suite.name, suite.thresholds, len(suite.questions), len(suite.key_facts)) == ("t", {"correct": 0.5}, 1, 1)
     assert "Beijing" in suite.read_article()
 
@@ -114,7 +132,10 @@ def test_load_suite_with_explicit_root(tmp_path: Path) -> None:
         ('[suite]\nname = "t"\narticle = "nope.txt"\n', "field 'suite.article'"),
         ('[suite]\nname = "t"\narticle = "article.txt"\nflavour = "x"\n', "field 'suite.flavour'"),
         ('[suite]\nname = "t"\narticle = "article.txt"\n[thresholds]\ncorrect = nan\n', "field 'thresholds'"),
-        ('[suite]\nname = "t"\narticle = "article.txt"\n[thresholds]\ncorrect = "high"\n', "field 'thresholds.correct'"),
+        (
+            '[suite]\nname = "t"\narticle = "article.txt"\n[thresholds]\ncorrect = "high"\n',
+            "field 'thresholds.correct'",
+        ),
     ],
 )
 def test_suite_errors(tmp_path: Path, toml: str, expected: str) -> None:
@@ -161,7 +182,9 @@ def test_seed_answers_are_supported_by_the_article(seed: Suite) -> None:
             continue  # derived figures are checked by the notes, not the text
         for answer in case.answers:
             missing = set(normalize_text(answer).split()) - tokens
-            assert not missing or not set(loosen(answer).split()) - tokens, f"{case.id}: {answer!r} has words not in the article: {missing}"
+            assert not missing or not set(loosen(answer).split()) - tokens, (
+                f"{case.id}: {answer!r} has words not in the article: {missing}"
+            )
         for text in [*case.golds, *case.numbers]:
             assert _stated(text, article), f"{case.id}: a number in {text!r} is not in the article"
 
@@ -177,14 +200,19 @@ def test_seed_golds_do_not_start_with_a_preposition(seed: Suite) -> None:
     # 'in February' when the gold is 'February'.
     for case in seed.questions:
         for gold in case.golds:
-            assert normalize_text(gold).split()[0] not in {"in", "on", "at", "to", "towards", "from", "by"}, (case.id, gold)
+            assert normalize_text(gold).split()[0] not in {"in", "on", "at", "to", "towards", "from", "by"}, (
+                case.id,
+                gold,
+            )
 
 
 def _as_result(case: QuestionCase, text: str) -> AnswerResult:
     return AnswerResult(
         question=case.question,
         answer=Answer(answer=text, status="answered", citations=[]),
-        grounding=Grounding(verified=1, repaired=0, dropped=[], abstained=False, unsupported_answer=False, unsupported_key_points=[]),
+        grounding=Grounding(
+            verified=1, repaired=0, dropped=[], abstained=False, unsupported_answer=False, unsupported_key_points=[]
+        ),
         usage=Usage.zero(),
         provenance=Provenance(prompt="ask", prompt_version="1+00000000", backend="test", model="m"),
     )

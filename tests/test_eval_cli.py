@@ -55,12 +55,20 @@ def mini_suite(folder: Path, thresholds: str = "") -> Path:
 
 
 def qa_eval(recordings: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--record-mode", "replay", "--recordings", str(recordings), "eval", *args], prog_name="qa")
+    return CliRunner().invoke(
+        cli, ["--record-mode", "replay", "--recordings", str(recordings), "eval", *args], prog_name="qa"
+    )
 
 
 def test_ci_command_passes_in_a_subprocess_without_model_or_network(tmp_path: Path) -> None:
     """`qa --record-mode replay eval --check`, literally, in a copy of the project's eval files."""
-    for part in ("pyproject.toml", "seeds/000_db386d23d8a38732.txt", "evals/seed", "evals/recordings/seed", "evals/baselines/seed.json"):
+    for part in (
+        "pyproject.toml",
+        "seeds/000_db386d23d8a38732.txt",
+        "evals/seed",
+        "evals/recordings/seed",
+        "evals/baselines/seed.json",
+    ):
         source, target = ROOT / part, tmp_path / part
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
@@ -71,7 +79,9 @@ def test_ci_command_passes_in_a_subprocess_without_model_or_network(tmp_path: Pa
         "from qa.cli import main\n"
         "main(['--record-mode', 'replay', 'eval', '--check', '--junit', 'junit.xml'])\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "gate: PASS (exit 0)" in done.stdout
     suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
@@ -85,7 +95,9 @@ def test_reports_and_junit_are_written_with_evidence(tmp_path: Path, recordings:
                      "--report", str(md), "--junit", str(xml))  # fmt: skip
     assert result.exit_code == 0, result.output
     text = md.read_text()
-    assert "### q01#1:" in text and "**Question:** What did China and Colombia sign?" in text and "### summary#1:" in text
+    assert (
+        "### q01#1:" in text and "**Question:** What did China and Colombia sign?" in text and "### summary#1:" in text
+    )
     cases = ET.parse(xml).getroot().iter("testcase")
     assert [c.get("name") for c in cases] == ["q01#1", "q02#1", "q03#1", "q04#1", "q05#1", "summary#1"]
     assert "correct" in result.stdout and "answerable_accuracy" in result.stdout
@@ -100,15 +112,28 @@ def test_check_exits_7_below_a_threshold(tmp_path: Path, recordings: Path) -> No
 
 def test_check_exits_7_on_a_regression_against_the_baseline(tmp_path: Path, recordings: Path) -> None:
     suite, baseline = mini_suite(tmp_path / "s"), tmp_path / "baseline.json"
-    first = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "a.jsonl"), "--update-baseline", "--baseline", str(baseline))
+    first = qa_eval(
+        recordings,
+        "--suite",
+        str(suite),
+        "--log",
+        str(tmp_path / "a.jsonl"),
+        "--update-baseline",
+        "--baseline",
+        str(baseline),
+    )
     assert first.exit_code == 0 and baseline.is_file(), first.output
-    passing = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "b.jsonl"), "--check", "--baseline", str(baseline))
+    passing = qa_eval(
+        recordings, "--suite", str(suite), "--log", str(tmp_path / "b.jsonl"), "--check", "--baseline", str(baseline)
+    )
     assert passing.exit_code == 0, passing.output
     data = json.loads(baseline.read_text())
     wrong = next(case for case, v in data["cases"].items() if v["verdict"] != "correct")
     data["cases"][wrong]["verdict"] = "correct"  # the baseline now says this case used to be right
     baseline.write_text(json.dumps(data))
-    failing = qa_eval(recordings, "--suite", str(suite), "--log", str(tmp_path / "c.jsonl"), "--check", "--baseline", str(baseline))
+    failing = qa_eval(
+        recordings, "--suite", str(suite), "--log", str(tmp_path / "c.jsonl"), "--check", "--baseline", str(baseline)
+    )
     assert failing.exit_code == 7, failing.output
     assert f"regression: {wrong} was correct, now " in failing.stdout
 
@@ -139,8 +164,12 @@ def test_compare_lists_regressions_and_gates_with_check(tmp_path: Path, recordin
     wrong["scores"]["correct"] = {"value": 1.0, "verdict": "correct", "reason": "edited", "decided_by": "exact"}
     (tmp_path / "before.jsonl").write_text("\n".join([lines[0], *(json.dumps(r) for r in records)]) + "\n")
     shown = CliRunner().invoke(cli, ["eval", "--compare", str(tmp_path / "before.jsonl"), str(tmp_path / "a.jsonl")])
-    assert shown.exit_code == 0 and f"- {wrong['case_id']}: correct -> " in shown.stdout and "| correct |" in shown.stdout
-    gated = CliRunner().invoke(cli, ["eval", "--compare", str(tmp_path / "before.jsonl"), str(tmp_path / "a.jsonl"), "--check"])
+    assert (
+        shown.exit_code == 0 and f"- {wrong['case_id']}: correct -> " in shown.stdout and "| correct |" in shown.stdout
+    )
+    gated = CliRunner().invoke(
+        cli, ["eval", "--compare", str(tmp_path / "before.jsonl"), str(tmp_path / "a.jsonl"), "--check"]
+    )
     assert gated.exit_code == 7
 
 
@@ -155,7 +184,9 @@ def test_resume_with_an_existing_log_runs_nothing_again(tmp_path: Path, recordin
 def test_the_judge_replays_from_its_own_folder(tmp_path: Path, recordings: Path) -> None:
     shutil.copytree(JUDGE_RECORDINGS, recordings.parent / f"{recordings.name}-judge")  # <recordings>-judge
     log, md = tmp_path / "run.jsonl", tmp_path / "report.md"
-    result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log), "--judge", "--report", str(md))
+    result = qa_eval(
+        recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log), "--judge", "--report", str(md)
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(log.read_text().splitlines()[-1])
     judged = [s for s in summary["summary_checks"]["sentences"] if s["decided_by"] == "judge"]
@@ -231,9 +262,15 @@ def recorded_model(folder: Path = RECORDINGS) -> str:
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultServer]:
     """A loopback server that answers as the recorded model did; every request fails until told otherwise."""
     with FaultServer(ReplayResponder(RECORDINGS), fault_rate=1.0, faults=["unavailable"]) as running:
-        for name, value in {"QA_BACKEND": "server", "OPENAI_BASE_URL": running.base_url, "QA_MODEL": recorded_model(),
-                            "QA_CONSTRAIN_QUOTES": "on", "QA_MAX_RETRIES": "0", "QA_TIMEOUT": "5",
-                            "QA_SUMMARY_MODE": "extract"}.items():  # fmt: skip  (the recorded model extracts its summaries)
+        for name, value in {
+            "QA_BACKEND": "server",
+            "OPENAI_BASE_URL": running.base_url,
+            "QA_MODEL": recorded_model(),
+            "QA_CONSTRAIN_QUOTES": "on",
+            "QA_MAX_RETRIES": "0",
+            "QA_TIMEOUT": "5",
+            "QA_SUMMARY_MODE": "extract",
+        }.items():  # fmt: skip  (the recorded model extracts its summaries)
             monkeypatch.setenv(name, value)
         yield running
 
@@ -242,7 +279,9 @@ def test_resume_runs_again_the_cases_that_ended_in_a_transport_error(tmp_path: P
     suite, log = str(mini_suite(tmp_path / "s")), str(tmp_path / "run.jsonl")
     failed = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
     assert failed.exit_code == 6, failed.output
-    assert "6 cases (0 resumed from the log), 5 failed calls, 5 harness errors" in failed.stdout  # the summary calls no model
+    assert (
+        "6 cases (0 resumed from the log), 5 failed calls, 5 harness errors" in failed.stdout
+    )  # the summary calls no model
     server.fault_rate = 0.0  # the server has recovered
     resumed = CliRunner().invoke(cli, ["eval", "--suite", suite, "--log", log], prog_name="qa")
     assert resumed.exit_code == 0, resumed.output
@@ -251,7 +290,9 @@ def test_resume_runs_again_the_cases_that_ended_in_a_transport_error(tmp_path: P
     assert again.exit_code == 0 and "6 cases (6 resumed from the log)" in again.stdout
 
 
-def test_ctrl_c_prints_the_log_and_the_command_that_resumes(tmp_path: Path, recordings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_prints_the_log_and_the_command_that_resumes(
+    tmp_path: Path, recordings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qa.evals.runner import _Runner
 
     real_case, started = _Runner.case, []
@@ -283,7 +324,10 @@ def test_two_evals_cannot_write_one_log(tmp_path: Path, recordings: Path) -> Non
         fcntl.flock(held, fcntl.LOCK_EX)
         result = qa_eval(recordings, "--suite", str(mini_suite(tmp_path / "s")), "--log", str(log))
     assert result.exit_code == 6, result.output
-    assert _error_line(result) == f"qa: error: {log}: another qa eval is writing this run log; wait for it to finish or use another --log"
+    assert (
+        _error_line(result)
+        == f"qa: error: {log}: another qa eval is writing this run log; wait for it to finish or use another --log"
+    )
     assert log.read_text() == ""  # not truncated, nothing appended
 
 
@@ -320,7 +364,9 @@ def test_an_explicit_backend_unlike_the_recordings_says_how_to_select_theirs(tmp
 
 
 def test_a_missing_recordings_folder_fails_before_any_case_runs(tmp_path: Path) -> None:
-    result = qa_eval(tmp_path / "nope", "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl"))
+    result = qa_eval(
+        tmp_path / "nope", "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl")
+    )
     assert result.exit_code == 5, result.output
     assert _error_line(result).startswith(f"qa: error: no recordings folder {tmp_path / 'nope'}: nothing to replay")
     assert result.stdout == "" and not (tmp_path / "run.jsonl").exists()
@@ -333,7 +379,9 @@ def test_record_mode_keeps_no_reply_of_a_case_that_failed(tmp_path: Path, server
                                       "--suite", str(mini_suite(tmp_path / "s")), "--log", str(tmp_path / "run.jsonl")])  # fmt: skip
     assert result.exit_code == 0, result.output  # refusals are the model's failures, scored, not harness errors
     assert list(folder.glob("[0-9a-f]*.json")) == []  # nothing a normal run rejects is stored as truth
-    assert "5 case(s) ended in an error, so their replies were not recorded" in result.stderr  # the summary calls no model
+    assert (
+        "5 case(s) ended in an error, so their replies were not recorded" in result.stderr
+    )  # the summary calls no model
     assert "q01#1" in result.stderr
 
 
@@ -347,7 +395,7 @@ def test_record_mode_checks_the_recordings_folder_before_the_first_case(tmp_path
     assert server.stats.requests == 0 and not (tmp_path / "run.jsonl").exists()
 
 
-def _error_line(result: Any) -> str:
+def _error_line(result: Result) -> str:
     """The one error line (an info line such as "replaying with the recordings' model" may come first)."""
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("qa: error:")]
     return line

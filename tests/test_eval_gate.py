@@ -22,15 +22,25 @@ from qa.evals.gate import (
 )
 from tests.test_eval_runner import GOOD, FakeEvalServer, answer, fake_run
 
-WRONG_WHO = {**GOOD, "Who is Colombia's president?": answer("Xi Jinping", "President Xi Jinping told counterpart Gustavo Petro")}
+WRONG_WHO = {
+    **GOOD,
+    "Who is Colombia's president?": answer("Xi Jinping", "President Xi Jinping told counterpart Gustavo Petro"),
+}
 
 
 def test_thresholds_pass_and_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = fake_run(tmp_path, monkeypatch, FakeEvalServer(replies=WRONG_WHO))
-    checks = {c.metric: c for c in check_thresholds(run.aggregates, {"correct": 0.6, "answerable_accuracy": 0.9, "abstention_precision": 1.0})}
+    checks = {
+        c.metric: c
+        for c in check_thresholds(
+            run.aggregates, {"correct": 0.6, "answerable_accuracy": 0.9, "abstention_precision": 1.0}
+        )
+    }
     assert checks["correct"].passed and checks["correct"].value == pytest.approx(2 / 3)
     assert not checks["answerable_accuracy"].passed
-    assert checks["abstention_precision"].passed and checks["abstention_precision"].value == 1.0  # equal to the minimum passes
+    assert (
+        checks["abstention_precision"].passed and checks["abstention_precision"].value == 1.0
+    )  # equal to the minimum passes
     failing = check_run(run, {"correct": 0.9}, None, None)
     assert failing.exit_code == EXIT_GATE and [t.metric for t in failing.failed_thresholds] == ["correct"]
     assert check_run(run, {"correct": 0.6}, None, None).exit_code == 0
@@ -48,7 +58,9 @@ def test_an_unknown_metric_is_an_eval_error(tmp_path: Path, monkeypatch: pytest.
         check_thresholds(run.aggregates, {"corect": 0.5})
 
 
-def test_a_case_correct_in_the_baseline_and_wrong_now_is_a_regression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_case_correct_in_the_baseline_and_wrong_now_is_a_regression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     baseline = baseline_from_run(fake_run(tmp_path / "a", monkeypatch))
     path = write_baseline(baseline, tmp_path / "baselines" / "mini.json")
     assert load_baseline(path) == baseline and json.loads(path.read_text())["cases"]["who#1"]["verdict"] == "correct"
@@ -91,7 +103,10 @@ def test_bad_baselines_are_eval_errors_and_a_missing_one_is_none(tmp_path: Path)
 
 def test_compare_lists_regressions_improvements_and_deltas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     a = fake_run(tmp_path / "a", monkeypatch, FakeEvalServer(replies=WRONG_WHO))
-    wrong_credit = {**GOOD, "How much credit did Xi pledge?": answer("$9.2 million", "Xi also pledged $9.2 billion in credit")}
+    wrong_credit = {
+        **GOOD,
+        "How much credit did Xi pledge?": answer("$9.2 million", "Xi also pledged $9.2 billion in credit"),
+    }
     b = fake_run(tmp_path / "b", monkeypatch, FakeEvalServer(replies=wrong_credit), repeats=2)
     cmp = compare_logs(a.log_path, b.log_path)
     assert [c.case_id for c in cmp.regressions] == ["credit#1"]

@@ -16,7 +16,9 @@ from tests.test_eval_runner import GOOD, FakeEvalServer, answer, fake_run
 
 MIXED = {
     **GOOD,
-    "Who is Colombia's president?": answer("Xi Jinping", "President Xi Jinping told counterpart Gustavo Petro"),  # incorrect
+    "Who is Colombia's president?": answer(
+        "Xi Jinping", "President Xi Jinping told counterpart Gustavo Petro"
+    ),  # incorrect
     "How much credit did Xi pledge?": 500,  # harness error
     "What interest rate applies to the credit?": "not json",  # model failure: unscored
 }

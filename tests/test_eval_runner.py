@@ -35,13 +35,36 @@ PETRO = "Petro, who took over in August 2022, made his first trip to China as pr
 CREDIT = 'The agreement came on the sidelines of a gathering of Latin American leaders in Beijing during which Xi also pledged $9.2 billion in credit towards "development".'
 SIGNED = "China and Colombia have signed a joint cooperation plan on the Belt and Road Initiative, state media said on Wednesday after their leaders met in Beijing."
 QUESTIONS = [
-    {"id": "who", "question": "Who is Colombia's president?", "answerable": True, "answers": ["Gustavo Petro"], "aliases": ["Petro"]},
-    {"id": "credit", "question": "How much credit did Xi pledge?", "answerable": True, "answers": ["$9.2 billion"], "numbers": ["$9.2 billion"]},
+    {
+        "id": "who",
+        "question": "Who is Colombia's president?",
+        "answerable": True,
+        "answers": ["Gustavo Petro"],
+        "aliases": ["Petro"],
+    },
+    {
+        "id": "credit",
+        "question": "How much credit did Xi pledge?",
+        "answerable": True,
+        "answers": ["$9.2 billion"],
+        "numbers": ["$9.2 billion"],
+    },
     {"id": "rate", "question": "What interest rate applies to the credit?", "answerable": False, "answers": []},
 ]
 KEY_FACTS = [
-    {"id": "f1", "fact": "China and Colombia signed a Belt and Road plan.", "aliases": ["Belt and Road"], "importance": "core"},
-    {"id": "f2", "fact": "Xi pledged $9.2 billion in credit.", "aliases": ["credit"], "numbers": ["$9.2 billion"], "importance": "core"},
+    {
+        "id": "f1",
+        "fact": "China and Colombia signed a Belt and Road plan.",
+        "aliases": ["Belt and Road"],
+        "importance": "core",
+    },
+    {
+        "id": "f2",
+        "fact": "Xi pledged $9.2 billion in credit.",
+        "aliases": ["credit"],
+        "numbers": ["$9.2 billion"],
+        "importance": "core",
+    },
     {"id": "f3", "fact": "The story is about Colombia.", "aliases": ["Colombia"], "importance": "supporting"},
 ]
 
@@ -123,26 +146,36 @@ class FakeEvalServer:
         def backend_for(settings: Settings | None = None, **_: Any) -> Backend:
             assert settings is not None
             if settings not in backends:
-                backends[settings] = Backend(settings, PROFILES["openai"], transport=transport, async_transport=transport)
+                backends[settings] = Backend(
+                    settings, PROFILES["openai"], transport=transport, async_transport=transport
+                )
             return backends[settings]
 
         monkeypatch.setattr("qa.api.backend_for", backend_for)
 
 
-def write_suite(folder: Path, questions: list[dict[str, Any]] = QUESTIONS, thresholds: str = "", reference: str = "none") -> Path:
+def write_suite(
+    folder: Path, questions: list[dict[str, Any]] = QUESTIONS, thresholds: str = "", reference: str = "none"
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in questions))
     (folder / "key_facts.jsonl").write_text("".join(json.dumps(f) + "\n" for f in KEY_FACTS))
-    toml = f'[suite]\nname = "mini"\narticle = "{ROOT / SEED}"\nreference = "{reference}"\n\n[thresholds]\n{thresholds}\n'
+    toml = (
+        f'[suite]\nname = "mini"\narticle = "{ROOT / SEED}"\nreference = "{reference}"\n\n[thresholds]\n{thresholds}\n'
+    )
     (folder / "suite.toml").write_text(toml)
     return folder / "suite.toml"
 
 
 # abstain_threshold 0: every cited answer is kept, so verdicts depend on the replies, not on the calibrator.
-SETTINGS = Settings.load(env={}, backend="openai", api_key="sk-test-not-a-real-key-000000", max_retries=0, abstain_threshold=0.0)
+SETTINGS = Settings.load(
+    env={}, backend="openai", api_key="sk-test-not-a-real-key-000000", max_retries=0, abstain_threshold=0.0
+)
 
 
-def fake_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeEvalServer | None = None, **kwargs: Any) -> EvalRun:
+def fake_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeEvalServer | None = None, **kwargs: Any
+) -> EvalRun:
     """Run the mini suite against `server` (default: every answer right); log in tmp_path."""
     (server or FakeEvalServer()).install(monkeypatch)
     suite = load_suite(write_suite(tmp_path / "suite"))
@@ -159,17 +192,23 @@ def test_every_case_is_run_scored_and_logged(tmp_path: Path, monkeypatch: pytest
     assert who is not None and [c.quote for c in who.answer.citations] == [PETRO]  # the cited sentence, verbatim
     assert credit is not None and [c.quote for c in credit.answer.citations] == [CREDIT]
     assert rate is not None and rate.answer.status == "not_in_article"
-    assert summary is not None and summary.mode == "write" and summary.dropped_statements == []  # the draft was used as written
+    assert (
+        summary is not None and summary.mode == "write" and summary.dropped_statements == []
+    )  # the draft was used as written
     assert isinstance(summary, SummaryResult) and summary.usage.attempts == 1
     assert [p.quote for p in summary.summary.key_points] == [SENTENCES[n - 1] for n in SUMMARY_NUMBERS]
     log = read_log(run.log_path)
-    assert log.header.log_version == 1 and log.header.suite == "mini" and "api_key" not in json.dumps(log.header.settings)
+    assert (
+        log.header.log_version == 1 and log.header.suite == "mini" and "api_key" not in json.dumps(log.header.settings)
+    )
     assert set(log.header.prompt_versions) == {"answer", "summarize"}
     assert {r.case_id for r in log.records} == {r.case_id for r in run.records}
     assert "sk-test" not in run.log_path.read_text()
 
 
-def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qa.evals.dataset import KeyFact
     from qa.evals.summary_scorers import score_summary, summary_sentences
 
@@ -184,7 +223,9 @@ def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(tm
     assert record.scores["summary_words"].value == ours
     assert record.scores["lead_same_completeness"].value == same
     assert record.scores["lead3_completeness"].value == lead3.completeness.value
-    assert record.scores["lead3_words"].value < ours  # this summary is longer than lead-3: the same-length lead is the fair bar
+    assert (
+        record.scores["lead3_words"].value < ours
+    )  # this summary is longer than lead-3: the same-length lead is the fair bar
     assert same is not None and lead3.completeness.value is not None and same >= lead3.completeness.value
 
 
@@ -207,9 +248,11 @@ def test_each_case_is_on_disk_as_soon_as_it_finishes(tmp_path: Path, monkeypatch
     assert all(case in on_disk for case, on_disk in seen)
 
 
-def test_an_interrupted_run_resumes_without_rerunning_done_cases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_run_resumes_without_rerunning_done_cases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     crashing = FakeEvalServer(crash_after=2)
-    with pytest.raises(BaseException) as caught:  # noqa: PT011 - the crash arrives wrapped in a BaseExceptionGroup
+    with pytest.raises(BaseException) as caught:
         fake_run(tmp_path, monkeypatch, crashing, concurrency=1)
     assert caught.group_contains(Crash) if isinstance(caught.value, BaseExceptionGroup) else caught.type is Crash
     assert [r.case_id for r in read_log(tmp_path / "run.jsonl").records] == ["who#1", "credit#1"]
@@ -231,7 +274,9 @@ def test_a_line_cut_off_mid_write_is_dropped_on_resume(tmp_path: Path, monkeypat
     assert not log.truncated_tail and len(log.records) == 4
 
 
-def test_a_failing_case_keeps_its_typed_error_and_usage_and_the_run_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_case_keeps_its_typed_error_and_usage_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = FakeEvalServer(replies={**GOOD, "How much credit did Xi pledge?": "not json at all"})
     run = fake_run(tmp_path, monkeypatch, server)
     bad = run.records[1]
@@ -255,7 +300,11 @@ def test_an_unexpected_exception_is_a_recorded_harness_error(tmp_path: Path, mon
 
 def test_a_server_error_is_a_harness_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = fake_run(tmp_path, monkeypatch, FakeEvalServer(replies={**GOOD, "Who is Colombia's president?": 500}))
-    assert run.records[0].error is not None and run.records[0].error.type == "APICallError" and run.records[0].error.harness
+    assert (
+        run.records[0].error is not None
+        and run.records[0].error.type == "APICallError"
+        and run.records[0].error.harness
+    )
 
 
 def test_repeats_are_distinct_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,14 +390,18 @@ def test_the_judge_decides_only_the_undecided_sentences(tmp_path: Path, monkeypa
     assert run.aggregates.usage.attempts == 4 + len(judged)
 
 
-def test_a_judge_quote_not_in_the_article_leaves_the_sentence_undecided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_judge_quote_not_in_the_article_leaves_the_sentence_undecided(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = FakeEvalServer(judge={"supported": True, "quote": "A sentence the article does not have."})
     checks = fake_run(tmp_path, monkeypatch, server, judge=True).records[3].summary_checks
     assert checks is not None and all(c.decided_by == "none" and not c.error for c in checks.sentences)
     assert all("quote is not in the article" in c.reason for c in checks.sentences)
 
 
-def test_a_failing_judge_leaves_the_sentence_undecided_not_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_judge_leaves_the_sentence_undecided_not_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     record = fake_run(tmp_path, monkeypatch, FakeEvalServer(judge=500), judge=True).records[3]
     assert record.summary_checks is not None and record.error is None
     assert all(c.decided_by == "none" and "the judge failed" in c.reason for c in record.summary_checks.sentences)
@@ -365,7 +418,9 @@ def test_the_seed_setting_is_sent_only_when_set(monkeypatch: pytest.MonkeyPatch)
     assert "seed" not in server.requests[0] and server.requests[1]["seed"] == 3
 
 
-def test_the_bare_reference_arm_is_run_scored_apart_and_compared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bare_reference_arm_is_run_scored_apart_and_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bare = {
         "Who is Colombia's president?": "Gustavo Petro.",
         "How much credit did Xi pledge?": "About 12 million",  # wrong
@@ -375,7 +430,15 @@ def test_the_bare_reference_arm_is_run_scored_apart_and_compared(tmp_path: Path,
     server.install(monkeypatch)
     suite = load_suite(write_suite(tmp_path / "suite", reference="bare"))
     run = asyncio.run(run_suite(suite, SETTINGS, log_path=tmp_path / "run.jsonl"))
-    assert [r.case_id for r in run.records] == ["who#1", "credit#1", "rate#1", "bare-who#1", "bare-credit#1", "bare-rate#1", "summary#1"]
+    assert [r.case_id for r in run.records] == [
+        "who#1",
+        "credit#1",
+        "rate#1",
+        "bare-who#1",
+        "bare-credit#1",
+        "bare-rate#1",
+        "summary#1",
+    ]
     refs = [r for r in run.records if r.kind == "reference"]
     assert [r.question_id for r in refs] == ["who", "credit", "rate"]
     assert all(r.result is not None and r.result.provenance.prompt == "bare" for r in refs)

@@ -86,8 +86,9 @@ def test_stream_without_faults_sends_role_content_finish_usage_and_done() -> Non
     with FaultServer(responder, fault_rate=0.0) as server:
         chunks = stream_chunks(server)
         with httpx2.Client(timeout=5.0) as http:
-            raw = http.post(server.base_url + "/chat/completions",
-                            json={"model": "m", "messages": MESSAGES, "stream": True}).text
+            raw = http.post(
+                server.base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES, "stream": True}
+            ).text
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == ANSWER
     assert 6 <= sum(1 for c in chunks if c.choices and c.choices[0].delta.content) <= 10
@@ -183,8 +184,9 @@ def test_stream_cut_ends_silently_without_finish_reason(forced: FaultServer) -> 
     assert text and ANSWER.startswith(text) and text != ANSWER
     assert all(c.choices and c.choices[0].finish_reason is None for c in chunks)
     with httpx2.Client(timeout=5.0) as http:
-        raw = http.post(forced.base_url + "/chat/completions",
-                        json={"model": "m", "messages": MESSAGES, "stream": True}).text
+        raw = http.post(
+            forced.base_url + "/chat/completions", json={"model": "m", "messages": MESSAGES, "stream": True}
+        ).text
     assert raw.startswith("data: {") and "[DONE]" not in raw
 
 
@@ -274,14 +276,33 @@ def test_time_budget_stops_the_server() -> None:
 
 def test_all_faults_are_listed() -> None:
     assert set(ALL_FAULTS) == {
-        "rate_limit", "server_error", "unavailable", "slow", "reset", "malformed_json",
-        "schema_invalid", "truncated", "refusal", "stream_cut",
+        "rate_limit",
+        "server_error",
+        "unavailable",
+        "slow",
+        "reset",
+        "malformed_json",
+        "schema_invalid",
+        "truncated",
+        "refusal",
+        "stream_cut",
     }
 
 
 def test_standalone_module_prints_its_url_and_serves_the_echo_responder() -> None:
-    command = [sys.executable, "-W", "error", "-m", "qa.testing.fault_server", "--port", "0",
-               "--fault-rate", "0", "--max-requests", "1"]
+    command = [
+        sys.executable,
+        "-W",
+        "error",
+        "-m",
+        "qa.testing.fault_server",
+        "--port",
+        "0",
+        "--fault-rate",
+        "0",
+        "--max-requests",
+        "1",
+    ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
         assert process.stdout is not None
         url = process.stdout.readline().strip()

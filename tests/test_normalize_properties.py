@@ -26,10 +26,30 @@ SETTINGS = settings(max_examples=200, deadline=None)
 
 # -- strategies ----------------------------------------------------------------------
 
-WORDS = ["China", "pledged", "credit", "in", "of", "more", "than", "about", "Petro", "Xi's", "two-way",
-         "second-largest", "G20", "1980s", "banana", "theory", "another", "Bogotá", "北京", "straße"]
+WORDS = [
+    "China",
+    "pledged",
+    "credit",
+    "in",
+    "of",
+    "more",
+    "than",
+    "about",
+    "Petro",
+    "Xi's",
+    "two-way",
+    "second-largest",
+    "G20",
+    "1980s",
+    "banana",
+    "theory",
+    "another",
+    "Bogotá",
+    "北京",
+    "straße",
+]
 ARTICLES = ["a", "an", "the", "A", "An", "The", "THE", "aN"]
-SEPARATORS = [" ", "  ", "\t", "\n", ", ", ". ", "! ", "? ", " - ", "'", "\"", "(", ")", ":", "\u00a0", "\u2019", ""]
+SEPARATORS = [" ", "  ", "\t", "\n", ", ", ". ", "! ", "? ", " - ", "'", '"', "(", ")", ":", "\u00a0", "\u2019", ""]
 
 tokens = st.one_of(st.sampled_from(WORDS), st.sampled_from(ARTICLES), st.text(max_size=6))
 # Mostly word-like text with articles, punctuation and odd whitespace; sometimes any text.
@@ -43,16 +63,40 @@ def amounts() -> st.SearchStrategy[str]:
     """An amount as a person writes it: an integer (maybe with separators) or 1-2 decimals."""
     integers = st.integers(0, 999_999).flatmap(lambda n: st.sampled_from([str(n), f"{n:,}"]))
     decimals = st.tuples(st.integers(0, 9999), st.sampled_from([1, 2]), st.integers(0, 99)).map(
-        lambda t: f"{t[0]}.{t[2] % 10**t[1]:0{t[1]}d}"
+        lambda t: f"{t[0]}.{t[2] % 10 ** t[1]:0{t[1]}d}"
     )
     return st.one_of(integers, decimals)
 
 
 MONTHS = ["January", "May", "October", "Oct.", "Sept", "December", "dec"]
-NUMBER_WORDS = ["twenty-one", "one hundred and fifty", "a million", "three thousand", "nineteen", "ninety nine",
-                "two thousand and five", "twenty billion"]
-PLAIN = ["China", "pledged", "credit", "in", "towards", "more than", "about", "people", "nations", "and", "of",
-         "the", "G20", "1980s", "two-way", "20th"]
+NUMBER_WORDS = [
+    "twenty-one",
+    "one hundred and fifty",
+    "a million",
+    "three thousand",
+    "nineteen",
+    "ninety nine",
+    "two thousand and five",
+    "twenty billion",
+]
+PLAIN = [
+    "China",
+    "pledged",
+    "credit",
+    "in",
+    "towards",
+    "more than",
+    "about",
+    "people",
+    "nations",
+    "and",
+    "of",
+    "the",
+    "G20",
+    "1980s",
+    "two-way",
+    "20th",
+]
 
 
 @st.composite
@@ -62,17 +106,25 @@ def quantity_phrase(draw: st.DrawFn) -> str:
     month = draw(st.sampled_from(MONTHS))
     day, year = draw(st.integers(1, 28)), draw(st.integers(1900, 2099))
     forms = [
-        f"${amount} billion", f"{amount} billion dollars", f"US${amount} bn", f"€{amount}m", f"£{amount}",
-        f"{amount} yuan", f"{amount}%", f"{amount} per cent", amount,
-        f"{month} {day}, {year}", f"{day} {month} {year}", f"{month} {year}", f"{year}-{day % 12 + 1:02d}-{day:02d}",
+        f"${amount} billion",
+        f"{amount} billion dollars",
+        f"US${amount} bn",
+        f"€{amount}m",
+        f"£{amount}",
+        f"{amount} yuan",
+        f"{amount}%",
+        f"{amount} per cent",
+        amount,
+        f"{month} {day}, {year}",
+        f"{day} {month} {year}",
+        f"{month} {year}",
+        f"{year}-{day % 12 + 1:02d}-{day:02d}",
         draw(st.sampled_from(NUMBER_WORDS)),
     ]
     return draw(st.sampled_from(forms))
 
 
-documented_text = st.lists(
-    st.one_of(quantity_phrase(), st.sampled_from(PLAIN)), min_size=1, max_size=8
-).map(" ".join)
+documented_text = st.lists(st.one_of(quantity_phrase(), st.sampled_from(PLAIN)), min_size=1, max_size=8).map(" ".join)
 
 # -- normalize_answer ----------------------------------------------------------------
 

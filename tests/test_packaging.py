@@ -51,7 +51,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     isolation = ["--no-build-isolation", "--no-index"] if _backend_here() else []
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q", "-w", str(out), str(source)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (built,) = out.glob("qa-*.whl")
@@ -70,7 +73,10 @@ def test_the_wheel_holds_every_template_under_the_package(wheel: Path) -> None:
     # The package list in pyproject.toml is explicit: a new subpackage must not be left out.
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "qa").rglob("*.py") if "__pycache__" not in p.parts}
     assert modules <= names, sorted(modules - names)
-    assert {"qa/py.typed", *(p.relative_to(ROOT).as_posix() for p in (ROOT / "qa" / "calibration").glob("*.json"))} <= names
+    assert {
+        "qa/py.typed",
+        *(p.relative_to(ROOT).as_posix() for p in (ROOT / "qa" / "calibration").glob("*.json")),
+    } <= names
     assert not any(n.startswith(("prompts/", "seeds/", "evals/", "tests/")) for n in names)
 
 
@@ -85,7 +91,9 @@ def test_the_unpacked_wheel_loads_its_templates_away_from_the_checkout(wheel: Pa
     )
     env = {k: v for k, v in os.environ.items() if k not in ("QA_PROMPTS_DIR", "PYTHONPATH")}
     env["PYTHONPATH"] = str(site)
-    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     module, folder, version = done.stdout.split("\n")[:3]
     assert Path(module).is_relative_to(site) and Path(folder) == site / "qa" / "_prompts"
@@ -115,7 +123,9 @@ def test_the_default_folder_comes_from_importlib_resources(monkeypatch: pytest.M
     assert prompts_dir() == tmp_path and asked and set(asked) == {"qa._prompts"}
 
 
-def test_the_override_still_wins_and_a_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_override_still_wins_and_a_missing_package_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("QA_PROMPTS_DIR", str(tmp_path))
     assert prompts_dir() == tmp_path
     with pytest.raises(PromptError, match="no prompt template answer.toml"):

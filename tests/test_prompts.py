@@ -59,10 +59,17 @@ def test_the_hint_line_is_shown_only_when_given() -> None:
 
 def test_summarize_names_the_key_sentences_and_the_language() -> None:
     template = load_prompt("summarize")
-    prompt = template.render(article_block="A", key_sentences="[3], [5], [8]", style="standard", lang="French", schema="")
+    prompt = template.render(
+        article_block="A", key_sentences="[3], [5], [8]", style="standard", lang="French", schema=""
+    )
     assert prompt.messages[1]["content"].rstrip().endswith("Key sentences: [3], [5], [8]\nWrite the summary.")
     assert "in French" in prompt.messages[0]["content"]
-    assert "in French" not in template.render(article_block="A", key_sentences="[3]", style="brief", lang="", schema="").messages[0]["content"]
+    assert (
+        "in French"
+        not in template.render(article_block="A", key_sentences="[3]", style="brief", lang="", schema="").messages[0][
+            "content"
+        ]
+    )
 
 
 def test_missing_variable_raises() -> None:

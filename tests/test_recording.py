@@ -260,9 +260,11 @@ def test_record_hands_chunks_on_before_the_stream_ends(tmp_path: Path) -> None:
 def test_stream_closed_early_is_not_stored(tmp_path: Path) -> None:
     server = FakeServer()
     body = {"model": "gpt-test", "messages": messages(), "stream": True}
-    with httpx2.Client(transport=recorder(tmp_path, server)) as http:
-        with http.stream("POST", BASE_URL + "/chat/completions", json=body) as response:
-            next(response.iter_bytes())
+    with (
+        httpx2.Client(transport=recorder(tmp_path, server)) as http,
+        http.stream("POST", BASE_URL + "/chat/completions", json=body) as response,
+    ):
+        next(response.iter_bytes())
     assert files(tmp_path) == []
 
 
@@ -300,7 +302,9 @@ def test_changed_prompt_misses_with_a_diff_naming_the_prompt(tmp_path: Path) -> 
     message = str(miss.value)
     assert "prompt 'answer' version 2+bbbb2222" in message
     assert "prompt 'answer' changed from version 1+aaaa1111 to 2+bbbb2222" in message
-    assert miss.value.diff == ['messages[0].content: "You answer in one short sentence." -> "You answer in one long sentence."']
+    assert miss.value.diff == [
+        'messages[0].content: "You answer in one short sentence." -> "You answer in one long sentence."'
+    ]
     assert miss.value.diff[0] in message
     assert message.endswith(f"To re-record: {DEFAULT_RERECORD_HINT}")
 

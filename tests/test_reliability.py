@@ -47,7 +47,12 @@ def recorded_ask(responder: ReplayResponder) -> dict[str, Any]:
     """The recorded first attempt at a seed question: two messages, seed 1, not streamed."""
     for request in responder.store.recorded_requests():
         body = request.body
-        if request.prompt == "answer" and len(body["messages"]) == 2 and body.get("seed") == 1 and not body.get("stream"):
+        if (
+            request.prompt == "answer"
+            and len(body["messages"]) == 2
+            and body.get("seed") == 1
+            and not body.get("stream")
+        ):
             return body  # type: ignore[no-any-return]
     raise AssertionError(f"no first-attempt answer recording in {RECORDINGS}")
 
@@ -55,7 +60,9 @@ def recorded_ask(responder: ReplayResponder) -> dict[str, Any]:
 # -- the responder -----------------------------------------------------------------
 
 
-def test_responder_answers_a_recorded_body_with_its_recorded_content(responder: ReplayResponder, recorded_ask: dict[str, Any]) -> None:
+def test_responder_answers_a_recorded_body_with_its_recorded_content(
+    responder: ReplayResponder, recorded_ask: dict[str, Any]
+) -> None:
     entry = responder.store.get(recording_key("POST", CHAT_PATH, recorded_ask))
     assert entry is not None
     before = responder.stats["exact"]
@@ -64,14 +71,18 @@ def test_responder_answers_a_recorded_body_with_its_recorded_content(responder: 
     assert responder.stats["exact"] == before + 1
 
 
-def test_responder_answers_a_stream_request_with_the_plain_recording(responder: ReplayResponder, recorded_ask: dict[str, Any]) -> None:
+def test_responder_answers_a_stream_request_with_the_plain_recording(
+    responder: ReplayResponder, recorded_ask: dict[str, Any]
+) -> None:
     streamed = {**recorded_ask, "stream": True, "stream_options": {"include_usage": True}}
     before = responder.stats["exact_unstreamed"]
     assert responder(streamed) == responder(recorded_ask)
     assert responder.stats["exact_unstreamed"] == before + 1
 
 
-def test_a_reask_gets_what_the_model_said_to_the_original_question(responder: ReplayResponder, recorded_ask: dict[str, Any]) -> None:
+def test_a_reask_gets_what_the_model_said_to_the_original_question(
+    responder: ReplayResponder, recorded_ask: dict[str, Any]
+) -> None:
     reask = {**recorded_ask, "messages": [*recorded_ask["messages"], {"role": "user", "content": SHORTER}]}
     assert responder.store.get(recording_key("POST", CHAT_PATH, reask)) is None
     before = responder.stats["nearest"]
@@ -79,7 +90,9 @@ def test_a_reask_gets_what_the_model_said_to_the_original_question(responder: Re
     assert responder.stats["nearest"] == before + 1
 
 
-def test_a_request_unlike_any_recording_is_a_miss_not_a_made_up_answer(responder: ReplayResponder, recorded_ask: dict[str, Any]) -> None:
+def test_a_request_unlike_any_recording_is_a_miss_not_a_made_up_answer(
+    responder: ReplayResponder, recorded_ask: dict[str, Any]
+) -> None:
     stranger = {**recorded_ask, "messages": [recorded_ask["messages"][0], {"role": "user", "content": "Question: ?"}]}
     with pytest.raises(ReplayMissError):
         responder(stranger)

@@ -34,7 +34,9 @@ def recordings(tmp_path: Path) -> Path:
 
 def replay_settings(folder: Path) -> qa.Settings:
     """Replay from `folder` (each test's own copy, so each test gets its own backend)."""
-    return qa.Settings.load(env={}, backend="embedded", local_model=SUITE_RECORDINGS_MODEL, record_mode="replay", recordings=folder)
+    return qa.Settings.load(
+        env={}, backend="embedded", local_model=SUITE_RECORDINGS_MODEL, record_mode="replay", recordings=folder
+    )
 
 
 def run_seed_suite(settings: qa.Settings, log: Path) -> list[dict]:

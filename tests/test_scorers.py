@@ -40,7 +40,9 @@ from qa.schemas import (
 Z2 = 1.959963984540054**2
 
 
-def make_result(text: str, status: str = "answered", verified: int = 1, repaired: int = 0, dropped: int = 0) -> AnswerResult:
+def make_result(
+    text: str, status: str = "answered", verified: int = 1, repaired: int = 0, dropped: int = 0
+) -> AnswerResult:
     return AnswerResult(
         question="q",
         answer=Answer(answer=text, status=status, citations=[]),  # type: ignore[arg-type]
@@ -57,8 +59,12 @@ def make_result(text: str, status: str = "answered", verified: int = 1, repaired
     )
 
 
-MONEY = QuestionCase(id="q1", question="How much credit?", answerable=True, answers=["$9.2 billion"], numbers=["$9.2 billion"])
-WHO = QuestionCase(id="q2", question="Who is Colombia's president?", answerable=True, answers=["Gustavo Petro"], aliases=["Petro"])
+MONEY = QuestionCase(
+    id="q1", question="How much credit?", answerable=True, answers=["$9.2 billion"], numbers=["$9.2 billion"]
+)
+WHO = QuestionCase(
+    id="q2", question="Who is Colombia's president?", answerable=True, answers=["Gustavo Petro"], aliases=["Petro"]
+)
 NONE = QuestionCase(id="q3", question="What interest rate?", answerable=False, answers=[])
 
 
@@ -228,10 +234,17 @@ def test_no_result_and_no_error_is_unscored() -> None:
 
 @pytest.mark.parametrize(
     ("verified", "repaired", "dropped", "value", "verdict"),
-    [(2, 0, 0, 1.0, "correct"), (1, 1, 1, 2 / 3, "incorrect"), (0, 0, 2, 0.0, "incorrect"), (0, 0, 0, None, "unscored")],
+    [
+        (2, 0, 0, 1.0, "correct"),
+        (1, 1, 1, 2 / 3, "incorrect"),
+        (0, 0, 2, 0.0, "incorrect"),
+        (0, 0, 0, None, "unscored"),
+    ],
 )
 def test_citation_valid(verified: int, repaired: int, dropped: int, value: float | None, verdict: str) -> None:
-    score = score_answer(WHO, make_result("Petro", verified=verified, repaired=repaired, dropped=dropped), None)["citation_valid"]
+    score = score_answer(WHO, make_result("Petro", verified=verified, repaired=repaired, dropped=dropped), None)[
+        "citation_valid"
+    ]
     assert score.verdict == verdict
     assert score.value == (None if value is None else pytest.approx(value))
 
@@ -296,7 +309,13 @@ def test_mean_with_ci_rejects_nan() -> None:
 
 ARTICLE = "China's President Xi Jinping pledged $9.2 billion in credit in Beijing. Panama left the pact in February."
 FACTS = [
-    KeyFact(id="f1", fact="Xi pledged $9.2 billion in credit.", aliases=["in credit"], numbers=["9.2 billion"], importance="core"),
+    KeyFact(
+        id="f1",
+        fact="Xi pledged $9.2 billion in credit.",
+        aliases=["in credit"],
+        numbers=["9.2 billion"],
+        importance="core",
+    ),
     KeyFact(id="f2", fact="Panama left the pact.", aliases=["Panama left"], importance="core"),
     KeyFact(id="f3", fact="It happened in Beijing.", patterns=[r"\bbeijing\b"], importance="supporting"),
 ]
@@ -304,7 +323,9 @@ TEXT = "Xi pledged $9.2bn in credit. Panama left in March 2024 after talks with 
 
 
 def test_split_sentences() -> None:
-    text = "Xi met Petro. He wrote on X. From now on, ties date to Oct. 2023 visits by U.S. officials! Really?\nNext line"
+    text = (
+        "Xi met Petro. He wrote on X. From now on, ties date to Oct. 2023 visits by U.S. officials! Really?\nNext line"
+    )
     assert split_sentences(text) == [
         "Xi met Petro.",
         "He wrote on X.",
@@ -399,5 +420,13 @@ def test_summary_model_parts_become_sentences() -> None:
         figures=[Figure(value="$9.2 billion", kind="amount", meaning="credit pledged", quote="q")],
     )
     pairs = summary_sentences(summary)
-    assert [w for w, _ in pairs] == ["headline", "summary", "summary", "key_points[0]", "key_points[1]", "key_points[2]", "figures[0]"]
+    assert [w for w, _ in pairs] == [
+        "headline",
+        "summary",
+        "summary",
+        "key_points[0]",
+        "key_points[1]",
+        "key_points[2]",
+        "figures[0]",
+    ]
     assert pairs[-1][1] == "credit pledged: $9.2 billion"

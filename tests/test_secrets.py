@@ -70,7 +70,9 @@ def files_holding_the_key(folder: Path) -> list[Path]:
     return [p for p in files if CANARY.encode() in p.read_bytes()]
 
 
-def assert_nowhere(env: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], *printed: str) -> None:
+def assert_nowhere(
+    env: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], *printed: str
+) -> None:
     assert files_holding_the_key(env) == []
     assert all(CANARY not in text for text in printed)
     captured = capfd.readouterr()
@@ -107,7 +109,13 @@ def test_recording_stores_neither_the_key_nor_the_header_that_carries_it(
     recorded = list((env / "recordings").glob("*.json"))
     assert len(recorded) >= 2  # a plain answer and a stream, both written (the summary called no model)
     assert all("authorization" not in p.read_text().lower() for p in recorded)
-    printed = [answer.model_dump_json(), streamed.model_dump_json(), summary.model_dump_json(), repr(settings), str(settings)]
+    printed = [
+        answer.model_dump_json(),
+        streamed.model_dump_json(),
+        summary.model_dump_json(),
+        repr(settings),
+        str(settings),
+    ]
     assert_nowhere(env, caplog, capfd, *printed)
 
 
@@ -149,7 +157,9 @@ def test_chat_transcripts_and_output_never_hold_the_key(
     assert_nowhere(env, caplog, capfd, result.stdout, result.stderr, result.output)
 
 
-def test_chat_history_never_holds_the_key(env: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+def test_chat_history_never_holds_the_key(
+    env: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     """The interactive prompt (prompt_toolkit, history file under XDG_STATE_HOME)."""
     with create_pipe_input() as pipe:
         pipe.send_text(f"{QUESTIONS[0]}\r/save typed.md\r/exit\r")

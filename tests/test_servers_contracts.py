@@ -30,7 +30,6 @@ from qa.negotiate import FAMILIES
 from qa.service import answer_steps, summary_steps
 from qa.settings import Settings
 
-
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt"
 
 
@@ -132,6 +131,7 @@ def test_vllm_plain_json_mode_is_its_json_object_guide(seed: qa.Article) -> None
 
 def test_vllm_replies_and_streams_are_read(seed: qa.Article) -> None:
     """vLLM adds fields of its own (stop_reason, reasoning, token_ids...); a stream's usage comes last."""
+
     def handle(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         if not body.get("stream"):
@@ -140,11 +140,33 @@ def test_vllm_replies_and_streams_are_read(seed: qa.Article) -> None:
             return httpx2.Response(200, json=chat_reply(answer_content(seed), **extra))
         content = answer_content(seed)
         head = {"id": "chatcmpl-2", "object": "chat.completion.chunk", "created": 0, "model": "m"}
-        chunks = [{**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]}]
+        chunks = [
+            {
+                **head,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+                ],
+            }
+        ]
         chunks += [{**head, "choices": [{"index": 0, "delta": {"content": content[i : i + 9]}, "logprobs": None, "finish_reason": None}]}
                    for i in range(0, len(content), 9)]  # fmt: skip
-        chunks.append({**head, "choices": [{"index": 0, "delta": {"content": ""}, "logprobs": None, "finish_reason": "stop", "stop_reason": None}]})
-        chunks.append({**head, "choices": [], "usage": {"prompt_tokens": 700, "total_tokens": 740, "completion_tokens": 40}})
+        chunks.append(
+            {
+                **head,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"content": ""},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                        "stop_reason": None,
+                    }
+                ],
+            }
+        )
+        chunks.append(
+            {**head, "choices": [], "usage": {"prompt_tokens": 700, "total_tokens": 740, "completion_tokens": 40}}
+        )
         sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
         return httpx2.Response(200, content=sse.encode(), headers={"content-type": "text/event-stream"})
 
@@ -253,7 +275,9 @@ def test_server_grammars_take_any_strict_schema_the_tasks_may_send() -> None:
     }  # fmt: skip
     grammar = server_grammar(schema)  # parsed by llama.cpp here, or it raises
     assert "char{0,600}" in grammar and "(char (char" not in grammar
-    assert json.dumps(sentence).replace("\\", "\\\\").replace('"', '\\"') in grammar  # the JSON string, as a GBNF literal
+    assert (
+        json.dumps(sentence).replace("\\", "\\\\").replace('"', '\\"') in grammar
+    )  # the JSON string, as a GBNF literal
 
 
 def test_the_embedded_grammar_is_unchanged(seed: qa.Article) -> None:

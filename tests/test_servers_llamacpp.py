@@ -30,10 +30,10 @@ import httpx2
 import pytest
 
 import qa
-from qa.backends import Backend, open_backend
+from qa.backends import open_backend
 from qa.errors import OutputValidationError, TruncatedOutputError
 from qa.negotiate import forget, negotiate
-from qa.service import answer_steps, summary_steps
+from qa.service import answer_steps
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -209,7 +209,9 @@ def test_the_json_schema_rejection_alone_also_leads_to_the_grammar(
     forget()
 
 
-def test_negotiated_profiles_send_byte_identical_requests(server: LlamaServer, settings: Any, article: qa.Article) -> None:
+def test_negotiated_profiles_send_byte_identical_requests(
+    server: LlamaServer, settings: Any, article: qa.Article
+) -> None:
     bodies = []
     for profile in PROFILES:
         backend = open_backend(settings(profile))
@@ -222,7 +224,9 @@ def test_negotiated_profiles_send_byte_identical_requests(server: LlamaServer, s
     assert len(set(bodies)) == 1
 
 
-def test_a_forced_json_schema_is_a_typed_error_and_the_server_survives(server: LlamaServer, settings: Any, article: qa.Article) -> None:
+def test_a_forced_json_schema_is_a_typed_error_and_the_server_survives(
+    server: LlamaServer, settings: Any, article: qa.Article
+) -> None:
     with pytest.raises(qa.StructuredOutputUnsupportedError) as failure:
         qa.ask(article, "How much did the terminal cost?", settings=settings("server", structured_mode="json_schema"))
     assert "\n" not in str(failure.value) and "QA_STRUCTURED_MODE=json_schema" in str(failure.value)
@@ -262,7 +266,7 @@ def test_streaming_chat_with_a_follow_up(server: LlamaServer, settings: Any, art
     chat = qa.Conversation(article, settings=settings("server"))
     for question in ("When did the terminal open?", "Who paid for it?"):
         pieces: list[str] = []
-        result = outcome(lambda q=question: chat.ask(q, on_text=pieces.append))
+        result = outcome(lambda q=question, pieces=pieces: chat.ask(q, on_text=pieces.append))
         if not isinstance(result, Exception):
             check_answer(result, article, "server")
             assert pieces, "the answer was not streamed"
@@ -301,11 +305,21 @@ def test_cli_eval_on_a_small_suite(server: LlamaServer, tmp_path: Path) -> None:
     suite.mkdir(parents=True)
     (suite / "suite.toml").write_text('[suite]\nname = "ferry"\narticle = "ferry.txt"\n')
     cases = [
-        {"id": "q1", "question": "How much did the terminal cost?", "answerable": True, "answers": ["48 million euros"]},
+        {
+            "id": "q1",
+            "question": "How much did the terminal cost?",
+            "answerable": True,
+            "answers": ["48 million euros"],
+        },
         {"id": "q2", "question": "How many people live in Port Elin?", "answerable": False, "answers": []},
     ]
     (suite / "questions.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
-    fact = {"id": "f1", "fact": "Port Elin opened a new ferry terminal.", "aliases": ["new ferry terminal"], "importance": "core"}
+    fact = {
+        "id": "f1",
+        "fact": "Port Elin opened a new ferry terminal.",
+        "aliases": ["new ferry terminal"],
+        "importance": "core",
+    }
     (suite / "key_facts.jsonl").write_text(json.dumps(fact) + "\n")
     log = tmp_path / "run.jsonl"
     done = run_qa("--backend", "vllm", "--base-url", server.base_url, "eval", "--suite", str(suite / "suite.toml"),

@@ -28,7 +28,6 @@ from qa.negotiate import PROBE_VALUE, forget, mode_of, negotiate
 from qa.service import answer_steps
 from qa.settings import Settings
 
-
 LLAMA_CPP_PYTHON_REJECTION = (
     "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
     "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
@@ -74,7 +73,9 @@ class FakeServer:
             self.model_lists += 1
             if self.owned_by is None:
                 return httpx2.Response(404, json={"error": {"message": "Not Found"}})
-            return httpx2.Response(200, json={"object": "list", "data": [{"id": "m", "object": "model", "owned_by": self.owned_by}]})
+            return httpx2.Response(
+                200, json={"object": "list", "data": [{"id": "m", "object": "model", "owned_by": self.owned_by}]}
+            )
         body = json.loads(request.content)
         mode = mode_of(body)
         probe = "x-qa-probe" in request.headers
@@ -83,9 +84,13 @@ class FakeServer:
         if behaviour == "crash":
             pytest.fail(f"sent {mode} to a server that dies of it")
         if behaviour == "reject" or (not probe and mode in self.reject_real):
-            return httpx2.Response(self.rejection_status, json={"error": {"message": self.rejection, "type": "invalid_request_error"}})
+            return httpx2.Response(
+                self.rejection_status, json={"error": {"message": self.rejection, "type": "invalid_request_error"}}
+            )
         if probe:
-            content = json.dumps({"probe": PROBE_VALUE}) if behaviour == "enforce" else "Sure! Here you go: {\"name\": \"Mara\"}"
+            content = (
+                json.dumps({"probe": PROBE_VALUE}) if behaviour == "enforce" else 'Sure! Here you go: {"name": "Mara"}'
+            )
         else:
             content = self.reply
         message = {"role": "assistant", "content": content}
@@ -97,7 +102,12 @@ class FakeServer:
 
     def backend(self, kind: str, **settings: Any) -> Backend:
         transport = httpx2.MockTransport(self.handle)
-        values: dict[str, Any] = {"backend": kind, "base_url": "http://fake.invalid/v1", "max_retries": 0, "abstain_threshold": 0.0}
+        values: dict[str, Any] = {
+            "backend": kind,
+            "base_url": "http://fake.invalid/v1",
+            "max_retries": 0,
+            "abstain_threshold": 0.0,
+        }
         values.update(settings)
         return Backend(
             settings=Settings.load(env={}, **values), profile=PROFILES[kind], transport=transport,
@@ -130,7 +140,9 @@ def test_the_json_schema_rejection_names_the_family_when_the_models_list_does_no
     backend = server.backend("server")
     assert negotiate(backend).mode == backend.structured_mode == "grammar"
     assert server.probes == ["json_schema", "grammar"]  # json_object_schema skipped: it crashes this family
-    assert negotiate(backend).passed == (("json_schema", "rejected (HTTP 500: Input should be 'text' or 'json_object')"),)
+    assert negotiate(backend).passed == (
+        ("json_schema", "rejected (HTTP 500: Input should be 'text' or 'json_object')"),
+    )
 
 
 @pytest.mark.parametrize(("kind", "owner"), [("vllm", "vllm"), ("ollama", "library"), ("server", "vllm")])
@@ -191,7 +203,9 @@ def test_the_cli_reports_it_on_one_line_with_exit_4(
     code = cli.main(["ask", str(seed.source), "Who?"], prog_name="qa", standalone_mode=False)
     err = capsys.readouterr().err
     assert code == 4
-    assert err.count("\n") == 1 and err.startswith("qa: error: the OpenAI-compatible server at http://cli-fake.invalid/v1")
+    assert err.count("\n") == 1 and err.startswith(
+        "qa: error: the OpenAI-compatible server at http://cli-fake.invalid/v1"
+    )
     assert "QA_STRUCTURED_MODE" in err and "Traceback" not in err
 
 
@@ -252,11 +266,15 @@ def test_rejecting_the_last_mode_for_a_real_request_is_the_one_line_error(seed: 
     server = FakeServer(modes={"json_schema": "enforce", "json_object": "enforce"}, owned_by="vllm",
                         reject_real={"json_schema", "json_object"})  # fmt: skip
     backend = server.backend("vllm")
-    with pytest.raises(StructuredOutputUnsupportedError, match="vLLM server .* json_object rejected .* QA_STRUCTURED_MODE"):
+    with pytest.raises(
+        StructuredOutputUnsupportedError, match="vLLM server .* json_object rejected .* QA_STRUCTURED_MODE"
+    ):
         run(answer_steps(seed, "Who?", backend), backend)
 
 
-def test_replay_takes_the_mode_from_the_recordings_and_probes_are_never_recorded(seed: qa.Article, tmp_path: Path) -> None:
+def test_replay_takes_the_mode_from_the_recordings_and_probes_are_never_recorded(
+    seed: qa.Article, tmp_path: Path
+) -> None:
     server = llama_cpp_python(answer_json(seed))
     recorded = server.backend("server", record_mode="record", recordings=tmp_path)
     first = run(answer_steps(seed, "Who?", recorded), recorded)
@@ -264,8 +282,14 @@ def test_replay_takes_the_mode_from_the_recordings_and_probes_are_never_recorded
     assert [mode_of(json.loads(p.read_text())["request"]["body"]) for p in tmp_path.glob("*.json")] == ["grammar"]
     forget()
     replayed = Backend(
-        settings=Settings.load(env={}, backend="server", base_url="http://fake.invalid/v1", record_mode="replay",
-                               recordings=tmp_path, abstain_threshold=0.0),
+        settings=Settings.load(
+            env={},
+            backend="server",
+            base_url="http://fake.invalid/v1",
+            record_mode="replay",
+            recordings=tmp_path,
+            abstain_threshold=0.0,
+        ),
         profile=PROFILES["server"],
     )  # fmt: skip  (no transport at all: nothing but the recordings)
     again = run(answer_steps(seed, "Who?", replayed), replayed)
@@ -275,31 +299,43 @@ def test_replay_takes_the_mode_from_the_recordings_and_probes_are_never_recorded
 
 def test_replaying_without_recordings_is_the_usual_replay_miss(seed: qa.Article, tmp_path: Path) -> None:
     replayed = Backend(
-        settings=Settings.load(env={}, backend="server", base_url="http://fake.invalid/v1", record_mode="replay", recordings=tmp_path),
+        settings=Settings.load(
+            env={}, backend="server", base_url="http://fake.invalid/v1", record_mode="replay", recordings=tmp_path
+        ),
         profile=PROFILES["server"],
     )
     with pytest.raises(qa.ReplayMissError):
         run(answer_steps(seed, "Who?", replayed), replayed)
 
 
-def test_without_llama_cpp_here_a_llama_cpp_server_gets_plain_json(seed: qa.Article, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_llama_cpp_here_a_llama_cpp_server_gets_plain_json(
+    seed: qa.Article, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("qa.negotiate._grammars_available", lambda: False)
     server = llama_cpp_python(answer_json(seed))
     backend = server.backend("llamacpp")
     assert negotiate(backend).mode == "json_object"
-    assert server.probes == ["json_schema", "json_object"]  # llama-cpp-python refuses json_schema (llama.cpp's would take it)
+    assert server.probes == [
+        "json_schema",
+        "json_object",
+    ]  # llama-cpp-python refuses json_schema (llama.cpp's would take it)
     assert negotiate(backend).passed[0][0] == "grammar" and "skipped" in negotiate(backend).passed[0][1]
 
 
 def test_fixed_profiles_and_injected_transports_do_not_negotiate() -> None:
     embedded = Backend(settings=Settings.load(env={}, backend="embedded"), profile=PROFILES["embedded"])
-    openai = Backend(settings=Settings.load(env={}, backend="openai", api_key="sk-test-0000000000"), profile=PROFILES["openai"])
+    openai = Backend(
+        settings=Settings.load(env={}, backend="openai", api_key="sk-test-0000000000"), profile=PROFILES["openai"]
+    )
     fake = FakeServer(modes={}).backend("vllm")
     fake.negotiate = None  # the default: an injected (test) transport keeps the profile's mode
     for backend in (embedded, openai, fake):
         assert not backend.negotiates and backend.structured_mode == "json_schema"
     assert embedded.structured_fields("answer", {"type": "object"}) == {
-        "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "strict": True, "schema": {"type": "object"}}}
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "strict": True, "schema": {"type": "object"}},
+        }
     }
 
 

@@ -25,7 +25,9 @@ from tests.fakes import FakeChatServer
 TRADE = "China is Colombia's second-largest trading partner after the United States, which it recently displaced as Colombia's largest source of imports."
 TRADE_N = 3  # its number among the seed's evidence sentences (body sentences and subheadings, from 1)
 SEED_SENTENCES = 13
-KEEP = {"abstain_threshold": 0.0}  # every cited answer is kept: the tests below are about the pipeline, not the calibrator
+KEEP = {
+    "abstain_threshold": 0.0
+}  # every cited answer is kept: the tests below are about the pipeline, not the calibrator
 
 
 def answer(text: str, sentence: int) -> dict:
@@ -52,7 +54,10 @@ def test_answer_cites_the_numbered_sentence_verbatim(seed) -> None:
     assert (result.grounding.verified, result.grounding.repaired, result.grounding.abstained) == (1, 0, False)
     assert result.provenance.prompt == "answer" and result.provenance.backend == "openai"
     assert result.usage.attempts == 1
-    assert result.signals is not None and (result.signals.sentence, result.signals.candidate) == (TRADE_N, "The United States.")
+    assert result.signals is not None and (result.signals.sentence, result.signals.candidate) == (
+        TRADE_N,
+        "The United States.",
+    )
     assert result.signals.p_none is None  # the fake server returns no logprobs
     assert result.confidence is not None and 0.0 <= result.confidence <= 1.0
     sent = server.requests[0]
@@ -91,7 +96,9 @@ def test_a_sentence_number_not_shown_is_reasked_once_then_the_answer_abstains(se
     assert server.requests[1]["messages"][-2] == {"role": "assistant", "content": json.dumps(invented)}
     assert result.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
     assert result.grounding.abstained is True and result.grounding.verified == 0
-    assert result.signals is not None and result.signals.candidate == "Brazil."  # what the model said is kept for the record
+    assert (
+        result.signals is not None and result.signals.candidate == "Brazil."
+    )  # what the model said is kept for the record
     assert result.usage.attempts == 2
 
 
@@ -147,7 +154,10 @@ def logprob_entries(content: str, zero_shares: list[float]) -> list[dict]:
         if after_key and piece.isdigit():
             zero = next(shares)
             other = piece if piece != "0" else "7"  # the runner-up digit when the model wrote 0
-            top = [{"token": "0", "logprob": math.log(zero), "bytes": None}, {"token": other, "logprob": math.log(1 - zero), "bytes": None}]
+            top = [
+                {"token": "0", "logprob": math.log(zero), "bytes": None},
+                {"token": other, "logprob": math.log(1 - zero), "bytes": None},
+            ]
             after_key = False
         after_key = after_key or piece == '"sentence"'
         chosen = next((t["logprob"] for t in top if t["token"] == piece), 0.0)
@@ -165,7 +175,10 @@ class LogprobServer(FakeChatServer):
     def handle(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(super().handle(request).content)
         choice = body["choices"][0]
-        choice["logprobs"] = {"content": logprob_entries(choice["message"]["content"], self.zero_shares), "refusal": None}
+        choice["logprobs"] = {
+            "content": logprob_entries(choice["message"]["content"], self.zero_shares),
+            "refusal": None,
+        }
         return httpx2.Response(200, json=body)
 
 
@@ -198,7 +211,9 @@ def test_a_low_confidence_answer_is_withdrawn(seed) -> None:
     two = run(answer_steps(seed, question, strict_backend), strict_backend)
     assert one.answer.status == "answered" and one.grounding.abstained is False
     assert two.answer.model_dump() == {"answer": "", "status": "not_in_article", "citations": []}
-    assert two.grounding.abstained is True and two.grounding.verified == 1  # the evidence was real; confidence was not enough
+    assert (
+        two.grounding.abstained is True and two.grounding.verified == 1
+    )  # the evidence was real; confidence was not enough
     assert two.confidence == one.confidence and two.confidence is not None and two.confidence < 1.0
     assert two.signals == one.signals and two.signals is not None and two.signals.candidate == "The United States."
 
@@ -218,7 +233,9 @@ def test_constrained_backends_limit_citations_to_article_sentences(seed) -> None
     backend = server.backend(kind="llamacpp", base_url="http://localhost:8080/v1", structured_mode="json_object_schema")
     run(answer_steps(seed, "Who?", backend), backend)
     sent = server.requests[0]["response_format"]
-    assert sent["type"] == "json_object"  # llama-cpp-python's spelling (llamacpp itself now sends a grammar: test_servers_negotiation.py)
+    assert (
+        sent["type"] == "json_object"
+    )  # llama-cpp-python's spelling (llamacpp itself now sends a grammar: test_servers_negotiation.py)
     sentence = sent["schema"]["properties"]["sentence"]
     assert sentence["type"] == "integer" and sentence["enum"] == [0, *range(1, SEED_SENTENCES + 1)]
     assert list(sent["schema"]["properties"]) == ["sentence", "answer"]  # the evidence is written before the answer
@@ -262,12 +279,41 @@ def test_follow_ups_carry_history_and_drop_the_oldest_when_it_does_not_fit(seed)
 
 
 def long_article():
-    paragraphs = [f"In district {i}, officials reported {i * 3} new schools and a budget of {i} million dollars." for i in range(120)]
+    paragraphs = [
+        f"In district {i}, officials reported {i * 3} new schools and a budget of {i} million dollars."
+        for i in range(120)
+    ]
     return parse_article("Schools report\n\n" + "\n\n".join(paragraphs))
 
 
-PLACES = ["Arden", "Belmont", "Calder", "Dunmore", "Elgin", "Fairview", "Glenrock", "Hartwell", "Ivybridge", "Jasper", "Kelso"]
-WORKS = ["schools", "clinics", "bridges", "libraries", "parks", "wells", "markets", "roads", "ferries", "farms", "depots", "harbours", "stadiums"]
+PLACES = [
+    "Arden",
+    "Belmont",
+    "Calder",
+    "Dunmore",
+    "Elgin",
+    "Fairview",
+    "Glenrock",
+    "Hartwell",
+    "Ivybridge",
+    "Jasper",
+    "Kelso",
+]
+WORKS = [
+    "schools",
+    "clinics",
+    "bridges",
+    "libraries",
+    "parks",
+    "wells",
+    "markets",
+    "roads",
+    "ferries",
+    "farms",
+    "depots",
+    "harbours",
+    "stadiums",
+]
 
 
 def varied_long_article():
@@ -281,7 +327,9 @@ def draft(article, style: str = "standard") -> dict:
     sentences = evidence_sentences(article)
     numbers = _key_numbers(article, sentences, style)
     return {
-        "key_points": [{"sentence": n, "point": " ".join(compress(sentences[n - 1].text).split()[:12])} for n in numbers],
+        "key_points": [
+            {"sentence": n, "point": " ".join(compress(sentences[n - 1].text).split()[:12])} for n in numbers
+        ],
         "summary": " ".join(compress(sentences[numbers[0] - 1].text).split()[:20]),
         "headline": article.title[:90],
     }
@@ -435,7 +483,9 @@ def test_a_grammar_backend_gets_the_numbers_pinned_in_the_schema(seed) -> None:
         {"type": "integer", "const": 1},
         {"type": "integer", "const": 2},
     ]
-    assert all(item["properties"]["sentence"]["enum"] == list(range(SEED_SENTENCES + 1)) for item in answers["prefixItems"])
+    assert all(
+        item["properties"]["sentence"]["enum"] == list(range(SEED_SENTENCES + 1)) for item in answers["prefixItems"]
+    )
 
 
 def test_pinned_numbers_make_a_grammar_that_only_accepts_them_in_order(seed) -> None:

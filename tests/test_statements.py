@@ -27,7 +27,7 @@ def test_a_claim_made_of_other_words_is_a_problem():
 
 
 def test_json_debris_is_found():
-    assert debris('he wrote on X.}, {') is not None
+    assert debris("he wrote on X.}, {") is not None
     assert debris('"key_points": [') is not None
     assert debris("A clean sentence, with a comma.") is None
     assert any("debris" in p for p in statement_problems('Xi pledged credit."}, {"point": "', EVIDENCE, ARTICLE))

@@ -15,7 +15,11 @@ from qa.schemas import Answer
 from qa.structured import StructuredSpec, structured_call
 from tests.fakes import FakeChatServer, Reply
 
-VALID = {"answer": "Gustavo Petro.", "status": "answered", "citations": [{"quote": "Petro", "start": None, "end": None}]}
+VALID = {
+    "answer": "Gustavo Petro.",
+    "status": "answered",
+    "citations": [{"quote": "Petro", "start": None, "end": None}],
+}
 MESSAGES = [{"role": "system", "content": "rules"}, {"role": "user", "content": "question"}]
 
 
@@ -25,7 +29,10 @@ def spec(check=None) -> StructuredSpec[Answer]:
 
 
 def test_invalid_json_then_valid_reasks_once_and_sums_usage() -> None:
-    server = FakeChatServer().enqueue(Reply("{not json", prompt_tokens=100, completion_tokens=7), Reply(json.dumps(VALID), prompt_tokens=130, completion_tokens=11))
+    server = FakeChatServer().enqueue(
+        Reply("{not json", prompt_tokens=100, completion_tokens=7),
+        Reply(json.dumps(VALID), prompt_tokens=130, completion_tokens=11),
+    )
     backend = server.backend()
     caller_messages = copy.deepcopy(MESSAGES)
     answer, usage = run(structured_call(spec(), backend), backend)
@@ -37,7 +44,7 @@ def test_invalid_json_then_valid_reasks_once_and_sums_usage() -> None:
     assert second[:2] == MESSAGES
     assert second[2] == {"role": "assistant", "content": "{not json"}
     assert "could not be used" in second[3]["content"] and "JSON" in second[3]["content"]
-    assert MESSAGES == caller_messages
+    assert caller_messages == MESSAGES
     assert len(server.requests[0]["messages"]) == 2
 
 
@@ -64,7 +71,9 @@ def test_schema_mismatch_every_time_raises_with_usage_of_all_attempts() -> None:
 
 
 def test_truncation_asks_for_shorter_output_once_then_raises() -> None:
-    server = FakeChatServer().enqueue(Reply('{"answer": "aaa', finish_reason="length"), Reply('{"answer": "bb', finish_reason="length"))
+    server = FakeChatServer().enqueue(
+        Reply('{"answer": "aaa', finish_reason="length"), Reply('{"answer": "bb', finish_reason="length")
+    )
     backend = server.backend(max_attempts=3)
     with pytest.raises(TruncatedOutputError) as info:
         run(structured_call(spec(), backend), backend)
@@ -109,7 +118,7 @@ def test_meaning_check_drives_a_reask_and_is_accepted_on_the_last_attempt() -> N
         seen.append(answer)
         return ["quote not found in the article: 'Petro'"]
 
-    answer, usage = run(structured_call(spec(check), backend), backend)
+    _, usage = run(structured_call(spec(check), backend), backend)
     assert usage.attempts == 2 and len(seen) == 2
     assert "quote not found" in server.requests[1]["messages"][-1]["content"]
 

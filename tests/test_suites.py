@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.abstention import AnswerSignals
 from qa.errors import DatasetError
 from qa.evals import load_suite
 from qa.evals.dataset import QuestionCase
@@ -13,7 +14,6 @@ from qa.evals.runner import plan_cases
 from qa.evals.scorers import candidate_score, score_answer
 from qa.reference import is_abstention
 from qa.schemas import Answer, AnswerResult, Grounding, Provenance, Usage
-from qa.abstention import AnswerSignals
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +26,14 @@ def _result(text: str, status: str = "answered", candidate: str | None = None, s
     return AnswerResult(
         question="q",
         answer=Answer(answer=text, status=status, citations=[]),  # type: ignore[arg-type]
-        grounding=Grounding(verified=0, repaired=0, dropped=[], abstained=status != "answered", unsupported_answer=False, unsupported_key_points=[]),
+        grounding=Grounding(
+            verified=0,
+            repaired=0,
+            dropped=[],
+            abstained=status != "answered",
+            unsupported_answer=False,
+            unsupported_key_points=[],
+        ),
         usage=Usage.zero(),
         provenance=Provenance(prompt="answer", prompt_version="2", backend="embedded", model="m"),
         signals=signals,
@@ -64,7 +71,9 @@ def test_a_multi_article_suite_plans_one_summary_per_article_and_groups_question
         '{"id": "c", "question": "Who?", "answerable": false, "answers": [], "article": "one"}\n'
     )
     facts = '{"id": "f", "fact": "It says 7.", "aliases": ["says 7"], "importance": "core", "article": "two"}\n'
-    suite = load_suite(_suite(tmp_path, '[suite]\nname = "t"\narticles = "articles"\nreference = "bare"\n', questions, facts))
+    suite = load_suite(
+        _suite(tmp_path, '[suite]\nname = "t"\narticles = "articles"\nreference = "bare"\n', questions, facts)
+    )
     plan = [p.case_id for p in plan_cases(suite, 1)]
     assert plan == ["a#1", "c#1", "b#1", "bare-a#1", "bare-c#1", "bare-b#1", "summary-two#1"]
     assert suite.read_article("two").startswith("Two")

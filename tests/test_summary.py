@@ -19,11 +19,14 @@ def _draft(seed, points: dict[int, str] | None = None, summary: str = "", headli
     points = points or {}
     short = {n: " ".join(compress(sentences[n - 1].text).split()[:12]) for n in numbers}
     key_points = [{"sentence": n, "point": points.get(n, short[n])} for n in numbers]
-    return json.dumps({
-        "key_points": key_points,
-        "summary": summary or "China and Colombia have signed a joint cooperation plan on the Belt and Road Initiative.",
-        "headline": headline or "China and Colombia sign Belt and Road plan",
-    })
+    return json.dumps(
+        {
+            "key_points": key_points,
+            "summary": summary
+            or "China and Colombia have signed a joint cooperation plan on the Belt and Road Initiative.",
+            "headline": headline or "China and Colombia sign Belt and Road plan",
+        }
+    )
 
 
 def test_key_sentences_skip_fragments_and_avoid_near_duplicates(seed):
@@ -151,6 +154,8 @@ def test_a_summary_does_not_say_its_summary_again_as_a_key_point():
 def test_a_figure_with_no_words_around_it_is_not_listed():
     from qa.article import parse_article
 
-    sentences = evidence_sentences(parse_article("Title\n\nThe vote passed, 2013. Officials met in Paris in May 2014 to sign it."))
+    sentences = evidence_sentences(
+        parse_article("Title\n\nThe vote passed, 2013. Officials met in Paris in May 2014 to sign it.")
+    )
     values = [f.value for f in find_figures(sentences, range(1, len(sentences) + 1))]
     assert "May 2014" in values and "2013" not in values

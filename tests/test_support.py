@@ -4,7 +4,7 @@ import pytest
 
 from qa.support import answer_supported, content_terms
 
-QUOTE = "Xi also pledged $9.2 billion in credit towards \"development\"."
+QUOTE = 'Xi also pledged $9.2 billion in credit towards "development".'
 
 
 @pytest.mark.parametrize(

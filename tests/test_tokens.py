@@ -11,7 +11,6 @@ from qa.backends import open_backend
 from qa.batch import batch_steps
 from qa.service import answer_steps, summary_steps
 from qa.tokens import paragraph_counter, tiktoken_counter
-
 from tests.conftest import EMBEDDED_TEST_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def prompt_texts() -> list[str]:
     """Real prompts (answer, batched answers and summary: system and numbered article) and the seed article itself."""
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
-    backend = open_backend(qa.Settings.load(env={}, backend="openai", api_key="sk-test-not-real-0000000000", record_mode="off"))
+    backend = open_backend(
+        qa.Settings.load(env={}, backend="openai", api_key="sk-test-not-real-0000000000", record_mode="off")
+    )
     texts = [article.text, (ROOT / "seeds" / "000_db386d23d8a38732.txt").read_text()]
     for steps in (
         answer_steps(article, "Who signed the plan?", backend),

@@ -18,12 +18,11 @@ import statistics
 import tempfile
 import time
 
-from inspect_ai import Task, eval  # noqa: A004 - inspect's own name
+from inspect_ai import Task, eval
 from inspect_ai.dataset import Sample
 from inspect_ai.model import ModelOutput, ModelUsage
 from inspect_ai.scorer import match
 from inspect_ai.solver import generate
-
 
 MOCK_REPLY = "Default output from mockllm/model"
 
@@ -72,7 +71,16 @@ def main() -> None:
         one_run()  # warm-up
         times = [one_run() for _ in range(args.runs)]
     per_run = statistics.median(times)
-    print(json.dumps({"cases": args.cases, "runs": args.runs, "seconds_per_run": per_run, "cases_per_second": args.cases / per_run}))
+    print(
+        json.dumps(
+            {
+                "cases": args.cases,
+                "runs": args.runs,
+                "seconds_per_run": per_run,
+                "cases_per_second": args.cases / per_run,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ def main() -> None:
                 temperature=request["temperature"], top_p=request["top_p"],
                 repeat_penalty=request["repeat_penalty"], seed=seed,
             )  # fmt: skip
-        except Exception as exc:  # instructor raises its retry, incomplete-output or parse errors
+        except Exception as exc:  # noqa: BLE001 - instructor raises its retry, incomplete-output or parse errors
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
             attempts = getattr(exc, "failed_attempts", None) or []
             if attempts:  # why the last attempt failed, in brief

@@ -152,6 +152,7 @@ def batch_discount(backend: Backend, completion: Completion) -> float:
     """Dollars the Batch API's price saves on `completion` against the online price (0.0 if unknown)."""
     from qa.tokens import estimate_cost
 
-    cost = estimate_cost(backend.model, completion.prompt_tokens, completion.completion_tokens, local=backend.profile.local)
+    cost = estimate_cost(
+        backend.model, completion.prompt_tokens, completion.completion_tokens, local=backend.profile.local
+    )
     return 0.0 if cost is None else cost * (1 - BATCH_PRICE_FACTOR)
-

@@ -69,9 +69,23 @@ class RunEstimate:
                 f"{self.requests} requests (first call per item; nothing was sent)")  # fmt: skip
         rows = [("model", "counted with", "prompt tokens", "completion tokens (max)", "input cost", "cost if max")]
         for m in self.models:
-            rows.append((m.model, m.counter, f"{m.prompt_tokens:,}", f"{m.max_completion_tokens:,}", _money(m.input_cost), _money(m.max_cost)))
+            rows.append(
+                (
+                    m.model,
+                    m.counter,
+                    f"{m.prompt_tokens:,}",
+                    f"{m.max_completion_tokens:,}",
+                    _money(m.input_cost),
+                    _money(m.max_cost),
+                )
+            )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
+        lines = [
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+            for row in rows
+        ]
         note = "" if self.price_factor == 1.0 else f"\nprices x {self.price_factor:g} (OpenAI Batch API)"
         return head + "\n" + "\n".join(line.rstrip() for line in lines) + note
 
@@ -124,7 +138,10 @@ def estimate_run(
         count = backend.count_tokens if mine else tiktoken_counter(model)
         prompt = sum(message_tokens(body["messages"], count) for body in bodies)
         local = mine and backend.profile.local
-        cost_in, cost_max = estimate_cost(model, prompt, 0, local=local), estimate_cost(model, prompt, max_out, local=local)
+        cost_in, cost_max = (
+            estimate_cost(model, prompt, 0, local=local),
+            estimate_cost(model, prompt, max_out, local=local),
+        )
         rows.append(ModelEstimate(
             model=model, counter="backend" if mine else "tiktoken", prompt_tokens=prompt, max_completion_tokens=max_out,
             input_cost=None if cost_in is None else cost_in * factor, max_cost=None if cost_max is None else cost_max * factor,

@@ -105,7 +105,9 @@ class OpenAIBatchEngine:
     def check(self, backend: Backend) -> None:
         """Refuse backends without a Batch API before anything is read or written."""
         if backend.profile.local:
-            raise ConfigError("the openai-batch engine needs a server with the Batch API (--backend openai), not the embedded model")
+            raise ConfigError(
+                "the openai-batch engine needs a server with the Batch API (--backend openai), not the embedded model"
+            )
         if backend.settings.record_mode != "off":
             raise ConfigError("the openai-batch engine talks to the Batch API itself: use --record-mode off")
 
@@ -182,7 +184,9 @@ class OpenAIBatchEngine:
         job.status(f"uploading a batch of {len(keys)} requests ({len(data):,} bytes)")
         uploaded = _call("upload the batch input file", lambda: backend.client.files.create(
             file=("qa-run-batch.jsonl", data, "application/jsonl"), purpose="batch"))  # fmt: skip
-        held = BatchState(input_file_id=uploaded.id, batch_id=None, keys=list(keys), requests_sha256=hashlib.sha256(data).hexdigest())
+        held = BatchState(
+            input_file_id=uploaded.id, batch_id=None, keys=list(keys), requests_sha256=hashlib.sha256(data).hexdigest()
+        )
         job.log.state.batches.append(held)
         job.log.save_state()
         self._create(held, job, backend)
@@ -217,7 +221,9 @@ class OpenAIBatchEngine:
                     yield held, batch
                 else:
                     counts = batch.request_counts
-                    done = f", {counts.completed + counts.failed}/{counts.total} done" if counts and counts.total else ""
+                    done = (
+                        f", {counts.completed + counts.failed}/{counts.total} done" if counts and counts.total else ""
+                    )
                     job.status(f"batch {batch.id}: {batch.status}{done}; next check in {interval:.0f} s")
             if waiting:
                 if not first:
@@ -225,7 +231,9 @@ class OpenAIBatchEngine:
                 first = False
                 self.sleep(interval)
 
-    def _collect(self, held: BatchState, batch: Any, opened: dict[str, _Open], job: Job, backend: Backend, online: _OnlineBudget) -> None:
+    def _collect(
+        self, held: BatchState, batch: Any, opened: dict[str, _Open], job: Job, backend: Backend, online: _OnlineBudget
+    ) -> None:
         """Finish the items of an ended batch: replies into their steps, errors recorded."""
         from qa.driver import stamp_provenance
 
@@ -256,10 +264,14 @@ class OpenAIBatchEngine:
                 later.append((entry, request))
         job.write(records)
         if discount:
-            job.notes.append(f"batch {batch.id}: the Batch API bills its calls at half price: about ${discount:,.4f} less than the costs shown")
+            job.notes.append(
+                f"batch {batch.id}: the Batch API bills its calls at half price: about ${discount:,.4f} less than the costs shown"
+            )
         self._online(later, job, backend, online)
 
-    def _online(self, later: list[tuple[_Open, ChatRequest | BaseException]], job: Job, backend: Backend, online: _OnlineBudget) -> None:
+    def _online(
+        self, later: list[tuple[_Open, ChatRequest | BaseException]], job: Job, backend: Backend, online: _OnlineBudget
+    ) -> None:
         """Items whose steps want more calls: run them online (within the budget) and record them."""
         from qa.driver import run
 
@@ -326,4 +338,6 @@ def _download(backend: Backend, file_id: str | None) -> dict[str, dict[str, Any]
     """The lines of a batch output or error file by custom_id (none without a file)."""
     if not file_id:
         return {}
-    return parse_batch_file(_call(f"download the batch file {file_id}", lambda: backend.client.files.content(file_id).read()))
+    return parse_batch_file(
+        _call(f"download the batch file {file_id}", lambda: backend.client.files.content(file_id).read())
+    )

@@ -91,7 +91,9 @@ def _read_state(path: Path) -> RunState:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the run's state file ({exc}); move it away to start a new output") from exc
+        raise InputError(
+            f"{path}: cannot read the run's state file ({exc}); move it away to start a new output"
+        ) from exc
     version = data.get("format_version") if isinstance(data, dict) else None
     if not isinstance(version, int) or version > STATE_VERSION:
         raise InputError(f"{path}: state format {version!r} is not one this qa reads (1 to {STATE_VERSION})")
@@ -102,7 +104,11 @@ def _read_state(path: Path) -> RunState:
 
 
 def _conflicts(old: RunState, new: RunState) -> list[str]:
-    return [f"{name} {getattr(old, name)!r} (now {getattr(new, name)!r})" for name in _MUST_MATCH if getattr(old, name) != getattr(new, name)]
+    return [
+        f"{name} {getattr(old, name)!r} (now {getattr(new, name)!r})"
+        for name in _MUST_MATCH
+        if getattr(old, name) != getattr(new, name)
+    ]
 
 
 @dataclass
@@ -163,7 +169,9 @@ class ResultLog:
             problems = _conflicts(old, state)
             if problems and (exists or old.batches):
                 raise InputError(
-                    f"{self.path}: cannot resume: it was written with " + "; ".join(problems) + ". Use another --output."
+                    f"{self.path}: cannot resume: it was written with "
+                    + "; ".join(problems)
+                    + ". Use another --output."
                 )
             if not problems:
                 state = state.model_copy(update={"batches": old.batches})
@@ -188,7 +196,9 @@ class ResultLog:
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            raise InputError(f"{self.path}: another qa run is writing this output; wait for it, or choose another --output") from exc
+            raise InputError(
+                f"{self.path}: another qa run is writing this output; wait for it, or choose another --output"
+            ) from exc
 
     def _terminate_last_line(self) -> None:
         """Never append to a line cut off mid-write: end it first (it stays, counted as damaged)."""

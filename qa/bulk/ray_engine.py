@@ -64,7 +64,9 @@ def _import_ray() -> Any:
         import ray
         import ray.data
     except ImportError as exc:
-        raise BackendUnavailableError(f"the ray engine needs Ray ({exc}); install it with: pip install 'qa[ray]'") from exc
+        raise BackendUnavailableError(
+            f"the ray engine needs Ray ({exc}); install it with: pip install 'qa[ray]'"
+        ) from exc
     return ray
 
 
@@ -189,7 +191,9 @@ class RayEngine:
             with _quiet():
                 ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
         except Exception as exc:  # ConnectionError, RuntimeError, ValueError: Ray's own, for one cause
-            hint = " (a cluster with token authentication also needs RAY_AUTH_MODE=token and its token)" if address else ""
+            hint = (
+                " (a cluster with token authentication also needs RAY_AUTH_MODE=token and its token)" if address else ""
+            )
             where = f"join the Ray cluster at {address}" if address else "start a local Ray cluster"
             raise BackendUnavailableError(f"cannot {where}: {exc}{hint}") from exc
         return True

@@ -34,12 +34,18 @@ ARTICLE_HELP = "ARTICLE is a path, '-' for standard input, or an id or title pre
 
 @click.group(cls=QAGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=ARTICLE_HELP)
 @click.version_option(__version__, "--version", prog_name="qa", message="%(prog)s %(version)s")
-@click.option("--backend", metavar="NAME", help="auto, embedded, openai, server, llamacpp, vllm or ollama (env QA_BACKEND).")
+@click.option(
+    "--backend", metavar="NAME", help="auto, embedded, openai, server, llamacpp, vllm or ollama (env QA_BACKEND)."
+)
 @click.option("--model", metavar="NAME", help="Model name (env QA_MODEL; default: the backend's own).")
 @click.option("--base-url", metavar="URL", help="An OpenAI-compatible server (env OPENAI_BASE_URL).")
 @click.option("--record-mode", metavar="MODE", help="off, record, replay or auto (env QA_RECORD_MODE).")
-@click.option("--recordings", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of recorded responses (env QA_RECORDINGS).")
+@click.option(
+    "--recordings",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of recorded responses (env QA_RECORDINGS).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log backend and model to stderr; show tracebacks.")
 @click.pass_context
 def cli(
@@ -58,7 +64,11 @@ def cli(
     state = ctx.ensure_object(CliState)
     state.verbose = verbose
     state.overrides = {
-        "backend": backend, "model": model, "base_url": base_url, "record_mode": record_mode, "recordings": recordings,
+        "backend": backend,
+        "model": model,
+        "base_url": base_url,
+        "record_mode": record_mode,
+        "recordings": recordings,
     }
     if verbose:
         verbose_logging(ctx)
@@ -211,7 +221,9 @@ def count_prompt_tokens(doc: Article, model: str) -> PromptTokens:
     encoding = _encoding(model).name  # the encoding tiktoken_counter settled on (cached)
     block = numbered_block(doc)
     answer = load_prompt("answer").render(article_block=block, question="", hint="", schema="")
-    summary = load_prompt("summarize").render(article_block=block, key_sentences="", style="standard", lang="", schema="")
+    summary = load_prompt("summarize").render(
+        article_block=block, key_sentences="", style="standard", lang="", schema=""
+    )
     n_answer, n_summary = message_tokens(answer.messages, count), message_tokens(summary.messages, count)
     return PromptTokens(
         model=model,
@@ -226,8 +238,13 @@ def count_prompt_tokens(doc: Article, model: str) -> PromptTokens:
 
 @cli.command(epilog=ARTICLE_HELP)
 @click.argument("article", required=False)
-@click.option("--model", "models", multiple=True, metavar="M",
-              help="Count for model M (repeatable). Default: qa's --model, else every model with a known price.")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="M",
+    help="Count for model M (repeatable). Default: qa's --model, else every model with a known price.",
+)
 @click.pass_obj
 def tokens(state: CliState, article: str | None, models: tuple[str, ...]) -> None:
     """Count an article's prompt tokens and their cost per model."""
@@ -248,7 +265,10 @@ def recordings() -> None:
 
 
 _DIR_OPTION = click.option(
-    "--dir", "folder", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+    "--dir",
+    "folder",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
     help="Recordings folder (default: qa's --recordings, QA_RECORDINGS, or .qa/recordings/default).",
 )
 

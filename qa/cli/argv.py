@@ -59,7 +59,11 @@ def _shown(arg: str) -> str:
 
 
 def qa_command(
-    argv: Sequence[str], *, record_mode: str | None = None, group_options: Sequence[str] = (), append: Sequence[str] = ()
+    argv: Sequence[str],
+    *,
+    record_mode: str | None = None,
+    group_options: Sequence[str] = (),
+    append: Sequence[str] = (),
 ) -> str:
     """`qa ARGV` as one shell-quoted line.
 

@@ -87,7 +87,9 @@ class SlashCompleter(Completer):
 class ChatSession:
     """The state of one chat: article, conversation, transcript, and the slash commands."""
 
-    def __init__(self, article: Article, settings: Settings, printer: Printer, *, runner: ModelRunner | None = None) -> None:
+    def __init__(
+        self, article: Article, settings: Settings, printer: Printer, *, runner: ModelRunner | None = None
+    ) -> None:
         self.settings = settings
         self.printer = printer
         self.runner = runner or ModelRunner()
@@ -158,7 +160,9 @@ class ChatSession:
                         self.printer.stream_text(text)
 
                 result = self.runner.run(
-                    lambda on_text: conversation.ask(question, on_text=on_text), show, discard=self._forget(conversation)
+                    lambda on_text: conversation.ask(question, on_text=on_text),
+                    show,
+                    discard=self._forget(conversation),
                 )
         except Interrupted:
             self._end_line(stream)
@@ -192,7 +196,9 @@ class ChatSession:
 
     def _add(self, *, answer: AnswerResult | None = None, summary: SummaryResult | None = None) -> None:
         self.entries.append(
-            TranscriptEntry(article_id=self.article.id, article_title=self.article.title, answer=answer, summary=summary)
+            TranscriptEntry(
+                article_id=self.article.id, article_title=self.article.title, answer=answer, summary=summary
+            )
         )
 
     # -- slash commands --------------------------------------------------------

@@ -20,7 +20,6 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import click
@@ -113,30 +112,63 @@ def _harness_message(run: EvalRun, hint: str, mismatch: str | None) -> str:
     if any(r.error is not None and r.error.type == "ReplayMissError" for r in errors):
         if mismatch:
             lines.append(f"The replay missed because {mismatch}.")
-        lines.append(f"A replay miss means a request has no recording (a prompt, the model or the code changed): re-record with `{hint}`.")
+        lines.append(
+            f"A replay miss means a request has no recording (a prompt, the model or the code changed): re-record with `{hint}`."
+        )
     lines.append(f"First: {first.case_id}: {first.error.type}: {first.error.message}")
     return "\n".join(lines)
 
 
 @click.command("eval")
-@click.option("--suite", "suite_name", default="seed", show_default=True, metavar="NAME|PATH",
-              help="A suite name (evals/NAME/suite.toml) or a suite.toml path.")
+@click.option(
+    "--suite",
+    "suite_name",
+    default="seed",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="A suite name (evals/NAME/suite.toml) or a suite.toml path.",
+)
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True, help="Run every case N times.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True, help="Cases run at once.")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Run log (JSONL); an existing log is resumed (cases that ended in a harness error run again). "
-                   "Default: evals/runs/<suite>-<UTC time>.jsonl.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.md",
-              help="Write a Markdown report with per-case evidence.")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH.xml",
-              help="Write JUnit XML: one testcase per case.")
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Run log (JSONL); an existing log is resumed (cases that ended in a harness error run again). "
+    "Default: evals/runs/<suite>-<UTC time>.jsonl.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH.md",
+    help="Write a Markdown report with per-case evidence.",
+)
+@click.option(
+    "--junit",
+    "junit_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH.xml",
+    help="Write JUnit XML: one testcase per case.",
+)
 @click.option("--check", is_flag=True, help="Gate: exit 7 below a threshold or on a regression against the baseline.")
-@click.option("--baseline", "baseline_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Baseline file (default: evals/baselines/<suite>.json).")
+@click.option(
+    "--baseline",
+    "baseline_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Baseline file (default: evals/baselines/<suite>.json).",
+)
 @click.option("--update-baseline", is_flag=True, help="Write this run's metrics and verdicts as the baseline.")
-@click.option("--compare", nargs=2, type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="RUN_A RUN_B",
-              help="Compare two run logs instead of running (with --check: exit 7 on a regression).")
-@click.option("--judge", is_flag=True, help="Ask a model judge about summary sentences the deterministic check cannot decide.")
+@click.option(
+    "--compare",
+    nargs=2,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="RUN_A RUN_B",
+    help="Compare two run logs instead of running (with --check: exit 7 on a regression).",
+)
+@click.option(
+    "--judge", is_flag=True, help="Ask a model judge about summary sentences the deterministic check cannot decide."
+)
 @click.pass_obj
 def eval_cmd(
     state: CliState,
@@ -165,10 +197,10 @@ def eval_cmd(
     an unexpected exception); 7 with --check, a metric below its threshold in suite.toml
     or a case correct in the baseline that is not now; 130 interrupted.
     """
+    from qa.cli.argv import group_arguments, qa_command
     from qa.evals import gate as gating
     from qa.evals import load_suite, report
     from qa.evals.log import read_log
-    from qa.cli.argv import group_arguments, qa_command
     from qa.evals.runner import match_recordings, plan_cases, run_suite
     from qa.settings import Settings
 
@@ -189,7 +221,13 @@ def eval_cmd(
     log_path = log_path or root / "evals" / "runs" / f"{suite.name}-{stamp}.jsonl"
     named_baseline = baseline_path is not None
     baseline_path = baseline_path or root / "evals" / "baselines" / f"{suite.name}.json"
-    again = ["eval", "--suite", suite_name, *(["--repeats", str(repeats)] if repeats > 1 else []), *(["--judge"] if judge else [])]
+    again = [
+        "eval",
+        "--suite",
+        suite_name,
+        *(["--repeats", str(repeats)] if repeats > 1 else []),
+        *(["--judge"] if judge else []),
+    ]
     hint = qa_command([*group_arguments(state.argv), *again], record_mode="record", group_options=choice.options)
     # Everything that can fail without a model call fails before the first one.
     if settings.record_mode == "replay":

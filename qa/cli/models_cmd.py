@@ -111,4 +111,3 @@ def models_pull(name: str) -> None:
     printer = Printer()
     printer.note(f"qa: {name} is installed and verified; use it with QA_LOCAL_MODEL={name}")
     printer.line(str(path))
-

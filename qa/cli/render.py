@@ -253,9 +253,7 @@ def summary_markdown(result: SummaryResult, title: str | None = None) -> str:
         parts.append("\n".join(f"- **{one_line(e.name)}** ({e.type}): {one_line(e.role)}" for e in s.entities))
     if s.figures:
         parts.append("**Figures**")
-        parts.append(
-            "\n".join(f"- **{one_line(f.value)}** ({f.kind}): {one_line(f.meaning)}" for f in s.figures)
-        )
+        parts.append("\n".join(f"- **{one_line(f.value)}** ({f.kind}): {one_line(f.meaning)}" for f in s.figures))
     g = result.grounding
     statements = ""
     if result.mode == "extract":
@@ -343,4 +341,3 @@ def recordings_markdown(folder: str, infos: Sequence[RecordingInfo], has_usage_l
     else:
         summary += "; no usage log yet, so 'used' is unknown (run the tests in replay or auto mode)"
     return "\n".join(rows) + "\n\n" + summary + ".\n"
-

@@ -76,7 +76,9 @@ class _Progress:
 
     def status(self, message: str) -> None:
         if self._bar is not None:
-            self._bar.console.log(message) if "next check" not in message else self._bar.update(self._task, description=message)
+            self._bar.console.log(message) if "next check" not in message else self._bar.update(
+                self._task, description=message
+            )
         else:
             click.echo(f"qa: {message}", err=True)
 
@@ -124,27 +126,76 @@ def _interrupted(output: Path, written: int) -> None:
 
 @click.command("run")
 @click.argument("corpus")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Results as JSONL, one line per item. An existing output of qa run is resumed, never overwritten.")
-@click.option("--ask", "asked", multiple=True, metavar="QUESTION", help="Ask every article QUESTION (repeatable). Default: summarize.")
-@click.option("--questions-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Questions to ask, one a line (# starts a comment).")
-@click.option("--style", type=click.Choice(["brief", "standard", "bullets"]), default="standard", show_default=True,
-              help="Summary style.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Results as JSONL, one line per item. An existing output of qa run is resumed, never overwritten.",
+)
+@click.option(
+    "--ask",
+    "asked",
+    multiple=True,
+    metavar="QUESTION",
+    help="Ask every article QUESTION (repeatable). Default: summarize.",
+)
+@click.option(
+    "--questions-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Questions to ask, one a line (# starts a comment).",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["brief", "standard", "bullets"]),
+    default="standard",
+    show_default=True,
+    help="Summary style.",
+)
 @click.option("--lang", metavar="LANG", help="Write summaries in LANG (quotes stay verbatim).")
-@click.option("--engine", type=click.Choice(ENGINE_NAMES), default="local", show_default=True,
-              help="local: threads in this process; ray: a Ray cluster (RAY_ADDRESS, else local); openai-batch: the Batch API.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Calls in flight (local), per worker (ray), or online re-asks (openai-batch).")
-@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="ray: actors, each with its own backend.")
-@click.option("--cpus-per-worker", type=click.FloatRange(min=0, min_open=True),
-              help="ray: CPUs per actor (default 1 for the embedded model, else 0.25).")
-@click.option("--poll-interval", type=click.FloatRange(min=0), default=30.0, show_default=True,
-              help="openai-batch: seconds before the first status check (later ones wait longer).")
-@click.option("--online-limit", type=click.IntRange(min=0), default=100, show_default=True,
-              help="openai-batch: items whose reply may be re-asked online; the rest are reported.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINE_NAMES),
+    default="local",
+    show_default=True,
+    help="local: threads in this process; ray: a Ray cluster (RAY_ADDRESS, else local); openai-batch: the Batch API.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Calls in flight (local), per worker (ray), or online re-asks (openai-batch).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="ray: actors, each with its own backend.",
+)
+@click.option(
+    "--cpus-per-worker",
+    type=click.FloatRange(min=0, min_open=True),
+    help="ray: CPUs per actor (default 1 for the embedded model, else 0.25).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="openai-batch: seconds before the first status check (later ones wait longer).",
+)
+@click.option(
+    "--online-limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="openai-batch: items whose reply may be re-asked online; the rest are reported.",
+)
 @click.option("--retry-errors", is_flag=True, help="Do again the items whose record in the output is an error.")
-@click.option("--dry-run", is_flag=True, help="Count tokens and estimate the cost per model; call nothing, write nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Count tokens and estimate the cost per model; call nothing, write nothing."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the totals (or the estimate) as JSON.")
 @click.pass_obj
 def run_cmd(
@@ -217,7 +268,9 @@ def run_cmd(
         return EXIT_INTERRUPTED
     click.echo(_report_json(report) if as_json else f"qa run: {report.line()}")
     if report.damaged:
-        click.echo(f"qa: {report.damaged} damaged line(s) in {output} were skipped; their items were done again", err=True)
+        click.echo(
+            f"qa: {report.damaged} damaged line(s) in {output} were skipped; their items were done again", err=True
+        )
     return EXIT_ITEM_ERRORS if report.error_count or report.missing else 0
 
 

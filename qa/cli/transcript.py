@@ -1,7 +1,7 @@
 """Chat transcripts: what `/save` writes, as Markdown or as JSON, never over an existing file.
 
-    save_transcript(entries, Path("chat.md"))    # Markdown; "chat-1.md" if chat.md exists
-    save_transcript(entries, Path("chat.json"))  # a `Transcript`, readable with model_validate_json
+save_transcript(entries, Path("chat.md"))    # Markdown; "chat-1.md" if chat.md exists
+save_transcript(entries, Path("chat.json"))  # a `Transcript`, readable with model_validate_json
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from qa._lazy import lazy_getattr
 from qa.evals.dataset import KeyFact, QuestionCase, Suite, load_key_facts, load_questions, load_suite
+from qa.evals.metrics import AbstentionMetrics, CaseOutcome, abstention_metrics, case_outcome, mean_with_ci
 from qa.evals.normalize import (
     Quantity,
     extract_quantities,
@@ -22,7 +23,6 @@ from qa.evals.normalize import (
     normalize_text,
     quantity_supported,
 )
-from qa.evals.metrics import AbstentionMetrics, CaseOutcome, abstention_metrics, case_outcome, mean_with_ci
 from qa.evals.scorers import (
     Score,
     alias_hit,
@@ -69,11 +69,20 @@ _LAZY: dict[str, str] = {
 }
 
 
-__getattr__ = lazy_getattr('qa.evals', _LAZY, globals())
+__getattr__ = lazy_getattr("qa.evals", _LAZY, globals())
 
 
 if TYPE_CHECKING:
-    from qa.evals.gate import Baseline, Comparison, GateResult, baseline_from_run, check_run, compare_logs, load_baseline, write_baseline
+    from qa.evals.gate import (
+        Baseline,
+        Comparison,
+        GateResult,
+        baseline_from_run,
+        check_run,
+        compare_logs,
+        load_baseline,
+        write_baseline,
+    )
     from qa.evals.judge import JudgeVerdict, ModelJudge
     from qa.evals.log import CaseError, CaseRecord, LogHeader, read_log
     from qa.evals.metrics import METRICS, Aggregates, MetricValue, aggregate

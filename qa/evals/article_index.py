@@ -18,15 +18,137 @@ from qa.evals.normalize import extract_quantities, quantity_supported
 __all__ = ["ArticleIndex", "article_index", "unsupported_names", "unsupported_numbers"]
 
 _CALENDAR = frozenset(
-    "january february march april may june july august september october november december jan feb mar apr "
-    "jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday".split()
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
 )
-_SUFFIXES = frozenset("s es n ns an ans ian ians nian nians ese i is ish ic ed d ing er ers".split())
+_SUFFIXES = frozenset(
+    [
+        "s",
+        "es",
+        "n",
+        "ns",
+        "an",
+        "ans",
+        "ian",
+        "ians",
+        "nian",
+        "nians",
+        "ese",
+        "i",
+        "is",
+        "ish",
+        "ic",
+        "ed",
+        "d",
+        "ing",
+        "er",
+        "ers",
+    ]
+)
 _STARTERS = frozenset(
-    "a an the in on at by for from with and but or as after before during while meanwhile however "
-    "also both he she they we it its this that these those their his her according under over since "
-    "when where which who what why how there here new key amid despite following earlier later last "
-    "next first then now today yesterday further moreover overall together year years amount date".split()
+    [
+        "a",
+        "an",
+        "the",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "and",
+        "but",
+        "or",
+        "as",
+        "after",
+        "before",
+        "during",
+        "while",
+        "meanwhile",
+        "however",
+        "also",
+        "both",
+        "he",
+        "she",
+        "they",
+        "we",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "their",
+        "his",
+        "her",
+        "according",
+        "under",
+        "over",
+        "since",
+        "when",
+        "where",
+        "which",
+        "who",
+        "what",
+        "why",
+        "how",
+        "there",
+        "here",
+        "new",
+        "key",
+        "amid",
+        "despite",
+        "following",
+        "earlier",
+        "later",
+        "last",
+        "next",
+        "first",
+        "then",
+        "now",
+        "today",
+        "yesterday",
+        "further",
+        "moreover",
+        "overall",
+        "together",
+        "year",
+        "years",
+        "amount",
+        "date",
+    ]
 )
 
 
@@ -69,7 +191,8 @@ def unsupported_numbers(sentence: str, index: ArticleIndex) -> list[str]:
     return [
         q.render()
         for q in extract_quantities(sentence)
-        if not quantity_supported(q, index.quantities) and not (q.kind == "number" and q.unit is None and q.value in ("0", "1"))
+        if not quantity_supported(q, index.quantities)
+        and not (q.kind == "number" and q.unit is None and q.value in ("0", "1"))
     ]
 
 

@@ -250,7 +250,9 @@ def _load_jsonl(path: Path, model: type[Case]) -> list[Case]:
             problems.extend(f"{path}:{lineno}: {part}" for part in _describe(exc))
             continue
         if case.id in first_line:
-            problems.append(f"{path}:{lineno}: field 'id': duplicate id {case.id!r} (first on line {first_line[case.id]})")
+            problems.append(
+                f"{path}:{lineno}: field 'id': duplicate id {case.id!r} (first on line {first_line[case.id]})"
+            )
             continue
         first_line[case.id] = lineno
         cases.append(case)
@@ -328,7 +330,9 @@ def load_suite(path: str | Path, *, root: str | Path | None = None) -> Suite:
     )
 
 
-def _check_article_refs(source: Path, cases: list[QuestionCase | KeyFact], single: bool, paths: dict[str, Path]) -> None:
+def _check_article_refs(
+    source: Path, cases: list[QuestionCase | KeyFact], single: bool, paths: dict[str, Path]
+) -> None:
     problems = []
     for case in cases:
         if single and case.article is not None:

@@ -252,7 +252,9 @@ def load_baseline(path: str | os.PathLike[str]) -> Baseline | None:
         raise EvalError(f"{source}: invalid baseline: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
 
 
-def check_run(run: EvalRun, thresholds: Mapping[str, float], baseline: Baseline | None, baseline_path: str | None) -> GateResult:
+def check_run(
+    run: EvalRun, thresholds: Mapping[str, float], baseline: Baseline | None, baseline_path: str | None
+) -> GateResult:
     """Gate a run on its thresholds and, if given, the baseline's per-case verdicts."""
     regressions: list[CaseChange] = []
     improvements: list[CaseChange] = []

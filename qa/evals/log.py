@@ -132,7 +132,9 @@ class CaseRecord(_Strict):
             return f"{self.error.type}: {self.error.message}"
         if self.kind in ("question", "reference"):
             return self.scores["correct"].reason
-        return "; ".join(f"{m}: {self.scores[m].reason}" for m in ("completeness", "faithfulness", "conciseness") if m in self.scores)
+        return "; ".join(
+            f"{m}: {self.scores[m].reason}" for m in ("completeness", "faithfulness", "conciseness") if m in self.scores
+        )
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,9 @@ def _check_header(path: Path, line: str) -> LogHeader:
     if not isinstance(version, int) or version < 1:
         raise EvalError(f"{path}: invalid log_version {version!r}")
     if version > LOG_VERSION:
-        raise EvalError(f"{path}: log_version {version} was written by a newer qa; this qa reads log_version 1 to {LOG_VERSION}")
+        raise EvalError(
+            f"{path}: log_version {version} was written by a newer qa; this qa reads log_version 1 to {LOG_VERSION}"
+        )
     try:
         return LogHeader.model_validate(data)
     except ValidationError as exc:
@@ -200,7 +204,9 @@ def read_log(path: str | os.PathLike[str]) -> RunLog:
 
 
 def _conflicts(old: LogHeader, new: LogHeader) -> list[str]:
-    problems = [f"{f} {getattr(old, f)!r} (now {getattr(new, f)!r})" for f in _CONFLICTING if getattr(old, f) != getattr(new, f)]
+    problems = [
+        f"{f} {getattr(old, f)!r} (now {getattr(new, f)!r})" for f in _CONFLICTING if getattr(old, f) != getattr(new, f)
+    ]
     for name in sorted(set(old.prompt_versions) & set(new.prompt_versions)):
         if old.prompt_versions[name] != new.prompt_versions[name]:
             problems.append(f"prompt {name} {old.prompt_versions[name]} (now {new.prompt_versions[name]})")
@@ -255,7 +261,9 @@ class RunLogWriter:
             problems = _conflicts(existing.header, header)
             if problems:
                 raise EvalError(
-                    f"{self.path}: cannot resume this log: it was written with " + "; ".join(problems) + ". Use another --log."
+                    f"{self.path}: cannot resume this log: it was written with "
+                    + "; ".join(problems)
+                    + ". Use another --log."
                 )
             self.header = existing.header
             self.done = {r.case_id: r for r in existing.records}

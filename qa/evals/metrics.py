@@ -44,11 +44,28 @@ __all__ = [
     "mean_with_ci",
 ]
 
-QUESTION_METRICS = ("correct", "answerable_accuracy", "unanswerable_accuracy", "em", "f1",
-                    "has_ans_em", "has_ans_f1", "abstention_precision", "abstention_recall")
+QUESTION_METRICS = (
+    "correct",
+    "answerable_accuracy",
+    "unanswerable_accuracy",
+    "em",
+    "f1",
+    "has_ans_em",
+    "has_ans_f1",
+    "abstention_precision",
+    "abstention_recall",
+)
 SHARED_METRICS = ("citation_valid", "schema_valid")
-SUMMARY_METRICS = ("completeness", "faithfulness", "conciseness", "summary_words", "lead3_completeness",
-                   "lead3_faithfulness", "lead3_words", "lead_same_completeness")
+SUMMARY_METRICS = (
+    "completeness",
+    "faithfulness",
+    "conciseness",
+    "summary_words",
+    "lead3_completeness",
+    "lead3_faithfulness",
+    "lead3_words",
+    "lead_same_completeness",
+)
 """qa's summary scores, its length in words, the same for the lead-3 baseline (the article's
 first three sentences), and the completeness of the lead cut at qa's own length (the
 article's first `summary_words` words): a longer summary is only better if it beats that."""
@@ -75,7 +92,9 @@ class CaseOutcome(_Strict):
     """The 'correct' verdict; None if unscored."""
 
 
-def case_outcome(question_case: QuestionCase, answer_result: AnswerResult | None, scores: dict[str, Score]) -> CaseOutcome:
+def case_outcome(
+    question_case: QuestionCase, answer_result: AnswerResult | None, scores: dict[str, Score]
+) -> CaseOutcome:
     """Reduce a scored case to what `abstention_metrics` needs."""
     verdict = scores["correct"].verdict
     return CaseOutcome(
@@ -132,9 +151,38 @@ def abstention_metrics(cases: Iterable[CaseOutcome]) -> AbstentionMetrics:
 
 
 _Z95 = 1.959963984540054
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042)  # two-sided 95% Student t, df = 1..30
+_T95 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)  # two-sided 95% Student t, df = 1..30
 
 
 def mean_with_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, float | None, int]:
@@ -246,7 +294,9 @@ def _cluster(record: CaseRecord) -> str:
     return record.question_id if record.kind == "question" and record.question_id else record.case_id
 
 
-def _question_values(records: Sequence[CaseRecord], kind: str = "question") -> dict[str, list[tuple[str, float | None]]]:
+def _question_values(
+    records: Sequence[CaseRecord], kind: str = "question"
+) -> dict[str, list[tuple[str, float | None]]]:
     out: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
     for r in records:
         if r.kind != kind:

@@ -127,9 +127,11 @@ def quantity_supported(required: Quantity, available: list[Quantity]) -> bool:
             if have.kind == "number" and have.value == required.value:
                 if required.unit is None or have.unit is None or have.unit == required.unit:
                     return True
-            elif have.kind in ("date", "month") and required.unit is None and _is_year(required.value):
-                if have.value[:4] == required.value:
-                    return True
+            elif (
+                have.kind in ("date", "month") and required.unit is None and _is_year(required.value)
+                and have.value[:4] == required.value
+            ):  # fmt: skip
+                return True
         elif required.kind == "date":
             if have.kind == "date" and have.value == required.value:
                 return True
@@ -149,18 +151,50 @@ def _is_year(value: str) -> bool:
 
 _TYPOGRAPHY = str.maketrans(
     {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-        "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-        "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2026": "...",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2033": '"',
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u2026": "...",
     }
 )
 
 _MONTHS = {
-    "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
-    "august": 8, "september": 9, "october": 10, "november": 11, "december": 12,
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
-    "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
 }
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _MON = rf"(?P<mon>{_MONTH_RE})\b\.?"
@@ -183,11 +217,34 @@ _DATE_PATTERNS: list[tuple[QuantityKind, re.Pattern[str]]] = [
 _UNITS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        ]
     )
 }
-_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_TENS = {
+    w: 10 * (i + 2)
+    for i, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"])
+}
 _SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _WORD_RE = "|".join(sorted([*_UNITS, *_TENS, *_SCALES], key=len, reverse=True))
 _SCALE_RE = "|".join(_SCALES)
@@ -197,10 +254,25 @@ _NUMBER_WORDS = re.compile(
 )
 
 _CURRENCY = {
-    "$": "usd", "us$": "usd", "usd": "usd", "dollar": "usd", "dollars": "usd",
-    "us dollar": "usd", "us dollars": "usd", "€": "eur", "eur": "eur", "euro": "eur",
-    "euros": "eur", "£": "gbp", "gbp": "gbp", "pound sterling": "gbp", "pounds sterling": "gbp",
-    "rmb": "cny", "cny": "cny", "yuan": "cny", "renminbi": "cny",
+    "$": "usd",
+    "us$": "usd",
+    "usd": "usd",
+    "dollar": "usd",
+    "dollars": "usd",
+    "us dollar": "usd",
+    "us dollars": "usd",
+    "€": "eur",
+    "eur": "eur",
+    "euro": "eur",
+    "euros": "eur",
+    "£": "gbp",
+    "gbp": "gbp",
+    "pound sterling": "gbp",
+    "pounds sterling": "gbp",
+    "rmb": "cny",
+    "cny": "cny",
+    "yuan": "cny",
+    "renminbi": "cny",
 }
 _DIGIT_SCALES = {"k": 10**3, "m": 10**6, "mn": 10**6, "b": 10**9, "bn": 10**9, "tn": 10**12, **_SCALES}
 _MONEY = re.compile(

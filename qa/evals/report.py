@@ -61,7 +61,9 @@ def _gate_lines(gate: GateResult) -> list[str]:
         f"  below threshold: {t.metric} = {'nothing scored' if t.value is None else f'{t.value:.3f}'} < {t.minimum}"
         for t in gate.failed_thresholds
     ]
-    lines += [f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason.splitlines()[0]}" for c in gate.regressions]
+    lines += [
+        f"  regression: {c.case_id} was {c.before}, now {c.after}: {c.reason.splitlines()[0]}" for c in gate.regressions
+    ]
     lines += [f"  harness error: {e.splitlines()[0]}" for e in gate.harness_errors[:5]]
     if len(gate.harness_errors) > 5:
         lines.append(f"  ... and {len(gate.harness_errors) - 5} more harness errors (see the log)")
@@ -122,7 +124,9 @@ def _cell(text: object) -> str:
 
 def _question_evidence(r: CaseRecord) -> list[str]:
     lines = [f"- **Question:** {_cell(r.question)}"]
-    lines.append(f"- **Expected:** {' / '.join(_cell(e) for e in r.expected) if r.expected else '(the article does not say: abstain)'}")
+    lines.append(
+        f"- **Expected:** {' / '.join(_cell(e) for e in r.expected) if r.expected else '(the article does not say: abstain)'}"
+    )
     result = r.result
     if isinstance(result, AnswerResult):
         lines.append(f"- **Answer** ({result.answer.status}): {_cell(result.answer.answer) or '(empty)'}")
@@ -140,7 +144,9 @@ def _summary_evidence(r: CaseRecord) -> list[str]:
     checks = r.summary_checks
     if checks is None:
         return lines
-    lines.append(f"- **Key facts found:** {', '.join(checks.facts_found) or 'none'}; **missing:** {', '.join(checks.facts_missing) or 'none'}")
+    lines.append(
+        f"- **Key facts found:** {', '.join(checks.facts_found) or 'none'}; **missing:** {', '.join(checks.facts_missing) or 'none'}"
+    )
     lines += ["", "| where | sentence | facts | error | decided by | why |", "|---|---|---|---|---|---|"]
     for c in checks.sentences:
         lines.append(
@@ -153,11 +159,19 @@ def _case_section(r: CaseRecord) -> list[str]:
     lines = [f"### {r.case_id}: {r.verdict} (decided by {r.decided_by})", ""]
     lines += _question_evidence(r) if r.kind == "question" else _summary_evidence(r)
     if r.error is not None:
-        lines.append(f"- **Error** ({'harness' if r.error.harness else 'model'}): {r.error.type}: {_cell(r.error.message)}")
+        lines.append(
+            f"- **Error** ({'harness' if r.error.harness else 'model'}): {r.error.type}: {_cell(r.error.message)}"
+        )
     lines.append(f"- **Why:** {_cell(r.reason)}")
-    scores = ", ".join(f"{name} {s.value:.2f}" if s.value is not None else f"{name} unscored" for name, s in r.scores.items())
+    scores = ", ".join(
+        f"{name} {s.value:.2f}" if s.value is not None else f"{name} unscored" for name, s in r.scores.items()
+    )
     lines.append(f"- **Scores:** {scores}")
-    judge = "" if r.judge_usage is None else f" + judge {r.judge_usage.total_tokens} tokens, {r.judge_usage.attempts} call(s)"
+    judge = (
+        ""
+        if r.judge_usage is None
+        else f" + judge {r.judge_usage.total_tokens} tokens, {r.judge_usage.attempts} call(s)"
+    )
     lines.append(f"- **Cost:** {r.usage.total_tokens} tokens, {r.usage.attempts} call(s){judge}, {r.elapsed_s:.2f} s")
     return [*lines, ""]
 
@@ -169,10 +183,14 @@ def _unscored_lines(run: EvalRun) -> list[str]:
         groups.setdefault((note.metric, _cell(note.reason)), []).append(note.case_id)
     if not groups:
         return ["Every value was scored."]
-    return [f"- {metric}, {len(cases)} case(s) ({', '.join(cases)}): {reason}" for (metric, reason), cases in groups.items()]
+    return [
+        f"- {metric}, {len(cases)} case(s) ({', '.join(cases)}): {reason}" for (metric, reason), cases in groups.items()
+    ]
 
 
-def risk_coverage(records: list[CaseRecord]) -> tuple[list[tuple[float, float, float, int]], tuple[float, float] | None]:
+def risk_coverage(
+    records: list[CaseRecord],
+) -> tuple[list[tuple[float, float, float, int]], tuple[float, float] | None]:
     """Accuracy of the answers kept at each coverage, ranking questions by confidence.
 
     Rows (coverage, accuracy of the kept answers, confidence at that point, kept). A kept
@@ -194,7 +212,9 @@ def risk_coverage(records: list[CaseRecord]) -> tuple[list[tuple[float, float, f
         kept = cases[: max(1, round(len(cases) * step / 10))]
         rows.append((step / 10, sum(right for _, right, _ in kept) / len(kept), kept[-1][0], len(kept)))
     answered = [c for c in cases if c[2].result.answer.status == "answered"]  # type: ignore[union-attr]
-    point = (len(answered) / len(cases), sum(right for _, right, _ in answered) / len(answered)) if answered else (0.0, 0.0)
+    point = (
+        (len(answered) / len(cases), sum(right for _, right, _ in answered) / len(answered)) if answered else (0.0, 0.0)
+    )
     return rows, point
 
 
@@ -207,7 +227,11 @@ def _risk_coverage_lines(run: EvalRun) -> list[str]:
              "Accuracy is that of the kept answers (an answer to an unanswerable question is wrong).", "",
              "| coverage | answers kept | accuracy of kept answers | confidence at that point |", "|---|---|---|---|"]  # fmt: skip
     lines += [f"| {c:.0%} | {n} | {a:.3f} | {t:.3f} |" for c, a, t, n in rows]
-    lines += ["", f"The threshold this run used answered {point[0]:.0%} of the questions, with accuracy {point[1]:.3f}.", ""]
+    lines += [
+        "",
+        f"The threshold this run used answered {point[0]:.0%} of the questions, with accuracy {point[1]:.3f}.",
+        "",
+    ]
     return lines
 
 
@@ -216,7 +240,10 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     h = run.header
     out = [f"# qa eval: {h.suite}", ""]
     out += [f"- Log: `{run.log_path}` (log_version {h.log_version}), started {h.started_at}, qa {h.qa_version}"]
-    out += [f"- Backend: {h.backend}, model {h.model}; prompts: " + ", ".join(f"{k} {v}" for k, v in sorted(h.prompt_versions.items()))]
+    out += [
+        f"- Backend: {h.backend}, model {h.model}; prompts: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(h.prompt_versions.items()))
+    ]
     out += ["- Settings: " + ", ".join(f"{k}={_shown(v)}" for k, v in h.settings.items()), f"- {REPEAT_NOTE}", ""]
     if gate is not None:
         out += ["## Gate", "", *[f"    {line}" for line in _gate_lines(gate)], ""]
@@ -225,7 +252,11 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     u = run.aggregates.usage
     out += ["", CI_NOTE, "", "## Usage", ""]
     per_case = u.tokens_per_case
-    spread = "" if per_case.low is None or per_case.high is None else f" (95% CI {per_case.low:,.0f} to {per_case.high:,.0f})"
+    spread = (
+        ""
+        if per_case.low is None or per_case.high is None
+        else f" (95% CI {per_case.low:,.0f} to {per_case.high:,.0f})"
+    )
     out += [f"{u.total_tokens:,} tokens ({u.prompt_tokens:,} prompt, {u.completion_tokens:,} completion), {u.attempts} model calls, "
             f"cost {'unknown' if u.cost_usd is None else f'${u.cost_usd:.4f}'}; "
             f"{'—' if per_case.value is None else f'{per_case.value:,.0f}'} tokens per case{spread}.", ""]  # fmt: skip
@@ -287,5 +318,7 @@ def comparison_markdown(cmp: Comparison) -> str:
     out += ["", "## Metrics", "", "| metric | A | B | B - A |", "|---|---|---|---|"]
     for d in cmp.deltas:
         delta = "—" if d.delta is None else f"{d.delta:+.3f}"
-        out.append(f"| {d.metric} | {' '.join(format_metric(d.a))} (n={d.a.n}) | {' '.join(format_metric(d.b))} (n={d.b.n}) | {delta} |")
+        out.append(
+            f"| {d.metric} | {' '.join(format_metric(d.a))} (n={d.a.n}) | {' '.join(format_metric(d.b))} (n={d.b.n}) | {delta} |"
+        )
     return "\n".join(out) + "\n"

@@ -40,6 +40,7 @@ from pathlib import Path
 import qa
 from qa import api
 from qa.article import Article
+from qa.driver import arun
 from qa.errors import (
     ContextLengthError,
     EvalError,
@@ -49,15 +50,14 @@ from qa.errors import (
     RefusalError,
     TruncatedOutputError,
 )
-from qa.driver import arun
 from qa.evals.dataset import QuestionCase, Suite
-from qa.reference import bare_answer_steps
 from qa.evals.judge import ModelJudge, judge_recordings
 from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
 from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, candidate_score, score_answer
 from qa.evals.summary_scorers import score_summary, summary_sentences
 from qa.prompts import load_prompt
+from qa.reference import bare_answer_steps
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
 
@@ -251,17 +251,23 @@ def _lead_scores(result: SummaryResult, article: Article, facts: list) -> dict[s
     same_length = score_summary(" ".join(" ".join(body).split()[:ours]), article.text, facts)
     return {
         "lead_same_completeness": same_length.completeness,
-        "summary_words": Score.graded(float(ours), True, f"{ours} words in headline, summary, key points and figures", "none"),
+        "summary_words": Score.graded(
+            float(ours), True, f"{ours} words in headline, summary, key points and figures", "none"
+        ),
         "lead3_completeness": baseline.completeness,
         "lead3_faithfulness": baseline.faithfulness,
-        "lead3_words": Score.graded(float(_words(lead)), True, "words in the article's first three body sentences", "none"),
+        "lead3_words": Score.graded(
+            float(_words(lead)), True, "words in the article's first three body sentences", "none"
+        ),
     }
 
 
 class _Runner:
     """The state one run shares between its cases."""
 
-    def __init__(self, suite: Suite, articles: dict[str | None, Article], settings: Settings, judge: bool, hint: str) -> None:
+    def __init__(
+        self, suite: Suite, articles: dict[str | None, Article], settings: Settings, judge: bool, hint: str
+    ) -> None:
         self.suite, self.articles, self.settings, self.judge, self.hint = suite, articles, settings, judge, hint
         self.not_recorded: list[str] = []
 
@@ -288,7 +294,7 @@ class _Runner:
             candidate = candidate_score(case, result, official=self.suite.scoring == "squad")
             if candidate is not None:
                 scores["candidate"] = candidate
-        except Exception as exc:  # every failure is recorded, never lost: see the module docstring
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, never lost: see the module docstring
             error, usage = _error(exc), _usage_of(exc)
             scores = score_answer(case, None, error=exc)
         return CaseRecord(
@@ -312,10 +318,14 @@ class _Runner:
             else:  # the judge calls the model synchronously: keep the event loop free
                 checks = await asyncio.to_thread(score_summary, result, article.text, facts, judge)
                 judge_usage = judge.usage
-            scores = {**checks.metrics(), "citation_valid": _citation_score(result.grounding), "schema_valid": _SCHEMA_OK}
+            scores = {
+                **checks.metrics(),
+                "citation_valid": _citation_score(result.grounding),
+                "schema_valid": _SCHEMA_OK,
+            }
             scores.update(_lead_scores(result, article, facts))
             usage = result.usage
-        except Exception as exc:  # every failure is recorded, never lost
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, never lost
             error, usage = _error(exc), _usage_of(exc)
             failed = Score.unscored(f"the call failed: {error.type}: {error.message}")
             scores = {name: failed for name in ("completeness", "faithfulness", "conciseness", "citation_valid")}
@@ -393,6 +403,11 @@ async def run_suite(
         records = [writer.done[p.case_id] for p in plan]
         header = writer.header
     return EvalRun(
-        log_path=Path(log_path), header=header, records=records, aggregates=aggregate(records), resumed=len(kept),
-        retried=retried, not_recorded=tuple(sorted(runner.not_recorded, key=[p.case_id for p in plan].index)),
+        log_path=Path(log_path),
+        header=header,
+        records=records,
+        aggregates=aggregate(records),
+        resumed=len(kept),
+        retried=retried,
+        not_recorded=tuple(sorted(runner.not_recorded, key=[p.case_id for p in plan].index)),
     )

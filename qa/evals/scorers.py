@@ -29,11 +29,11 @@ __all__ = [
     "Score",
     "alias_hit",
     "alias_match",
+    "candidate_score",
     "exact_match",
     "f1",
     "missing_numbers",
     "numbers_present",
-    "candidate_score",
     "score_answer",
 ]
 
@@ -131,7 +131,11 @@ def missing_numbers(text: str, numbers: Sequence[str]) -> list[str]:
     missing = []
     for number in numbers:
         wanted = extract_quantities(number)
-        found = all(quantity_supported(q, have) for q in wanted) if wanted else _contains(normalize_text(text), normalize_text(number))
+        found = (
+            all(quantity_supported(q, have) for q in wanted)
+            if wanted
+            else _contains(normalize_text(text), normalize_text(number))
+        )
         if not found:
             missing.append(number)
     return missing
@@ -149,7 +153,8 @@ def _error_text(error: str | BaseException) -> str:
 def _schema_score_on_error(error: str | BaseException) -> Score:
     text = _error_text(error)
     failed_validation = isinstance(error, OutputValidationError) or (
-        isinstance(error, str) and re.search(r"OutputValidationError|fail\w* (schema )?validation|did not match the schema", error, re.I)
+        isinstance(error, str)
+        and re.search(r"OutputValidationError|fail\w* (schema )?validation|did not match the schema", error, re.I)
     )
     if failed_validation:
         return Score.graded(0.0, False, f"the output failed schema validation: {text}", "none")
@@ -161,7 +166,9 @@ def _citation_score(grounding: Grounding) -> Score:
     total = good + len(grounding.dropped)
     if total == 0:
         return Score.unscored("the result carried no citations to check")
-    reason = f"{grounding.verified} verified, {grounding.repaired} repaired, {len(grounding.dropped)} dropped of {total}"
+    reason = (
+        f"{grounding.verified} verified, {grounding.repaired} repaired, {len(grounding.dropped)} dropped of {total}"
+    )
     if grounding.dropped:
         reason += "; dropped: " + "; ".join(f"{d.where}: {d.quote[:80]!r}" for d in grounding.dropped)
     return Score.graded(good / total, good == total, reason, "none")
@@ -171,9 +178,17 @@ def _score_official(case: QuestionCase, answer_text: str, answered: bool) -> dic
     """The official SQuAD 2.0 rules: normalize_answer only, no aliases or numbers; correct iff F1 >= 0.5."""
     golds = case.golds
     em = max(float(normalize_answer(answer_text) == normalize_answer(g)) for g in golds) if answered else 0.0
-    f = max(_f1_tokens(normalize_answer(answer_text).split(), normalize_answer(g).split()) for g in golds) if answered else 0.0
+    f = (
+        max(_f1_tokens(normalize_answer(answer_text).split(), normalize_answer(g).split()) for g in golds)
+        if answered
+        else 0.0
+    )
     best = max(golds, key=lambda g: _f1_tokens(normalize_answer(answer_text).split(), normalize_answer(g).split()))
-    why = "abstained (not_in_article) but the article answers it" if not answered else f"best token F1 {f:.2f} against {best!r}"
+    why = (
+        "abstained (not_in_article) but the article answers it"
+        if not answered
+        else f"best token F1 {f:.2f} against {best!r}"
+    )
     return {
         "em": Score.graded(em, em == 1.0, f"official exact match {em:.0f} over {len(golds)} golds", "exact"),
         "f1": Score.graded(f, f >= 0.5, why, "f1" if answered else "abstention"),
@@ -267,7 +282,9 @@ def score_answer(
     return {name: scores[name] for name in ANSWER_METRICS}
 
 
-def candidate_score(question_case: QuestionCase, answer_result: AnswerResult, *, official: bool = False) -> Score | None:
+def candidate_score(
+    question_case: QuestionCase, answer_result: AnswerResult, *, official: bool = False
+) -> Score | None:
     """Would the model's own answer, before the abstention decision, have been right?
 
     None when the result carries no candidate (no signals). For an unanswerable question
@@ -287,7 +304,15 @@ def candidate_score(question_case: QuestionCase, answer_result: AnswerResult, *,
 
 _MOVED = {
     **dict.fromkeys(
-        ("SentenceCheck", "SentenceJudge", "SummaryScores", "match_fact", "score_summary", "split_sentences", "summary_sentences"),
+        (
+            "SentenceCheck",
+            "SentenceJudge",
+            "SummaryScores",
+            "match_fact",
+            "score_summary",
+            "split_sentences",
+            "summary_sentences",
+        ),
         "qa.evals.summary_scorers",
     ),
     **dict.fromkeys(

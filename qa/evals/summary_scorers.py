@@ -33,7 +33,7 @@ __all__ = [
     "summary_sentences",
 ]
 
-SentenceJudge = Callable[[str, str], "bool | None | tuple[bool | None, str]"]
+SentenceJudge = Callable[[str, str], "bool | tuple[bool | None, str] | None"]
 """Optional model judge: (sentence, article text) -> True if the article supports the
 sentence, False if not, None if it cannot tell; or that verdict with its evidence, as
 `(verdict, why)`. It should raise a QAError on failure (see `qa.evals.judge.ModelJudge`)."""
@@ -43,6 +43,8 @@ _ABBREVIATION = re.compile(
     r"(?:\b(?:[A-Za-z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|No|Inc|Ltd|Corp|Gov|Gen|Sen|Rep"
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|etc)\.)$"
 )
+
+
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences: at . ! ? before a capital, digit or $; lines are separate.
 
@@ -117,7 +119,10 @@ def _match(forms: _Forms, fact: KeyFact) -> str | None:
     if not _states(forms, fact.numbers):
         return None
     strict, loose = forms.strict, forms.loose
-    evidence = next((f"alias {a!r}" for a in fact.aliases if _contains(strict, _phrase(a)[0]) or _contains(loose, _phrase(a)[1])), None)
+    evidence = next(
+        (f"alias {a!r}" for a in fact.aliases if _contains(strict, _phrase(a)[0]) or _contains(loose, _phrase(a)[1])),
+        None,
+    )
     if evidence is None:
         evidence = next((f"pattern {p!r}" for p in fact.patterns if re.search(p, strict) or re.search(p, loose)), None)
     if evidence is not None and fact.numbers:
@@ -193,7 +198,12 @@ def _ask_judge(judge: SentenceJudge, sentence: str, article: str) -> tuple[bool 
 
 
 def _check_sentence(
-    where: str, sentence: str, article: str, index: ArticleIndex, key_facts: Sequence[KeyFact], judge: SentenceJudge | None
+    where: str,
+    sentence: str,
+    article: str,
+    index: ArticleIndex,
+    key_facts: Sequence[KeyFact],
+    judge: SentenceJudge | None,
 ) -> SentenceCheck:
     forms = _Forms.of(sentence)
     matches = [(fact.id, evidence) for fact in key_facts if (evidence := _match(forms, fact)) is not None]
@@ -256,7 +266,14 @@ def score_summary(
     n = len(checks)
     if n == 0:
         empty = Score.unscored("the summary has no sentences")
-        return SummaryScores(completeness=empty, conciseness=empty, faithfulness=empty, facts_found=[], facts_missing=facts_missing, sentences=[])
+        return SummaryScores(
+            completeness=empty,
+            conciseness=empty,
+            faithfulness=empty,
+            facts_found=[],
+            facts_missing=facts_missing,
+            sentences=[],
+        )
     errors = [c for c in checks if c.error]
     by_judge = any(c.decided_by == "judge" for c in checks)
     faithfulness = Score.graded(
@@ -267,7 +284,14 @@ def score_summary(
     )
     if not key_facts:
         no_facts = Score.unscored("the suite has no key facts")
-        return SummaryScores(completeness=no_facts, conciseness=no_facts, faithfulness=faithfulness, facts_found=[], facts_missing=[], sentences=checks)
+        return SummaryScores(
+            completeness=no_facts,
+            conciseness=no_facts,
+            faithfulness=faithfulness,
+            facts_found=[],
+            facts_missing=[],
+            sentences=checks,
+        )
     core_missing = [f.id for f in key_facts if f.importance == "core" and f.id not in found]
     carrying = sum(1 for c in checks if c.facts)
     completeness = Score.graded(
@@ -277,7 +301,9 @@ def score_summary(
         + (f" (core: {core_missing})" if core_missing else ""),
         "alias",
     )
-    conciseness = Score.graded(carrying / n, carrying / n >= 0.5, f"{carrying} of {n} sentences carry a key fact", "alias")
+    conciseness = Score.graded(
+        carrying / n, carrying / n >= 0.5, f"{carrying} of {n} sentences carry a key fact", "alias"
+    )
     return SummaryScores(
         completeness=completeness,
         conciseness=conciseness,

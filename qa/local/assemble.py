@@ -40,7 +40,7 @@ PartLocator = Callable[["WheelPart"], Path]
 """Finds one part's file on disk; raises `PartMissing` when it is not installed."""
 
 
-class PartMissing(Exception):  # noqa: N818 - internal signal, turned into BackendUnavailableError
+class PartMissing(Exception):
     """A part's distribution (or its file) is not installed."""
 
 
@@ -155,7 +155,9 @@ def _recheck(entry: ModelEntry, cached: Path) -> bool:
     if actual == entry.sha256 and cached.stat().st_size == entry.size:
         store.record(entry, cached, actual, source="model cache (re-verified)")
         return True
-    log.warning("%s does not match its pinned sha256 (%s, expected %s): deleted, rebuilding", cached, actual, entry.sha256)
+    log.warning(
+        "%s does not match its pinned sha256 (%s, expected %s): deleted, rebuilding", cached, actual, entry.sha256
+    )
     cached.unlink(missing_ok=True)
     store.forget(entry)
     return False

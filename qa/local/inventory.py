@@ -9,7 +9,6 @@ site-packages is left to pip: the result says how to reinstall it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -120,4 +119,8 @@ def _source(entry: ModelEntry, path: Path) -> str:
     previous = store.read_receipt(entry)
     if previous is not None and Path(previous.path) == path.resolve():
         return previous.source
-    return "model cache (re-verified)" if path.resolve() == store.cached_file(entry).resolve() else f"package {entry.requirements[0]}"
+    return (
+        "model cache (re-verified)"
+        if path.resolve() == store.cached_file(entry).resolve()
+        else f"package {entry.requirements[0]}"
+    )

@@ -72,7 +72,7 @@ class LogprobRecorder:
         for index, step in enumerate(self.steps):
             token, logprob = step.chosen, step.chosen_logprob
             if token is None:  # the last position: what text is left is its token
-                rest = text[len(seen):]
+                rest = text[len(seen) :]
                 if not rest or self._last is None or index != len(self.steps) - 1:
                     break
                 ids = self.llama.tokenize(rest.encode("utf-8"), add_bos=False, special=False)

@@ -121,10 +121,11 @@ class LocalModel:
         exactly those the model would see there.
         """
         result = self._format(messages=list(messages))
-        tokens = self._tokenize_prompt(result.prompt, [m.get("content") or "" for m in messages], not result.added_special)
+        tokens = self._tokenize_prompt(
+            result.prompt, [m.get("content") or "" for m in messages], not result.added_special
+        )
         stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
         return tokens, stop, result.stopping_criteria
-
 
     def _tokenize_prompt(self, prompt: str, contents: Sequence[str], add_bos: bool) -> list[int]:
         """Template text with special tokens on, message contents with them off.
@@ -137,7 +138,9 @@ class LocalModel:
 
         def add(text: str, special: bool) -> None:
             if text:
-                tokens.extend(self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos and not tokens, special=special))
+                tokens.extend(
+                    self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos and not tokens, special=special)
+                )
 
         for content in contents:
             at = prompt.find(content, pos) if content else -1

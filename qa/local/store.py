@@ -159,7 +159,9 @@ def locked(entry: ModelEntry) -> Iterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
         handle = (folder / f"{entry.file_name}.lock").open("a+b")
     except OSError as exc:
-        raise ModelLoadError(f"cannot use the model cache {folder}: {exc} (set {CACHE_ENV} to a writable folder)") from exc
+        raise ModelLoadError(
+            f"cannot use the model cache {folder}: {exc} (set {CACHE_ENV} to a writable folder)"
+        ) from exc
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -184,7 +186,13 @@ def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(file=sys.stderr), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

@@ -202,7 +202,7 @@ class _Stream:
                 piece = next(self._pieces, None)
         except GeneratorExit:  # closed early between tokens: llama's state is consistent
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - re-raised below, once llama's state is reset
             failure = exc
             self._model.llama.reset()
         except BaseException:  # KeyboardInterrupt: the context may be mid-evaluation
@@ -396,7 +396,9 @@ def _logprobs(kwargs: dict[str, Any], chat: _ChatRequest, text: str) -> dict[str
     return {"content": recorder.content(text, chat.top_logprobs or 0), "refusal": None}
 
 
-def _completion_body(model: LocalModel, result: dict[str, Any], logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
+def _completion_body(
+    model: LocalModel, result: dict[str, Any], logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     choice = result["choices"][0]
     message = {"role": "assistant", "content": choice["text"], "refusal": None}
     usage = result["usage"]

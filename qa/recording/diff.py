@@ -15,7 +15,7 @@ from typing import Any
 from qa.recording.entry import VOLATILE_FIELDS
 from qa.recording.store import RecordedRequestSummary
 
-__all__ = ["MAX_DIFF_LINES", "DEFAULT_RERECORD_HINT", "body_diff", "flatten", "miss_report"]
+__all__ = ["DEFAULT_RERECORD_HINT", "MAX_DIFF_LINES", "body_diff", "flatten", "miss_report"]
 
 MAX_DIFF_LINES = 10
 """At most this many diff lines in a miss message (the last may say how many more)."""
@@ -75,7 +75,9 @@ def body_diff(recorded: Any, current: Any) -> list[str]:
     old = flatten(_strip_volatile(recorded))
     new = flatten(_strip_volatile(current))
     paths = list(new) + [p for p in old if p not in new]
-    return [_line(p, old.get(p, _ABSENT), new.get(p, _ABSENT)) for p in paths if old.get(p, _ABSENT) != new.get(p, _ABSENT)]
+    return [
+        _line(p, old.get(p, _ABSENT), new.get(p, _ABSENT)) for p in paths if old.get(p, _ABSENT) != new.get(p, _ABSENT)
+    ]
 
 
 def _nearest(
@@ -142,7 +144,7 @@ def miss_report(
             who = prompt or nearest.prompt
             parts.append(f"prompt '{who}' changed from version {nearest.prompt_version} to {prompt_version}.")
         if len(lines) > MAX_DIFF_LINES:
-            diff = lines[: MAX_DIFF_LINES - 1] + [f"… and {len(lines) - MAX_DIFF_LINES + 1} more differing fields"]
+            diff = [*lines[: MAX_DIFF_LINES - 1], f"… and {len(lines) - MAX_DIFF_LINES + 1} more differing fields"]
         else:
             diff = lines
         parts.append(f"Nearest recording {nearest.file.name} differs in {len(lines)} field(s) (recorded -> now):")

@@ -96,7 +96,7 @@ class Recorder:
             backend=request.headers.get("x-qa-backend"),
             secrets=self._secrets + _credentials(request.headers),
         )
-        self._keys.set(self._keys.get() + (call.key,))
+        self._keys.set((*self._keys.get(), call.key))
         return call
 
     def replay(self, call: Call, request: httpx2.Request) -> httpx2.Response | None:
@@ -145,18 +145,24 @@ class Recorder:
             body = None
         if body is None:  # a broken reply: the run sends the request again, as it would without recording
             kind = response.headers.get("content-type", "no content-type")
-            log.info("not recorded: the %s response to %s %s is not JSON (%s)", response.status_code, call.method, call.path, kind)
+            log.info(
+                "not recorded: the %s response to %s %s is not JSON (%s)",
+                response.status_code,
+                call.method,
+                call.path,
+                kind,
+            )
             return
         self._save(call, RecordedResponse(status_code=response.status_code, headers=_kept(response), body=body))
 
-    def tee(
-        self, call: Call, response: httpx2.Response, tee_class: type[SyncTee] | type[AsyncTee]
-    ) -> httpx2.Response:
+    def tee(self, call: Call, response: httpx2.Response, tee_class: type[SyncTee] | type[AsyncTee]) -> httpx2.Response:
         """Return a response that streams `response` on while capturing it for storage."""
 
         def save_stream(chunks: list[Any], events: list[str | None]) -> None:
             if not _finished(chunks):  # cut off: the run sends the request again, as it would without recording
-                log.info("not recorded: the stream answering %s %s was cut off before it finished", call.method, call.path)
+                log.info(
+                    "not recorded: the stream answering %s %s was cut off before it finished", call.method, call.path
+                )
                 return
             recorded = RecordedResponse(
                 status_code=response.status_code,
@@ -192,7 +198,11 @@ class Recorder:
         try:
             self.store.put(entry, secrets=call.secrets, allowed=_request_texts(call.body))
         except (SecretLeakError, OSError) as exc:  # the answer is the caller's all the same: never raise into the call
-            note_unrecorded(str(exc) if isinstance(exc, SecretLeakError) else f"cannot write into {self.store.folder}: {exc.strerror or exc}")
+            note_unrecorded(
+                str(exc)
+                if isinstance(exc, SecretLeakError)
+                else f"cannot write into {self.store.folder}: {exc.strerror or exc}"
+            )
 
 
 def _finished(chunks: list[Any]) -> bool:

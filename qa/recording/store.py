@@ -49,7 +49,6 @@ USAGE_LOG_NAME = ".last-run-used.json"
 """File, inside a recordings folder, listing the keys the last run used."""
 
 
-
 @dataclass
 class _FolderRun:
     """What this process did in one folder, shared by every store opened on it."""
@@ -281,9 +280,13 @@ def check_replay_folder(folder: str | os.PathLike[str], rerecord_hint: str = "")
     if root.is_dir():
         return
     if root.exists():
-        raise RecordingError(f"the recordings folder {root} is a file, not a folder (check --recordings or QA_RECORDINGS)")
+        raise RecordingError(
+            f"the recordings folder {root} is a file, not a folder (check --recordings or QA_RECORDINGS)"
+        )
     to_record = f" To record into it: {rerecord_hint}" if rerecord_hint else ""
-    raise RecordingError(f"no recordings folder {root}: nothing to replay (check --recordings or QA_RECORDINGS).{to_record}")
+    raise RecordingError(
+        f"no recordings folder {root}: nothing to replay (check --recordings or QA_RECORDINGS).{to_record}"
+    )
 
 
 def read_usage_log(folder: str | os.PathLike[str]) -> set[str] | None:

@@ -85,7 +85,10 @@ class _Batch:
     cancel: bool = False
 
     def body(self) -> dict[str, Any]:
-        stamps = {f"{s}_at": None for s in ("in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled")}
+        stamps = {
+            f"{s}_at": None
+            for s in ("in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled")
+        }
         if self.status in ("completed", "failed", "expired", "cancelled"):
             stamps[f"{self.status}_at"] = self.created_at + 1
         return {
@@ -160,7 +163,9 @@ class FakeBatchServer:
         if body.get("endpoint") != "/v1/chat/completions" or body.get("completion_window") != "24h":
             return 400, _error("endpoint must be /v1/chat/completions and completion_window 24h")
         self.stats.batches_created += 1
-        batch = _Batch(f"batch_{len(self.batches) + 1:04d}", file_id, body["endpoint"], body.get("metadata"), int(time.time()))
+        batch = _Batch(
+            f"batch_{len(self.batches) + 1:04d}", file_id, body["endpoint"], body.get("metadata"), int(time.time())
+        )
         self.batches[batch.id] = batch
         return 200, batch.body()
 
@@ -179,7 +184,9 @@ class FakeBatchServer:
         self.finish(batch)
 
     def finish(self, batch: _Batch) -> None:
-        lines = [json.loads(line) for line in self.files[batch.input_file_id][1].decode("utf-8").splitlines() if line.strip()]
+        lines = [
+            json.loads(line) for line in self.files[batch.input_file_id][1].decode("utf-8").splitlines() if line.strip()
+        ]
         batch.counts["total"] = len(lines)
         if self.outcome == "failed":
             batch.status = "failed"
@@ -190,17 +197,33 @@ class FakeBatchServer:
         output, errors = [], []
         for index, line in enumerate(lines):
             custom_id = line["custom_id"]
-            row: dict[str, Any] = {"id": f"batch_req_{index:05d}", "custom_id": custom_id, "response": None, "error": None}
+            row: dict[str, Any] = {
+                "id": f"batch_req_{index:05d}",
+                "custom_id": custom_id,
+                "response": None,
+                "error": None,
+            }
             if self.outcome == "expired" and index >= self.expire_after:
-                row["error"] = {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}
+                row["error"] = {
+                    "code": "batch_expired",
+                    "message": "This request could not be executed before the completion window expired.",
+                }
                 errors.append(row)
             elif custom_id in self.error_ids:
-                row["response"] = {"status_code": 400, "request_id": f"req_{index:05d}", "body": _error("Invalid 'messages' (fake).")}
+                row["response"] = {
+                    "status_code": 400,
+                    "request_id": f"req_{index:05d}",
+                    "body": _error("Invalid 'messages' (fake)."),
+                }
                 errors.append(row)
             else:
                 self.stats.batch_lines_answered += 1
                 answer = self.responder(line["body"])
-                content = json.dumps({"unexpected": True}) if custom_id in self.invalid_ids else str(answer.get("content", ""))
+                content = (
+                    json.dumps({"unexpected": True})
+                    if custom_id in self.invalid_ids
+                    else str(answer.get("content", ""))
+                )
                 reply = _Reply(line["body"], content, None, str(answer.get("finish_reason", "stop")))
                 row["response"] = {"status_code": 200, "request_id": f"req_{index:05d}", "body": reply.completion()}
                 output.append(row)
@@ -228,7 +251,7 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean."""
 
     def _send(self, status: int, body: dict[str, Any] | bytes, content_type: str = "application/json") -> None:
@@ -293,7 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
     """Form fields of a multipart body: name -> (filename, bytes)."""
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
     fields: dict[str, tuple[str | None, bytes]] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")

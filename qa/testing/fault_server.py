@@ -50,8 +50,16 @@ from typing import Any
 __all__ = ["ALL_FAULTS", "FaultServer", "FaultStats", "Responder", "echo_responder"]
 
 ALL_FAULTS: tuple[str, ...] = (
-    "rate_limit", "server_error", "unavailable", "slow", "reset",
-    "malformed_json", "schema_invalid", "truncated", "refusal", "stream_cut",
+    "rate_limit",
+    "server_error",
+    "unavailable",
+    "slow",
+    "reset",
+    "malformed_json",
+    "schema_invalid",
+    "truncated",
+    "refusal",
+    "stream_cut",
 )
 _LOOPBACK = "127.0.0.1"
 _REFUSAL = "I can't help with that."
@@ -214,13 +222,16 @@ class _HTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean."""
 
     def do_GET(self) -> None:
         """`GET /v1/models` (one model); nothing else."""
         if self.path.rstrip("/") == "/v1/models":
-            listing = {"object": "list", "data": [{"id": "fault-server", "object": "model", "created": 0, "owned_by": "qa-testing"}]}
+            listing = {
+                "object": "list",
+                "data": [{"id": "fault-server", "object": "model", "created": 0, "owned_by": "qa-testing"}],
+            }
             self._send(200, json.dumps(listing).encode())
             return
         self._refuse(404, f"Unknown path: GET {self.path}")
@@ -258,7 +269,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             answer = owner.responder(body)
-        except Exception as exc:  # the responder is test code: report, don't crash
+        except Exception as exc:  # noqa: BLE001 - the responder is test code: report, don't crash
             self._error(500, "server_error", f"responder failed: {exc!r}")
             return
         content: str | None = str(answer.get("content", ""))
@@ -282,7 +293,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
             response_format = body.get("response_format") or {}
-            schema = (response_format.get("json_schema") or {}).get("schema") if response_format.get("type") == "json_schema" else None
+            schema = (
+                (response_format.get("json_schema") or {}).get("schema")
+                if response_format.get("type") == "json_schema"
+                else None
+            )
         except (ValueError, AttributeError):
             body, schema = None, None
         if not isinstance(body, dict) or not isinstance(schema, dict):
@@ -353,6 +368,7 @@ class _Reply:
 
     def chunks(self, include_usage: bool) -> Iterator[dict[str, Any]]:
         """`chat.completion.chunk` objects: role, ~8 content pieces, finish, usage."""
+
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
             return {**self._head("chat.completion.chunk"), "choices": [choice]}
@@ -371,8 +387,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run a standalone fault server with the echo responder until Ctrl-C or its budget."""
     parser = argparse.ArgumentParser(prog="python -m qa.testing.fault_server", description=main.__doc__)
     options: dict[str, tuple[Callable[[str], Any], float]] = {
-        "port": (int, 0), "fault-rate": (float, 0.3), "seed": (int, 0), "max-requests": (int, 10_000),
-        "max-seconds": (float, 600), "latency": (float, 0.0), "slow-seconds": (float, 5.0),
+        "port": (int, 0),
+        "fault-rate": (float, 0.3),
+        "seed": (int, 0),
+        "max-requests": (int, 10_000),
+        "max-seconds": (float, 600),
+        "latency": (float, 0.0),
+        "slow-seconds": (float, 5.0),
     }
     for name, (kind, default) in options.items():
         parser.add_argument(f"--{name}", type=kind, default=default)

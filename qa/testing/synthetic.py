@@ -91,7 +91,10 @@ def article_responder(body: dict[str, Any]) -> dict[str, Any]:
     if not sentences:
         return {"content": json.dumps({"error": "no article in the request"}), "finish_reason": "stop"}
     if _prompt_name(body) == "summarize":
-        keys = [int(n) for n in _KEYS.findall(json.dumps(body.get("messages")).split("Key sentences:", 1)[-1].split("\\n")[0])]
+        keys = [
+            int(n)
+            for n in _KEYS.findall(json.dumps(body.get("messages")).split("Key sentences:", 1)[-1].split("\\n")[0])
+        ]
         keys = [n for n in keys if n in sentences] or sorted(sentences)[:3]
         first = sentences[keys[0]]
         reply: dict[str, Any] = {
