@@ -17,7 +17,7 @@ almost never says it), so every answer carries `AnswerSignals`, measured after t
 
 `Calibrator` turns them into `confidence`, the estimated probability that the answer is
 right (a logistic model fitted on development data only: `evals/calibrate.py` fits it
-from eval run logs, on questions that are not in any gated suite). An answer is kept when
+from eval run logs of `evals/squad-tune`, questions that are in no gated suite). An answer is kept when
 its confidence reaches the threshold: the calibration file's own (chosen on the
 development data for the best accuracy over answerable and unanswerable questions), or
 `QA_ABSTAIN_THRESHOLD`. The eval report's risk-coverage table shows what each threshold

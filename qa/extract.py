@@ -28,7 +28,7 @@ from qa.support import content_terms
 
 __all__ = ["FoundEntity", "FoundFigure", "compress", "find_entities", "find_figures", "key_sentences"]
 
-_LEAD_BONUS = 0.6
+_LEAD_BONUS = 1.5  # news and encyclopaedia articles put their key facts first (lead-3 is a hard baseline)
 _REDUNDANT = 0.55
 _MEANING_WORDS = 6
 
@@ -148,7 +148,7 @@ def _meaning(text: str, start: int, end: int) -> str:
     phrase = " ".join(rest[:_MEANING_WORDS]).strip()
     if len(rest) < 2:
         phrase = " ".join(re.split(r"[,;:.!?()\"“”]", text[:start])[-1].split()[-8:]).strip() or phrase
-    return phrase[:120]
+    return phrase.strip(" '‘’\"“”")[:120]
 
 
 @dataclass(frozen=True)
@@ -227,11 +227,185 @@ def _trim(name: str) -> str:
     return re.sub(r"['’]s$", "", " ".join(words)).strip(".'’ ")
 
 
+_COUNTRIES = frozenset(
+    [
+        "afghanistan",
+        "albania",
+        "algeria",
+        "andorra",
+        "angola",
+        "argentina",
+        "armenia",
+        "australia",
+        "austria",
+        "azerbaijan",
+        "bahamas",
+        "bahrain",
+        "bangladesh",
+        "barbados",
+        "belarus",
+        "belgium",
+        "belize",
+        "benin",
+        "bhutan",
+        "bolivia",
+        "botswana",
+        "brazil",
+        "brunei",
+        "bulgaria",
+        "burundi",
+        "cambodia",
+        "cameroon",
+        "canada",
+        "chad",
+        "chile",
+        "china",
+        "colombia",
+        "comoros",
+        "congo",
+        "croatia",
+        "cuba",
+        "cyprus",
+        "czechia",
+        "denmark",
+        "djibouti",
+        "dominica",
+        "ecuador",
+        "egypt",
+        "eritrea",
+        "estonia",
+        "eswatini",
+        "ethiopia",
+        "fiji",
+        "finland",
+        "france",
+        "gabon",
+        "gambia",
+        "georgia",
+        "germany",
+        "ghana",
+        "greece",
+        "grenada",
+        "guatemala",
+        "guinea",
+        "guyana",
+        "haiti",
+        "honduras",
+        "hungary",
+        "iceland",
+        "india",
+        "indonesia",
+        "iran",
+        "iraq",
+        "ireland",
+        "israel",
+        "italy",
+        "jamaica",
+        "japan",
+        "jordan",
+        "kazakhstan",
+        "kenya",
+        "kiribati",
+        "kosovo",
+        "kuwait",
+        "kyrgyzstan",
+        "laos",
+        "latvia",
+        "lebanon",
+        "lesotho",
+        "liberia",
+        "libya",
+        "liechtenstein",
+        "lithuania",
+        "luxembourg",
+        "madagascar",
+        "malawi",
+        "malaysia",
+        "maldives",
+        "mali",
+        "malta",
+        "mauritania",
+        "mauritius",
+        "mexico",
+        "micronesia",
+        "moldova",
+        "monaco",
+        "mongolia",
+        "montenegro",
+        "morocco",
+        "mozambique",
+        "myanmar",
+        "namibia",
+        "nauru",
+        "nepal",
+        "netherlands",
+        "nicaragua",
+        "niger",
+        "nigeria",
+        "norway",
+        "oman",
+        "pakistan",
+        "palau",
+        "palestine",
+        "panama",
+        "paraguay",
+        "peru",
+        "philippines",
+        "poland",
+        "portugal",
+        "qatar",
+        "romania",
+        "russia",
+        "rwanda",
+        "samoa",
+        "senegal",
+        "serbia",
+        "seychelles",
+        "singapore",
+        "slovakia",
+        "slovenia",
+        "somalia",
+        "spain",
+        "sudan",
+        "suriname",
+        "sweden",
+        "switzerland",
+        "syria",
+        "taiwan",
+        "tajikistan",
+        "tanzania",
+        "thailand",
+        "togo",
+        "tonga",
+        "tunisia",
+        "turkey",
+        "turkmenistan",
+        "tuvalu",
+        "uganda",
+        "ukraine",
+        "uruguay",
+        "uzbekistan",
+        "vanuatu",
+        "venezuela",
+        "vietnam",
+        "yemen",
+        "zambia",
+        "zimbabwe",
+        "europe",
+        "africa",
+        "asia",
+    ]
+)
+"""Country (and continent) names of one word: a place however the sentence uses them."""
+
+
 def _entity_type(name: str, text: str, start: int) -> str:
     before = text[max(0, start - 40) : start].lower().split()
     words = {w.lower().strip(".") for w in name.split()}
     if words & _ORG_WORDS or name.isupper():
         return "organization"
+    if name.lower() in _COUNTRIES:
+        return "place"
     if before and before[-1].strip(".,") in _TITLES:
         return "person"
     if (before and before[-1] in ("in", "to", "from", "across", "of")) or name.endswith(("ia", "land", "stan")):
@@ -246,4 +420,4 @@ def _role(text: str, start: int, end: int) -> str:
     before = re.split(r"[,;:.!?()\"“”]", text[:start])[-1].split()[-4:]
     after = re.split(r"[,;:.!?()\"“”]", text[end:], maxsplit=1)[0].split()[:4]
     phrase = " ".join([*before, text[start:end], *after])
-    return phrase[:120]
+    return phrase.strip(" '‘’\"“”")[:120]

@@ -101,12 +101,23 @@ def _draft_schema(numbers: Sequence[int]) -> dict[str, Any]:
 
 
 def _key_numbers(article: Article, sentences: Sequence[Sentence], style: Style) -> list[int]:
-    kinds = {p.index: p.kind for p in article.paragraphs}
-    headings = frozenset(n for n, s in enumerate(sentences, 1) if kinds.get(s.paragraph) == "subheading")
-    numbers = key_sentences(sentences, KEY_SENTENCES[style], WORD_BUDGET[style], skip=headings)
+    numbers = key_sentences(sentences, KEY_SENTENCES[style], WORD_BUDGET[style], skip=_subheadings(article, sentences))
     if not numbers:
         numbers = list(range(1, min(len(sentences), KEY_SENTENCES[style]) + 1))
     return numbers
+
+
+def _subheadings(article: Article, sentences: Sequence[Sentence]) -> frozenset[int]:
+    """Numbers of the sentences that are subheadings (fragments such as "'$9.2 billion in credit'")."""
+    kinds = {p.index: p.kind for p in article.paragraphs}
+    return frozenset(n for n, s in enumerate(sentences, 1) if kinds.get(s.paragraph) == "subheading")
+
+
+def _figure_order(article: Article, sentences: Sequence[Sentence], numbers: Sequence[int]) -> list[int]:
+    """Where to look for figures: the key sentences, then the other body sentences, subheadings last."""
+    headings = _subheadings(article, sentences)
+    rest = [n for n in range(1, len(sentences) + 1) if n not in numbers]
+    return [*numbers, *(n for n in rest if n not in headings), *(n for n in rest if n in headings)]
 
 
 def _neighbours(sentences: Sequence[Sentence], number: int) -> list[str]:
@@ -242,9 +253,7 @@ def _assemble(
         Figure(
             value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400)
         )  # type: ignore[arg-type]
-        for f in find_figures(
-            sentences, [*numbers, *(n for n in range(1, len(sentences) + 1) if n not in numbers)], limit=checker.figures
-        )
+        for f in find_figures(sentences, _figure_order(article, sentences, numbers), limit=checker.figures)
     ]
     summary = Summary(
         headline=_clip(headline, 120),

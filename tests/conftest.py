@@ -22,8 +22,8 @@ def seed() -> Article:
 EMBEDDED_TEST_MODEL = "smollm2-135m"
 """The embedded model the tests use: their own recordings (tests/recordings) were made with it, and it is the fastest."""
 
-SUITE_RECORDINGS_MODEL = "/nonexistent/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-"""The eval suites' recordings (evals/recordings) were made with the default model, Qwen2.5-Coder-0.5B:
+SUITE_RECORDINGS_MODEL = "/nonexistent/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+"""The eval suites' recordings (evals/recordings) were made with the default model, Qwen2.5-Coder-1.5B:
 a path that names it but does not exist replays them without loading any model (tiktoken counts tokens)."""
 
 _SESSION_ENV = ("QA_LOCAL_MODEL", "QA_MODEL_CACHE")

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT / "evals" / "recordings" / "seed"
 JUDGE_RECORDINGS = ROOT / "evals" / "recordings" / "seed-judge"
 ARTICLE = ROOT / "seeds" / "000_db386d23d8a38732.txt"
-NO_MODEL = "/nonexistent/models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"  # the recordings' model name, nowhere on disk
+NO_MODEL = "/nonexistent/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"  # the recordings' model name, nowhere on disk
 
 
 @pytest.fixture(autouse=True)

@@ -312,7 +312,7 @@ def test_request_names() -> None:
 
 
 def test_the_default_is_qwen_05b_and_names_are_unique() -> None:
-    assert DEFAULT_MODEL == "qwen2.5-coder-0.5b" and DEFAULT_MODEL in MODELS
+    assert DEFAULT_MODEL == "qwen2.5-coder-1.5b" and DEFAULT_MODEL in MODELS
     names = [e.request_name for e in MODELS.values()]
     assert len(set(names)) == len(names) and all(e.name == key for key, e in MODELS.items())
 

@@ -41,7 +41,7 @@ def test_the_key_never_appears_in_repr_or_description() -> None:
 def test_backends_are_shared_per_settings() -> None:
     one = open_backend(Settings.load(env={}, backend="embedded"))
     assert open_backend(Settings.load(env={}, backend="embedded")) is one
-    assert one.model == "qwen2.5-coder-0.5b-instruct-q4_k_m" and one.constrain_quotes  # the registry's default
+    assert one.model == "qwen2.5-coder-1.5b-instruct-q4_k_m" and one.constrain_quotes  # the registry's default
     openai = open_backend(Settings.load(env={"OPENAI_API_KEY": "sk-x"}))
     assert openai.model == "gpt-4o-mini" and not openai.constrain_quotes and not openai.schema_in_prompt
 
