@@ -43,8 +43,11 @@ def main() -> None:
     chosen: list[tuple[str, int]] = []
     for title in titles:
         candidates = sorted(
-            key for key, qs in by_paragraph.items()
-            if key[0] == title and sum(q["is_impossible"] for q in qs) >= 2 and sum(not q["is_impossible"] for q in qs) >= 2
+            key
+            for key, qs in by_paragraph.items()
+            if key[0] == title
+            and sum(q["is_impossible"] for q in qs) >= 2
+            and sum(not q["is_impossible"] for q in qs) >= 2
         )
         chosen += rng.sample(candidates, min(PARAGRAPHS_PER_TITLE, len(candidates)))
     articles = HERE / "articles"
@@ -59,13 +62,24 @@ def main() -> None:
         (articles / f"{name}.txt").write_text(f"{title}\n\n{context.strip()}\n", encoding="utf-8")
         answerable = sorted((q for q in qs if not q["is_impossible"]), key=lambda q: q["id"])
         impossible = sorted((q for q in qs if q["is_impossible"]), key=lambda q: q["id"])
-        picked = rng.sample(answerable, min(PER_KIND, len(answerable))) + rng.sample(impossible, min(PER_KIND, len(impossible)))
+        picked = rng.sample(answerable, min(PER_KIND, len(answerable))) + rng.sample(
+            impossible, min(PER_KIND, len(impossible))
+        )
         for q in sorted(picked, key=lambda q: q["id"]):
             golds = list(dict.fromkeys(a.strip() for a in q["answers"] if re.sub(r"[\W_]+", "", a)))
-            lines.append(json.dumps({
-                "id": q["id"][-24:], "question": q["question"].strip(), "answerable": not q["is_impossible"],
-                "answers": golds, "article": name, "notes": f"SQuAD 2.0 dev {q['id']}",
-            }, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": q["id"][-24:],
+                        "question": q["question"].strip(),
+                        "answerable": not q["is_impossible"],
+                        "answers": golds,
+                        "article": name,
+                        "notes": f"SQuAD 2.0 dev {q['id']}",
+                    },
+                    ensure_ascii=False,
+                )
+            )
     (HERE / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     if args.tune:
         taken = set(chosen)
