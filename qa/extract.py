@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, cast
 
 from qa.article import Sentence
 from qa.support import content_terms
@@ -104,12 +105,16 @@ def compress(text: str) -> str:
     return out if len(content_terms(out)) >= max(3, len(content_terms(text)) // 3) else text
 
 
+FigureKind = Literal["amount", "date", "count"]
+EntityType = Literal["person", "organization", "place", "program", "other"]
+
+
 @dataclass(frozen=True)
 class FoundFigure:
     """A figure as the article writes it."""
 
     value: str
-    kind: str  # amount, date, count
+    kind: FigureKind
     meaning: str
     sentence: int
 
@@ -130,7 +135,7 @@ def find_figures(sentences: Sequence[Sentence], numbers: Sequence[int], limit: i
         text = sentences[n - 1].text
         for m in _FIGURE.finditer(text):
             value = m.group(0).strip().rstrip(".,")
-            kind = m.lastgroup or "count"
+            kind = cast(FigureKind, m.lastgroup or "count")  # lastgroup is one of _FIGURE's group names
             meaning = _meaning(text, m.start(), m.end())
             if not value or value.lower() in seen or len(value) > 60 or not meaning:
                 continue
@@ -156,7 +161,7 @@ class FoundEntity:
     """A proper name of the article, with a type and a role phrase from the article."""
 
     name: str
-    type: str
+    type: EntityType
     role: str
     mentions: int
 
@@ -191,7 +196,7 @@ def find_entities(sentences: Sequence[Sentence], limit: int = 6) -> list[FoundEn
                 mentions[longer] += mentions[name]
                 mentions[name] = 0
                 break
-    out = []
+    out: list[FoundEntity] = []
     for name, count in mentions.most_common():
         if count == 0 or len(out) >= limit:
             break
@@ -227,7 +232,7 @@ def _trim(name: str) -> str:
     return re.sub(r"['’]s$", "", " ".join(words)).strip(".'’ ")
 
 
-def _entity_type(name: str, text: str, start: int) -> str:
+def _entity_type(name: str, text: str, start: int) -> EntityType:
     before = text[max(0, start - 40) : start].lower().split()
     words = {w.lower().strip(".") for w in name.split()}
     if words & _ORG_WORDS or name.isupper():
