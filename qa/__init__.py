@@ -85,41 +85,59 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
 
 
+# `name as name`: an explicit re-export for type checkers, which cannot read the computed __all__.
 if TYPE_CHECKING:
-    from qa.api import Conversation, aask, aask_many, ask, ask_many, asummarize, summarize
-    from qa.article import Article, Paragraph, load_article, load_articles, parse_article
-    from qa.bulk.estimate import estimate_run
-    from qa.bulk.records import RunRecord
-    from qa.bulk.runner import RunReport, run
-    from qa.errors import (
-        APICallError,
-        ArticleError,
-        BackendError,
-        BackendUnavailableError,
-        BatchAPIError,
-        BrokenReplyError,
-        ConfigError,
-        ContextLengthError,
-        CorpusError,
-        DatasetError,
-        EvalError,
-        InputError,
-        ModelDownloadError,
-        ModelIntegrityError,
-        ModelLoadError,
-        OutputValidationError,
-        PromptError,
-        QAError,
-        QuestionError,
-        RecordingCorruptError,
-        RecordingError,
-        RefusalError,
-        ReplayMissError,
-        SecretLeakError,
-        StructuredOutputUnsupportedError,
-        TruncatedOutputError,
-    )
-    from qa.grounding import verify_answer, verify_summary
-    from qa.prompts import load_prompt
-    from qa.schemas import Answer, AnswerResult, Citation, Grounding, Provenance, Summary, SummaryResult, Usage
-    from qa.settings import Settings
+    from qa.api import Conversation as Conversation
+    from qa.api import aask as aask
+    from qa.api import aask_many as aask_many
+    from qa.api import ask as ask
+    from qa.api import ask_many as ask_many
+    from qa.api import asummarize as asummarize
+    from qa.api import summarize as summarize
+    from qa.article import Article as Article
+    from qa.article import Paragraph as Paragraph
+    from qa.article import load_article as load_article
+    from qa.article import load_articles as load_articles
+    from qa.article import parse_article as parse_article
+    from qa.bulk.estimate import estimate_run as estimate_run
+    from qa.bulk.records import RunRecord as RunRecord
+    from qa.bulk.runner import RunReport as RunReport
+    from qa.bulk.runner import run as run
+    from qa.errors import APICallError as APICallError
+    from qa.errors import ArticleError as ArticleError
+    from qa.errors import BackendError as BackendError
+    from qa.errors import BackendUnavailableError as BackendUnavailableError
+    from qa.errors import BatchAPIError as BatchAPIError
+    from qa.errors import BrokenReplyError as BrokenReplyError
+    from qa.errors import ConfigError as ConfigError
+    from qa.errors import ContextLengthError as ContextLengthError
+    from qa.errors import CorpusError as CorpusError
+    from qa.errors import DatasetError as DatasetError
+    from qa.errors import EvalError as EvalError
+    from qa.errors import InputError as InputError
+    from qa.errors import ModelDownloadError as ModelDownloadError
+    from qa.errors import ModelIntegrityError as ModelIntegrityError
+    from qa.errors import ModelLoadError as ModelLoadError
+    from qa.errors import OutputValidationError as OutputValidationError
+    from qa.errors import PromptError as PromptError
+    from qa.errors import QAError as QAError
+    from qa.errors import QuestionError as QuestionError
+    from qa.errors import RecordingCorruptError as RecordingCorruptError
+    from qa.errors import RecordingError as RecordingError
+    from qa.errors import RefusalError as RefusalError
+    from qa.errors import ReplayMissError as ReplayMissError
+    from qa.errors import SecretLeakError as SecretLeakError
+    from qa.errors import StructuredOutputUnsupportedError as StructuredOutputUnsupportedError
+    from qa.errors import TruncatedOutputError as TruncatedOutputError
+    from qa.grounding import verify_answer as verify_answer
+    from qa.grounding import verify_summary as verify_summary
+    from qa.prompts import load_prompt as load_prompt
+    from qa.schemas import Answer as Answer
+    from qa.schemas import AnswerResult as AnswerResult
+    from qa.schemas import Citation as Citation
+    from qa.schemas import Grounding as Grounding
+    from qa.schemas import Provenance as Provenance
+    from qa.schemas import Summary as Summary
+    from qa.schemas import SummaryResult as SummaryResult
+    from qa.schemas import Usage as Usage
+    from qa.settings import Settings as Settings

@@ -26,7 +26,7 @@ import json
 import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from qa.local.registry import request_name
 from qa.settings import Settings, StructuredMode
@@ -34,6 +34,7 @@ from qa.settings import Settings, StructuredMode
 if TYPE_CHECKING:
     import openai
 
+    from qa.structured import ChatRequest
     from qa.tokens import TokenCounter
 
 __all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend", "sdk_arguments"]
@@ -126,7 +127,7 @@ class Backend:
         return self.profile.structured_mode
 
     @property
-    def summary_mode(self) -> str:
+    def summary_mode(self) -> Literal["write", "extract"]:
         """'write' or 'extract': the setting, else the embedded model's registry preference, else 'write'."""
         if self.settings.summary_mode:
             return self.settings.summary_mode
@@ -175,16 +176,18 @@ class Backend:
             return {"grammar": _grammar_text(json.dumps(schema, sort_keys=True))}
         return {"response_format": {"type": "json_object"}}
 
-    def rebuild(self, request: Any) -> Any:
-        """`request` (a `qa.structured.ChatRequest`) with its structured fields in this backend's current mode."""
+    def rebuild(self, request: ChatRequest) -> ChatRequest:
+        """`request` (one that asks for a schema) with its structured fields in this backend's current mode."""
         from dataclasses import replace
 
         from qa.negotiate import with_schema_shown
 
+        schema = request.schema
+        assert schema is not None, "only a request that asks for a schema is rebuilt"  # both callers check
         body = {k: v for k, v in request.body.items() if k not in ("response_format", "grammar")}
-        body.update(self.structured_fields(request.schema_name, request.schema))
+        body.update(self.structured_fields(request.schema_name, schema))
         if self.schema_in_prompt:
-            body["messages"] = with_schema_shown(body["messages"], request.schema)
+            body["messages"] = with_schema_shown(body["messages"], schema)
         return replace(request, body=body)
 
     def describe(self) -> str:

@@ -259,7 +259,8 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return stamp_provenance(stop.value, backend)  # type: ignore[no-any-return]
+        result: T = stop.value  # StopIteration.value is untyped: it is what `steps` returns, a T
+        return stamp_provenance(result, backend)
     finally:
         steps.close()
 
@@ -294,6 +295,7 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
             else:
                 request = steps.send(completion)
     except StopIteration as stop:
-        return stamp_provenance(stop.value, backend)  # type: ignore[no-any-return]
+        result: T = stop.value  # StopIteration.value is untyped: it is what `steps` returns, a T
+        return stamp_provenance(result, backend)
     finally:
         steps.close()

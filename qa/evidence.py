@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from qa.article import Article, Sentence
+from qa.article import Article, ParagraphKind, Sentence
 from qa.prompts import article_block
 from qa.schemas import Citation
 from qa.structured import TokenLogprob
@@ -32,7 +32,7 @@ __all__ = [
     "numbered_block",
 ]
 
-EVIDENCE_KINDS = ("subheading", "body")
+EVIDENCE_KINDS: tuple[ParagraphKind, ...] = ("subheading", "body")
 """What is numbered: the body and its subheadings. The headline and standfirst summarise the
 story in other words (a standfirst's "China pledges $9.2 billion in credit as Colombia
 enters..." reads as if the credit went to Colombia); small models cite them first when the

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from qa.article import MAX_ARTICLE_BYTES, Article, load_article, load_articles, parse_article
 from qa.errors import ArticleError
@@ -47,9 +47,8 @@ def find_article(ref: str | None = None, folder: Path = SEEDS_DIR) -> Article:
 
 def read_stdin_article(stream: BinaryIO | None = None) -> Article:
     """Read one article (UTF-8) from `stream`, default standard input."""
-    if stream is None:
-        stream = getattr(sys.stdin, "buffer", None) or sys.stdin  # type: ignore[assignment]
-    data = stream.read(MAX_ARTICLE_BYTES + 1)
+    source: BinaryIO | TextIO = stream if stream is not None else getattr(sys.stdin, "buffer", None) or sys.stdin
+    data = source.read(MAX_ARTICLE_BYTES + 1)
     if isinstance(data, str):  # a text stream without a binary buffer (some test harnesses)
         data = data.encode("utf-8", "surrogateescape")
     if len(data) > MAX_ARTICLE_BYTES:

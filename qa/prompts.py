@@ -26,9 +26,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import PromptError
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["PromptTemplate", "RenderedPrompt", "article_block", "load_prompt", "packaged_prompts_dir", "prompts_dir"]
 
@@ -97,7 +100,7 @@ class PromptTemplate:
 
 
 @cache
-def _compiled(source: str) -> Any:
+def _compiled(source: str) -> jinja2.Template:
     import jinja2  # imported here: `qa --help` must not pay for it
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)

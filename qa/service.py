@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from qa.abstention import AnswerSignals, calibrator_for, echoes_question, measure
-from qa.article import Article, Sentence
+from qa.article import Article, ParagraphKind, Sentence
 from qa.backends import Backend
 from qa.constraints import output_budget, response_schema
 from qa.errors import ContextLengthError, InputError, QuestionError
@@ -52,7 +52,7 @@ __all__ = [
 
 MAX_QUESTION_CHARS = 2000
 Style = Literal["brief", "standard", "bullets"]
-_QUOTE_KINDS = ("headline", "standfirst", "subheading", "body")
+_QUOTE_KINDS: tuple[ParagraphKind, ...] = ("headline", "standfirst", "subheading", "body")
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,9 @@ def answer_steps(
         logprobs=True,
     )
     reply, usage, completion = yield from structured_reply(spec, backend, stream=stream)
-    answer, grounding, confidence, signals = ground_reply(article, question, reply, completion.logprobs, ranking, backend)
+    answer, grounding, confidence, signals = ground_reply(
+        article, question, reply, completion.logprobs, ranking, backend
+    )
     return AnswerResult(
         question=question,
         answer=answer,

@@ -245,14 +245,11 @@ def _assemble(
             break
         taken.add(_key(compress(extra.text)))
         points.append(KeyPoint(point=_clip(compress(extra.text), 200), quote=_clip(extra.text, 400)))
-    entities = [
-        Entity(name=e.name[:80], type=e.type, role=_clip(e.role, 120))  # type: ignore[arg-type]
-        for e in find_entities(sentences)
-    ]
+    entities = [Entity(name=e.name[:80], type=e.type, role=_clip(e.role, 120)) for e in find_entities(sentences)]
     figures = [
         Figure(
             value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400)
-        )  # type: ignore[arg-type]
+        )
         for f in find_figures(sentences, _figure_order(article, sentences, numbers), limit=checker.figures)
     ]
     summary = Summary(
@@ -304,7 +301,7 @@ def summary_steps(
     """Steps that summarize `article`: extract the key sentences, then write from them (see the module)."""
     if style not in KEY_SENTENCES:
         raise InputError(f"unknown summary style {style!r}: use brief, standard or bullets")
-    mode = mode or backend.summary_mode  # type: ignore[assignment]
+    mode = mode or backend.summary_mode
     checker = _plan(article, style, lang)
     sentences, numbers = checker.sentences, checker.numbers
     if not sentences:

@@ -18,7 +18,10 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import tiktoken
 
 __all__ = [
     "PRICES_PER_MILLION",
@@ -55,7 +58,7 @@ _fallback_warned: set[str] = set()
 
 
 @cache
-def _encoding(model: str):  # type: ignore[no-untyped-def]
+def _encoding(model: str) -> tiktoken.Encoding:
     import tiktoken
     import tiktoken.registry
 

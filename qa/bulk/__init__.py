@@ -49,13 +49,23 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
 
 
+# `name as name`: an explicit re-export for type checkers, which cannot read the computed __all__.
 if TYPE_CHECKING:
-    from qa.bulk.corpus import CorpusItem, read_corpus
-    from qa.bulk.estimate import ModelEstimate, RunEstimate, estimate_run
-    from qa.bulk.local import LocalEngine
-    from qa.bulk.openai_batch import OpenAIBatchEngine
-    from qa.bulk.output import Results, read_results
-    from qa.bulk.ray_engine import RayEngine
-    from qa.bulk.records import ItemError, RunRecord
-    from qa.bulk.runner import ENGINES, Engine, RunReport, engine_named, run
-    from qa.bulk.work import Task
+    from qa.bulk.corpus import CorpusItem as CorpusItem
+    from qa.bulk.corpus import read_corpus as read_corpus
+    from qa.bulk.estimate import ModelEstimate as ModelEstimate
+    from qa.bulk.estimate import RunEstimate as RunEstimate
+    from qa.bulk.estimate import estimate_run as estimate_run
+    from qa.bulk.local import LocalEngine as LocalEngine
+    from qa.bulk.openai_batch import OpenAIBatchEngine as OpenAIBatchEngine
+    from qa.bulk.output import Results as Results
+    from qa.bulk.output import read_results as read_results
+    from qa.bulk.ray_engine import RayEngine as RayEngine
+    from qa.bulk.records import ItemError as ItemError
+    from qa.bulk.records import RunRecord as RunRecord
+    from qa.bulk.runner import ENGINES as ENGINES
+    from qa.bulk.runner import Engine as Engine
+    from qa.bulk.runner import RunReport as RunReport
+    from qa.bulk.runner import engine_named as engine_named
+    from qa.bulk.runner import run as run
+    from qa.bulk.work import Task as Task

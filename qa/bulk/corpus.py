@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from qa.article import Article, load_article, parse_article
@@ -99,9 +100,7 @@ def _jsonl(path: Path) -> list[CorpusItem]:
             raise CorpusError(f"{where}: id {item_id!r} is already used on line {seen[item_id]}; ids must be unique.")
         seen[item_id] = lineno
         text = f"{title}\n\n{body}" if title else body
-        items.append(
-            CorpusItem(id=item_id, source=where, load=lambda text=text, where=where: parse_article(text, where))
-        )
+        items.append(CorpusItem(id=item_id, source=where, load=partial(parse_article, text, where)))
     if not items:
         raise CorpusError(f"{path}: holds no articles (every line is blank).")
     return items

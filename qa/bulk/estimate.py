@@ -23,6 +23,7 @@ from qa.bulk.output import read_results
 from qa.bulk.work import Task, item_steps, plan, read_article
 
 if TYPE_CHECKING:
+    from qa.bulk.records import TaskKind
     from qa.settings import Settings
 
 __all__ = ["BATCH_PRICE_FACTOR", "ModelEstimate", "RunEstimate", "estimate_run"]
@@ -97,7 +98,7 @@ def _money(value: float | None) -> str:
 def estimate_run(
     corpus: str | os.PathLike[str],
     *,
-    task: str = "summarize",
+    task: TaskKind = "summarize",
     questions: Sequence[str] = (),
     style: str = "standard",
     lang: str | None = None,
@@ -112,7 +113,7 @@ def estimate_run(
     from qa.settings import Settings
     from qa.tokens import PRICES_PER_MILLION, estimate_cost, message_tokens, tiktoken_counter
 
-    work = Task(kind=task, questions=tuple(questions), style=style, lang=lang)  # type: ignore[arg-type]
+    work = Task(kind=task, questions=tuple(questions), style=style, lang=lang)
     items = plan(read_corpus(corpus), work)
     backend = open_backend(settings or Settings.load(**overrides))
     done = set(read_results(output).records) if output is not None else set()

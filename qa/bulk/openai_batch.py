@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from qa.bulk.batch_files import (
@@ -215,7 +216,8 @@ class OpenAIBatchEngine:
         first = True
         while waiting:
             for held in list(waiting):
-                batch = _call("check the batch", lambda held=held: backend.client.batches.retrieve(held.batch_id))
+                assert held.batch_id is not None  # every held batch is created (`_create`) before the polling
+                batch = _call("check the batch", partial(backend.client.batches.retrieve, held.batch_id))
                 if batch.status in TERMINAL:
                     waiting.remove(held)
                     yield held, batch
@@ -241,7 +243,7 @@ class OpenAIBatchEngine:
         why = batch_problem(batch)
         keys = [key for key in held.keys if key in opened]
         job.status(f"batch {batch.id} {batch.status}: {len(rows)} of {len(held.keys)} replies")
-        later: list[tuple[_Open, ChatRequest]] = []
+        later: list[tuple[_Open, ChatRequest | BaseException]] = []
         records: list[RunRecord] = []
         discount = 0.0
         for key in keys:

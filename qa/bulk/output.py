@@ -38,7 +38,7 @@ from qa.schemas import Usage
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no lock, the rest works
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # None (a module otherwise) means: no lock
 
 __all__ = ["STATE_VERSION", "BatchState", "ResultLog", "Results", "RunState", "read_results", "state_path"]
 

@@ -233,7 +233,7 @@ class RayEngine:
             resolved = settings.model_copy(update={
                 "backend": settings.resolved_backend(), "api_key": None,  # workers read the key themselves
                 "recordings": settings.recordings.resolve(),  # workers may not share this process's folder
-                "local_model": settings.local_model.resolve() if settings.local_model else None,
+                "local_model": settings.local_model.resolve() if isinstance(settings.local_model, Path) else settings.local_model,
             })  # fmt: skip
             kwargs = {"settings": resolved.model_dump(mode="json"), "task": job.task, "concurrency": self.concurrency,
                       "pin_cpus": pin, "needs_key": needs_key}  # fmt: skip

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from qa.bulk.corpus import read_corpus
 from qa.bulk.output import STATE_VERSION, ResultLog, Results, RunState
@@ -99,7 +99,7 @@ def engine_named(name: str, **options: Any) -> Engine:
     if target is None:
         raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)(**options)  # type: ignore[no-any-return]
+    return cast(Engine, getattr(importlib.import_module(module), cls)(**options))  # ENGINES names Engine classes
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qa.bulk.corpus import CorpusItem
 from qa.bulk.records import RunRecord, TaskKind, item_key
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from qa.article import Article
     from qa.backends import Backend
     from qa.schemas import AnswerResult, SummaryResult
+    from qa.service import Style
     from qa.structured import Steps
 
 __all__ = ["Task", "WorkItem", "execute", "item_steps", "plan", "read_article", "record_of"]
@@ -92,7 +93,8 @@ def item_steps(item: WorkItem, article: Article, task: Task, backend: Backend) -
     from qa.service import answer_steps, summary_steps
 
     if item.question is None:
-        return summary_steps(article, backend, style=task.style, lang=task.lang)  # type: ignore[arg-type]
+        style = cast("Style", task.style)  # Task.__post_init__ checked it is one
+        return summary_steps(article, backend, style=style, lang=task.lang)
     return answer_steps(article, item.question, backend)
 
 

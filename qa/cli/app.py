@@ -24,6 +24,7 @@ from qa.cli.group import LAZY_COMMANDS, CliState, QAGroup, recording, verbose_lo
 
 if TYPE_CHECKING:
     from qa.article import Article
+    from qa.service import Style
 
 __all__ = ["LAZY_COMMANDS", "CliState", "PromptTokens", "cli", "count_prompt_tokens", "main"]
 
@@ -80,7 +81,7 @@ def cli(
 @click.option("--style", type=click.Choice(["brief", "standard", "bullets"]), default="standard", show_default=True)
 @click.option("--lang", metavar="LANG", help="Write the summary in LANG (quotes stay verbatim).")
 @click.pass_obj
-def summarize(state: CliState, article: str | None, as_json: bool, style: str, lang: str | None) -> None:
+def summarize(state: CliState, article: str | None, as_json: bool, style: Style, lang: str | None) -> None:
     """Summarize an article: key points, each with a verified quote."""
     import qa
     from qa.cli.render import Printer, summary_markdown
@@ -90,7 +91,7 @@ def summarize(state: CliState, article: str | None, as_json: bool, style: str, l
     doc = find_article(article)
     printer = Printer()
     with recording(settings), printer.status(f"Summarizing with {settings.describe()}…"):
-        result = qa.summarize(doc, style=style, lang=lang, settings=settings)  # type: ignore[arg-type]
+        result = qa.summarize(doc, style=style, lang=lang, settings=settings)
     if as_json:
         printer.json(result.model_dump_json())
     else:

@@ -120,7 +120,7 @@ class ChatSession:
         arg = arg.strip()
         if name in ("/exit", "/quit"):
             return False
-        handler = {
+        handlers: dict[str, Callable[[], object]] = {
             "/summary": lambda: self.summary(),
             "/sources": lambda: self.sources(),
             "/usage": lambda: self.usage(),
@@ -128,7 +128,8 @@ class ChatSession:
             "/article": lambda: self.change_article(arg),
             "/clear": lambda: self.clear(),
             "/help": lambda: self.help(),
-        }.get(name)
+        }
+        handler = handlers.get(name)
         if handler is None:
             self.printer.line(f"Unknown command {name}: /help lists the commands.")
         else:

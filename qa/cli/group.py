@@ -124,6 +124,7 @@ class QAGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    # click overloads main on standalone_mode (NoReturn when True); this one takes it through **extra
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> Any:

@@ -25,7 +25,7 @@ import click
 from qa.cli.app import CliState
 
 if TYPE_CHECKING:
-    from qa.bulk.records import RunRecord
+    from qa.bulk.records import RunRecord, TaskKind
     from qa.bulk.runner import RunReport
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_ITEM_ERRORS", "run_cmd"]
@@ -232,21 +232,22 @@ def run_cmd(
     from qa.bulk.runner import engine_named
 
     questions = _questions(asked, questions_file)
-    task = "ask" if questions else "summarize"
+    task: TaskKind = "ask" if questions else "summarize"
     settings = state.settings()
     if dry_run:
-        estimate = qa.estimate_run(corpus, task=task, questions=questions, style=style, lang=lang, output=output,  # type: ignore[arg-type]
+        estimate = qa.estimate_run(corpus, task=task, questions=questions, style=style, lang=lang, output=output,
                                    engine=engine, settings=settings)  # fmt: skip
         click.echo(json.dumps(_estimate_json(estimate)) if as_json else estimate.table())
         return 0
     if output is None:
         raise click.UsageError("--output is required (or --dry-run)")
-    options: dict[str, Any] = {
+    engine_options: dict[str, dict[str, Any]] = {
         "local": {"concurrency": concurrency},
         "ray": {"workers": workers, "concurrency": concurrency, "cpus_per_worker": cpus_per_worker},
         "openai-batch": {"poll_interval": poll_interval, "max_poll_interval": max(600.0, poll_interval),
                          "online_limit": online_limit, "concurrency": concurrency},
-    }[engine]  # fmt: skip
+    }  # fmt: skip
+    options = engine_options[engine]
     chosen = engine_named(engine, **options)
     progress = _Progress(f"qa run {task}")
     written = 0
@@ -259,7 +260,7 @@ def run_cmd(
     try:
         with progress:
             report = qa.run(
-                corpus, output, task=task, questions=questions, style=style, lang=lang,  # type: ignore[arg-type]
+                corpus, output, task=task, questions=questions, style=style, lang=lang,
                 engine=chosen, retry_errors=retry_errors, on_record=on_record, on_status=progress.status,
                 on_start=progress.start, settings=settings,
             )  # fmt: skip

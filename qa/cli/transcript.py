@@ -35,7 +35,10 @@ class TranscriptEntry(BaseModel):
 
     @property
     def usage(self) -> Usage:
-        return self.answer.usage if self.answer is not None else self.summary.usage  # type: ignore[union-attr]
+        if self.answer is not None:
+            return self.answer.usage
+        assert self.summary is not None  # a turn is an answer or a summary
+        return self.summary.usage
 
 
 class Transcript(BaseModel):

@@ -211,9 +211,9 @@ def unsupported_names(sentence: str, index: ArticleIndex) -> tuple[list[str], bo
     flagged: list[str] = []
     for group in groups:
         run: list[re.Match[str]] = []
-        for m in [*group, None]:
-            if m is not None and not index.knows(m.group(0)):
-                run.append(m)
+        for word in [*group, None]:
+            if word is not None and not index.knows(word.group(0)):
+                run.append(word)
                 continue
             if run:
                 flagged.append(text[run[0].start() : run[-1].end()])

@@ -167,7 +167,9 @@ class Suite(_Strict):
 
     def article_ids(self) -> list[str | None]:
         """The suite's article ids in order ([None] for a single-article suite)."""
-        return [None] if self.article_path is not None else sorted(self.article_paths)
+        if self.article_path is not None:
+            return [None]
+        return [*sorted(self.article_paths)]  # a list[str | None]: sorted() alone is list[str]
 
     def path_of(self, article: str | None) -> Path:
         """The file of article `article` (None: the one article)."""

@@ -307,9 +307,9 @@ def _question_values(
             if r.answerable and name != "correct":  # SQuAD 2.0's HasAns figures: answerable questions only
                 out[f"has_ans_{name}"].append((key, r.scores[name].value if name in r.scores else None))
         correct = r.scores.get("correct")
-        if r.result is None or correct is None or correct.value is None or r.answerable is None:
-            continue
-        abstained = r.result.answer.status == "not_in_article"  # type: ignore[union-attr]
+        if not isinstance(r.result, AnswerResult) or correct is None or correct.value is None or r.answerable is None:
+            continue  # (a question's result is an AnswerResult, or None when the call failed)
+        abstained = r.result.answer.status == "not_in_article"
         out["answerable_accuracy" if r.answerable else "unanswerable_accuracy"].append((key, correct.value))
         if abstained:
             out["abstention_precision"].append((key, 0.0 if r.answerable else 1.0))

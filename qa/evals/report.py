@@ -200,10 +200,11 @@ def risk_coverage(
     """
     cases = []
     for r in records:
-        if r.kind != "question" or r.result is None or "candidate" not in r.scores:
-            continue
+        if r.kind != "question" or not isinstance(r.result, AnswerResult) or "candidate" not in r.scores:
+            continue  # (a question's result is an AnswerResult, or None when the call failed)
         confidence = getattr(r.result, "confidence", None)
-        cases.append((confidence if confidence is not None else -1.0, r.scores["candidate"].value == 1.0, r))
+        right = r.scores["candidate"].value == 1.0
+        cases.append((confidence if confidence is not None else -1.0, right, r.result.answer.status == "answered"))
     if not cases:
         return [], None
     cases.sort(key=lambda c: -c[0])
@@ -211,7 +212,7 @@ def risk_coverage(
     for step in range(1, 11):
         kept = cases[: max(1, round(len(cases) * step / 10))]
         rows.append((step / 10, sum(right for _, right, _ in kept) / len(kept), kept[-1][0], len(kept)))
-    answered = [c for c in cases if c[2].result.answer.status == "answered"]  # type: ignore[union-attr]
+    answered = [c for c in cases if c[2]]
     point = (
         (len(answered) / len(cases), sum(right for _, right, _ in answered) / len(answered)) if answered else (0.0, 0.0)
     )

@@ -50,7 +50,7 @@ from qa.errors import (
     RefusalError,
     TruncatedOutputError,
 )
-from qa.evals.dataset import QuestionCase, Suite
+from qa.evals.dataset import KeyFact, QuestionCase, Suite
 from qa.evals.judge import ModelJudge, judge_recordings
 from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
@@ -242,7 +242,7 @@ def _words(texts: list[str]) -> int:
     return sum(len(t.split()) for t in texts)
 
 
-def _lead_scores(result: SummaryResult, article: Article, facts: list) -> dict[str, Score]:  # type: ignore[type-arg]
+def _lead_scores(result: SummaryResult, article: Article, facts: list[KeyFact]) -> dict[str, Score]:
     """Length of qa's summary, and beside it the lead-3 baseline and the lead cut at the same length, scored the same way."""
     body = [s.text for s in article.sentences(("body",))]
     lead = body[:3]

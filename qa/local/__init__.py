@@ -48,10 +48,21 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
 
 
+# `name as name`: an explicit re-export for type checkers, which cannot read the computed __all__.
 if TYPE_CHECKING:
-    from qa.local.assemble import ensure_model
-    from qa.local.inventory import ModelStatus, VerifyResult, model_statuses, verify_model
-    from qa.local.model import LocalModel, default_model_path, load_model, resolve_model_path
-    from qa.local.pull import pull_model
-    from qa.local.registry import DEFAULT_MODEL, MODELS, ModelEntry, find_model
-    from qa.local.transport import AsyncLocalModelTransport, LocalModelTransport
+    from qa.local.assemble import ensure_model as ensure_model
+    from qa.local.inventory import ModelStatus as ModelStatus
+    from qa.local.inventory import VerifyResult as VerifyResult
+    from qa.local.inventory import model_statuses as model_statuses
+    from qa.local.inventory import verify_model as verify_model
+    from qa.local.model import LocalModel as LocalModel
+    from qa.local.model import default_model_path as default_model_path
+    from qa.local.model import load_model as load_model
+    from qa.local.model import resolve_model_path as resolve_model_path
+    from qa.local.pull import pull_model as pull_model
+    from qa.local.registry import DEFAULT_MODEL as DEFAULT_MODEL
+    from qa.local.registry import MODELS as MODELS
+    from qa.local.registry import ModelEntry as ModelEntry
+    from qa.local.registry import find_model as find_model
+    from qa.local.transport import AsyncLocalModelTransport as AsyncLocalModelTransport
+    from qa.local.transport import LocalModelTransport as LocalModelTransport

@@ -173,9 +173,13 @@ def resolve_model_path(spec: str | os.PathLike[str] | None) -> Path:
     chosen = spec
     if chosen is None:
         chosen = os.environ.get(MODEL_ENV, "").strip() or None
-    entry = MODELS[DEFAULT_MODEL] if chosen is None else find_model(chosen)
-    if entry is None:
-        return Path(chosen).expanduser()  # type: ignore[arg-type]
+    if chosen is None:
+        entry = MODELS[DEFAULT_MODEL]
+    else:
+        found = find_model(chosen)
+        if found is None:
+            return Path(chosen).expanduser()
+        entry = found
     from qa.local.assemble import ensure_model
 
     try:
@@ -231,7 +235,7 @@ def _import_llama_cpp() -> Any:
         raise BackendUnavailableError(f"the embedded backend needs llama-cpp-python ({exc}); {INSTALL_HINT}") from exc
     if _log_callback is None:
 
-        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]  # llama_cpp's ctypes CFUNCTYPE is untyped
         def _capture(level: int, text: bytes, user_data: object) -> None:
             _llama_log.append(text.decode("utf-8", errors="replace"))
 

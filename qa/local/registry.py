@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -116,7 +117,7 @@ class ModelEntry(_Frozen):
     """Where `qa models pull` fetches the same file; None: pip only."""
     measurements: Measurements = Measurements()
     """Measured speed and accuracy (see `Measurements`)."""
-    summary_mode: str = "write"
+    summary_mode: Literal["write", "extract"] = "write"
     """How qa summarizes with this model unless `QA_SUMMARY_MODE` says otherwise: 'write' (the
     model writes key points from their sentences) or 'extract' (compressed article sentences,
     no model call), whichever measured better on the seed and wiki suites (BENCHMARKS.md)."""

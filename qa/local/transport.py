@@ -44,9 +44,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio.to_thread
 import httpx2
@@ -181,7 +181,7 @@ class _Stream:
             getattr(self._pieces, "close", lambda: None)()
             self._model.lock.release()
 
-    def _produce(self, first: Any, n_prompt: int, include_usage: bool) -> Iterator[bytes]:
+    def _produce(self, first: Any, n_prompt: int, include_usage: bool) -> Generator[bytes, None, None]:
         base = _envelope(self._model, "chat.completion.chunk")
         extra = {"usage": None} if include_usage else {}
 
@@ -261,7 +261,8 @@ class _ChatService:
                 pieces = iter(model.llama.create_completion(**kwargs, stream=True))
                 first = next(pieces, None)  # evaluates the prompt, so its failures are a plain 500
             else:
-                result = model.llama.create_completion(**kwargs, stream=False)
+                # stream=False: one response (a TypedDict); llama_cpp's return type also allows an iterator
+                result = cast(dict[str, Any], model.llama.create_completion(**kwargs, stream=False))
         except BaseException as exc:
             model.llama.reset()
             model.lock.release()

@@ -10,10 +10,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# `name as name`: an explicit re-export for type checkers, which cannot read the computed __all__.
 if TYPE_CHECKING:
-    from qa.testing.batch_server import BatchStats, FakeBatchServer
-    from qa.testing.fault_server import ALL_FAULTS, FaultServer, FaultStats, Responder, echo_responder
-    from qa.testing.synthetic import article_responder, synthetic_article, write_articles
+    from qa.testing.batch_server import BatchStats as BatchStats
+    from qa.testing.batch_server import FakeBatchServer as FakeBatchServer
+    from qa.testing.fault_server import ALL_FAULTS as ALL_FAULTS
+    from qa.testing.fault_server import FaultServer as FaultServer
+    from qa.testing.fault_server import FaultStats as FaultStats
+    from qa.testing.fault_server import Responder as Responder
+    from qa.testing.fault_server import echo_responder as echo_responder
+    from qa.testing.synthetic import article_responder as article_responder
+    from qa.testing.synthetic import synthetic_article as synthetic_article
+    from qa.testing.synthetic import write_articles as write_articles
 
 _EXPORTS: dict[str, str] = {
     "ALL_FAULTS": "qa.testing.fault_server",

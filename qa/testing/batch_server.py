@@ -85,7 +85,7 @@ class _Batch:
     cancel: bool = False
 
     def body(self) -> dict[str, Any]:
-        stamps = {
+        stamps: dict[str, int | None] = {
             f"{s}_at": None
             for s in ("in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled")
         }
@@ -272,9 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
                 obj, data = owner.files[parts[2]]
                 self._send(200, data, "application/octet-stream") if len(parts) == 4 else self._send(200, obj)
             elif parts == ["v1", "batches"]:
-                data = [b.body() for b in reversed(owner.batches.values())]
-                first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
-                self._send(200, {"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": False})
+                page = [b.body() for b in reversed(owner.batches.values())]
+                first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
+                self._send(200, {"object": "list", "data": page, "first_id": first, "last_id": last, "has_more": False})
             elif parts[:2] == ["v1", "batches"] and len(parts) == 3 and parts[2] in owner.batches:
                 batch = owner.batches[parts[2]]
                 owner.advance(batch)
@@ -323,5 +323,6 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, byt
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if isinstance(name, str):
-            fields[name] = (part.get_filename(), part.get_payload(decode=True) or b"")
+            payload = part.get_payload(decode=True)  # bytes for a leaf part (None for a nested multipart)
+            fields[name] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
     return fields

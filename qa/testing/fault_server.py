@@ -272,13 +272,14 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - the responder is test code: report, don't crash
             self._error(500, "server_error", f"responder failed: {exc!r}")
             return
-        content: str | None = str(answer.get("content", ""))
+        text = str(answer.get("content", ""))
+        content: str | None = text
         refusal: str | None = None
         finish = str(answer.get("finish_reason", "stop"))
         if fault == "schema_invalid":
             content = json.dumps({"unexpected": True})
         elif fault == "truncated":
-            content, finish = content[: len(content) // 2], "length"
+            content, finish = text[: len(text) // 2], "length"
         elif fault == "refusal":
             content, refusal = None, _REFUSAL
         reply = _Reply(body, content, refusal, finish)
