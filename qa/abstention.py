@@ -54,7 +54,8 @@ class AnswerSignals(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     sentence: int
-    """The sentence number the model cited (0: it said no sentence answers)."""
+    """The sentence number cited (0: the model said no sentence answers): the model's own, or
+    the nearest sentence that holds the answer when the model's does not (see `cited`)."""
     candidate: str
     """The model's answer before the abstention decision (kept even when abstaining)."""
     p_none: float | None
@@ -77,6 +78,9 @@ class AnswerSignals(BaseModel):
     """The model's probability of the first digit of the sentence number it wrote (None without logprobs)."""
     answer_logprob: float | None = None
     """Mean log-probability of the answer's tokens (None without logprobs)."""
+    cited: int | None = None
+    """The sentence number the model wrote, when qa moved the citation to the nearest sentence
+    that holds the answer (`sentence` is then the one cited); None when it was not moved."""
 
 
 def feature_vector(s: AnswerSignals) -> list[float]:
@@ -164,6 +168,7 @@ def measure(
     *,
     p_sentence: float | None = None,
     answer_logprob: float | None = None,
+    cited: int | None = None,
 ) -> AnswerSignals:
     """`AnswerSignals` for an answer citing sentence `number` (1-based) of `sentences`."""
     unseen = unseen_share(question, sentences)
@@ -172,10 +177,11 @@ def measure(
             sentence=number, candidate=answer, p_none=p_none, retrieval=0.0, rank=len(sentences) + 1,
             question_overlap=0.0, question_unseen=unseen, answer_support=0.0, type_fit=answer_type_fit(question, answer),
             question_echo=echoes_question(question, answer), p_sentence=p_sentence, answer_logprob=answer_logprob,
+            cited=cited,
         )  # fmt: skip
     q_terms = content_terms(question)
     a_terms = content_terms(answer)
-    cited = content_terms(sentences[number - 1])
+    in_sentence = content_terms(sentences[number - 1])
     near = _neighbourhood_terms(sentences, number)
     return AnswerSignals(
         sentence=number,
@@ -185,11 +191,12 @@ def measure(
         rank=retrieval.rank(number),
         question_overlap=round(len(q_terms & near) / len(q_terms), 4) if q_terms else 0.0,
         question_unseen=unseen,
-        answer_support=round(len(a_terms & cited) / len(a_terms), 4) if a_terms else 1.0,
+        answer_support=round(len(a_terms & in_sentence) / len(a_terms), 4) if a_terms else 1.0,
         type_fit=answer_type_fit(question, answer),
         question_echo=echoes_question(question, answer),
         p_sentence=None if p_sentence is None else round(p_sentence, 4),
         answer_logprob=None if answer_logprob is None else round(answer_logprob, 4),
+        cited=cited,
     )
 
 

@@ -21,10 +21,12 @@ from qa.article import Article, ParagraphKind, Sentence
 from qa.prompts import article_block
 from qa.schemas import Citation
 from qa.structured import TokenLogprob
+from qa.support import content_terms
 
 __all__ = [
     "EVIDENCE_KINDS",
     "answer_logprob",
+    "answer_sentence",
     "chosen_number_probability",
     "citation_for",
     "evidence_sentences",
@@ -78,6 +80,27 @@ def citation_for(article: Article, number: int) -> Citation:
         cut = text.rfind(" ", 0, MAX_QUOTE_CHARS)
         text = text[: cut if cut > 0 else MAX_QUOTE_CHARS].rstrip()
     return Citation(quote=text, start=sentence.start, end=sentence.start + len(text))
+
+
+MISCOUNT = 2
+"""How far from the cited number a citation may move to the sentence that holds the answer."""
+
+
+def answer_sentence(sentences: Sequence[str], cited: int, answer: str) -> int:
+    """The number of the sentence that holds `answer`: `cited`, unless that sentence shares no
+    content word with the answer and one at most `MISCOUNT` places away has them all.
+
+    Models miscount numbered lists: a 1.5B model answered "2013" citing the sentence just
+    before the one that says 2013, and "$9.2 billion" citing the one just after. The move is
+    local on purpose: an answer whose words are only far from the cited sentence is a
+    disagreement between the model's evidence and its answer, left for abstention to judge.
+    """
+    terms = content_terms(answer)
+    if not terms or not 1 <= cited <= len(sentences) or terms & content_terms(sentences[cited - 1]):
+        return cited
+    near = range(max(1, cited - MISCOUNT), min(len(sentences), cited + MISCOUNT) + 1)
+    holders = [n for n in near if terms <= content_terms(sentences[n - 1])]
+    return min(holders, key=lambda n: (abs(n - cited), n)) if holders else cited
 
 
 def no_evidence_probability(

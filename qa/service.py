@@ -20,6 +20,7 @@ from qa.constraints import output_budget, response_schema
 from qa.errors import ContextLengthError, InputError, QuestionError
 from qa.evidence import (
     answer_logprob,
+    answer_sentence,
     chosen_number_probability,
     citation_for,
     evidence_sentences,
@@ -183,9 +184,12 @@ def ground_reply(
     `nth` says which reply of a batch this one is."""
     texts = [s.text for s in evidence_sentences(article)]
     answer_text = " ".join(reply.answer.split())
+    # The citation goes to the sentence that holds the answer (models miscount numbered lists).
+    number = answer_sentence(texts, reply.sentence, answer_text) if reply.sentence else 0
     signals = measure(
-        question, answer_text, reply.sentence, texts, no_evidence_probability(logprobs, nth=nth), ranking,
+        question, answer_text, number, texts, no_evidence_probability(logprobs, nth=nth), ranking,
         p_sentence=chosen_number_probability(logprobs, nth=nth), answer_logprob=answer_logprob(logprobs, nth=nth),
+        cited=reply.sentence if number != reply.sentence else None,
     )  # fmt: skip
     counts = {"verified": 0, "repaired": 0}
     if reply.sentence == 0 or not answer_text or not 1 <= reply.sentence <= len(texts):
@@ -193,8 +197,10 @@ def ground_reply(
         withdrawn = reply.sentence != 0 and bool(answer_text)
         nothing = Answer(answer="", status="not_in_article", citations=[])
         return nothing, grounding_report(counts, [], abstained=withdrawn), None, signals
-    citation = citation_for(article, reply.sentence)
-    counts["verified"] = 1
+    citation = citation_for(article, number)
+    # A citation moved to the sentence that holds the answer counts as repaired, not verified.
+    counts["repaired"] = int(number != reply.sentence)
+    counts["verified"] = 1 - counts["repaired"]
     calibrator = calibrator_for(backend.model)
     confidence = calibrator.confidence(signals)
     threshold = backend.settings.abstain_threshold

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import qa
-from qa.evidence import citation_for, evidence_sentences, no_evidence_probability, numbered_block
+from qa.evidence import answer_sentence, citation_for, evidence_sentences, no_evidence_probability, numbered_block
 from qa.structured import TokenLogprob
 
 ARTICLE = qa.parse_article(
@@ -74,3 +74,25 @@ def test_a_very_long_sentence_is_quoted_from_its_start_within_the_bound():
     assert len(citation.quote) <= 400
     assert long.text[citation.start : citation.end] == citation.quote
     assert citation.quote.startswith("word word")
+
+
+SENTENCES = [
+    "The plan was signed in Beijing.",
+    "Xi pledged $9.2 billion in credit.",
+    "He wrote on X.",
+    "Petro said Colombia would join the initiative launched in 2013.",
+    "Gustavo Petro took office in August 2022.",
+]
+
+
+def test_a_citation_moves_to_the_nearby_sentence_that_holds_the_answer():
+    assert answer_sentence(SENTENCES, 3, "2013") == 4  # miscounted by one: the next sentence says it
+    assert answer_sentence(SENTENCES, 3, "$9.2 billion") == 2  # and the one before
+    assert answer_sentence(SENTENCES, 2, "$9.2 billion") == 2  # right already: kept
+
+
+def test_a_citation_stays_when_it_shares_a_word_or_nothing_nearby_holds_the_answer():
+    assert answer_sentence(SENTENCES, 4, "Gustavo Petro") == 4  # 'Petro' is there: a partial match is the model's call
+    assert answer_sentence(SENTENCES, 1, "August 2022") == 1  # only four places away: not a miscount
+    assert answer_sentence(SENTENCES, 3, "12 years") == 3  # computed: no sentence holds it
+    assert answer_sentence(SENTENCES, 0, "2013") == 0 and answer_sentence(SENTENCES, 3, "") == 3

@@ -133,6 +133,19 @@ def test_an_echo_the_model_repeats_is_kept_as_a_signal_not_reasked_again(seed) -
     assert result.confidence < other.confidence  # the same evidence, less trust in an echo
 
 
+def test_a_miscounted_citation_moves_to_the_sentence_that_holds_the_answer(seed) -> None:
+    sentences = [s.text for s in evidence_sentences(seed)]
+    holder = next(n for n, text in enumerate(sentences, 1) if "2013" in text)
+    server = FakeChatServer().enqueue(answer("2013", holder - 1))
+    backend = server.backend(**KEEP)
+    result = run(answer_steps(seed, "In what year was the initiative launched?", backend), backend)
+    (citation,) = result.answer.citations
+    assert citation.quote == sentences[holder - 1] and seed.text[citation.start : citation.end] == citation.quote
+    assert (result.grounding.verified, result.grounding.repaired) == (0, 1)
+    assert result.signals is not None and (result.signals.sentence, result.signals.cited) == (holder, holder - 1)
+    assert result.signals.answer_support == 1.0
+
+
 def test_a_model_abstention_clears_its_text(seed) -> None:
     server = FakeChatServer().enqueue(answer("Probably about 8 million people.", 0))
     backend = server.backend(**KEEP)
