@@ -138,10 +138,14 @@ def main() -> None:
         o, a, u = accuracy(rows, probe, t)
         print(f"  {t:.1f}      {o:.3f}    {a:.3f}       {u:.3f}")
     if args.write:
-        logs = ", ".join(p.name for p in args.logs)
+        suites = ", ".join(sorted({f"evals/{read_log(p).header.suite}" for p in args.logs}))
+        with_logprobs = [feature_vector(s) for s, _, _ in rows if s.p_none is not None]
+        means = (
+            tuple(round(sum(col) / len(col), 5) for col in zip(*with_logprobs, strict=True)) if with_logprobs else None
+        )
         calibrator = Calibrator(
             model=model, weights=tuple(round(w, 5) for w in weights), bias=round(bias, 5), threshold=best,
-            source=f"evals/calibrate.py on {len(rows)} development questions ({logs})",
+            source=f"evals/calibrate.py on {len(rows)} development questions ({suites})", means=means,
         )  # fmt: skip
         out = ROOT / "qa" / "calibration" / f"{_slug(model)}.json"
         out.write_text(json.dumps(calibrator.to_json(), indent=2) + "\n", encoding="utf-8")

@@ -83,11 +83,20 @@ class AnswerSignals(BaseModel):
     that holds the answer (`sentence` is then the one cited); None when it was not moved."""
 
 
-def feature_vector(s: AnswerSignals) -> list[float]:
+LOGPROB_FEATURES = ("log_p_none", "p_sentence", "answer_logprob")
+"""The features read from token logprobs: missing when the backend gives none."""
+
+
+def feature_vector(s: AnswerSignals, means: tuple[float, ...] | None = None) -> list[float]:
     """The calibrator's inputs, in `FEATURES` order (p_none on a log scale: 1e-6 -> 0, 1 -> 1;
-    the answer's mean log-probability from -5 or less -> 0 to 0 -> 1; a missing logprob -> 0)."""
+    the answer's mean log-probability from -5 or less -> 0 to 0 -> 1).
+
+    A reply without logprobs has its logprob features set to `means` (their average on the
+    development data the calibrator was fitted on) when given, else 0, so a backend that
+    gives no logprobs is judged on the other signals, not as if the model were unsure.
+    """
     log_p = 1.0 + math.log10(max(s.p_none, 1e-6)) / 6.0 if s.p_none is not None else 0.0
-    return [
+    vector = [
         log_p,
         1.0 if s.p_none is not None else 0.0,
         s.retrieval,
@@ -99,6 +108,17 @@ def feature_vector(s: AnswerSignals) -> list[float]:
         s.p_sentence if s.p_sentence is not None else 0.0,
         1.0 + max(-5.0, s.answer_logprob) / 5.0 if s.answer_logprob is not None else 0.0,
     ]
+    if means is not None:
+        missing = {
+            "log_p_none": s.p_none is None,
+            "p_sentence": s.p_sentence is None,
+            "answer_logprob": s.answer_logprob is None,
+        }
+        for name in LOGPROB_FEATURES:
+            if missing[name]:
+                i = FEATURES.index(name)
+                vector[i] = means[i]
+    return vector
 
 
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b")
@@ -211,16 +231,19 @@ class Calibrator:
     """Keep an answer when its confidence is at least this."""
     source: str
     """Where the weights came from (the fitting run), for provenance."""
+    means: tuple[float, ...] | None = None
+    """Each feature's mean on the development data, used for logprob features a reply lacks."""
 
     def confidence(self, signals: AnswerSignals) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, feature_vector(signals), strict=True))
+        x = feature_vector(signals, self.means)
+        z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model, "features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
             "threshold": self.threshold, "source": self.source,
-        }  # fmt: skip
+        } | ({"means": list(self.means)} if self.means is not None else {})  # fmt: skip
 
 
 # Used for a model with no fitted calibration: trust the model's own "no sentence" when it
@@ -251,4 +274,5 @@ def calibrator_for(model: str) -> Calibrator:
     return Calibrator(
         model=data["model"], weights=tuple(float(w) for w in data["weights"]), bias=float(data["bias"]),
         threshold=float(data["threshold"]), source=str(data.get("source", "")),
+        means=tuple(float(m) for m in data["means"]) if data.get("means") else None,
     )  # fmt: skip

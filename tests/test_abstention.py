@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from qa.abstention import (
+    FEATURES,
     Calibrator,
     answer_type_fit,
     calibrator_for,
@@ -73,3 +76,17 @@ def test_an_answer_made_of_the_questions_words_echoes_it():
     assert not echoes_question(question, "")  # nothing to judge
     assert not echoes_question("How many countries joined in 2013?", "150")
     assert echoes_question("What happened in 2013?", "2013")
+
+
+def test_a_reply_without_logprobs_is_judged_with_the_development_means_of_its_logprob_features():
+    q = "How much credit did Xi pledge?"
+    ranking = rank_sentences(SENTENCES, q)
+    bare = measure(q, "$9.2 billion", 2, SENTENCES, None, ranking)
+    weights = tuple(1.0 if name in ("log_p_none", "p_sentence", "answer_logprob") else 0.0 for name in FEATURES)
+    means = tuple(0.5 for _ in FEATURES)
+    plain = Calibrator(model="m", weights=weights, bias=-1.0, threshold=0.5, source="")
+    imputed = Calibrator(model="m", weights=weights, bias=-1.0, threshold=0.5, source="", means=means)
+    assert abs(plain.confidence(bare) - 1 / (1 + math.exp(1.0))) < 1e-9  # without means, a missing logprob counts as 0
+    assert abs(imputed.confidence(bare) - 1 / (1 + math.exp(-(-1.0 + 1.5)))) < 1e-9  # three features at 0.5
+    sure = measure(q, "$9.2 billion", 2, SENTENCES, 1e-6, ranking, p_sentence=0.5, answer_logprob=-2.5)
+    assert abs(imputed.confidence(sure) - plain.confidence(sure)) < 1e-9  # present logprobs are used as they are

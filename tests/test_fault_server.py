@@ -82,6 +82,24 @@ def test_no_faults_returns_the_responders_content() -> None:
     assert SEEN[0]["messages"] == MESSAGES and SEEN[0]["model"] == "test-model"
 
 
+LOGPROBS = {"content": [{"token": "The", "logprob": -0.1, "bytes": [84, 104, 101], "top_logprobs": []}]}
+
+
+def with_logprobs(body: dict[str, Any]) -> dict[str, Any]:
+    return {"content": ANSWER, "finish_reason": "stop", "logprobs": LOGPROBS}
+
+
+def test_logprobs_the_responder_has_are_served_when_asked_and_never_with_a_fault() -> None:
+    with FaultServer(with_logprobs, fault_rate=0.0) as server:
+        asked = ask(server, logprobs=True)
+        not_asked = ask(server)
+    assert asked.choices[0].logprobs.content[0].token == "The" and asked.choices[0].logprobs.content[0].logprob == -0.1
+    assert not_asked.choices[0].logprobs is None
+    with FaultServer(with_logprobs, fault_rate=1.0, faults=["truncated"]) as server:
+        cut = ask(server, logprobs=True)
+    assert cut.choices[0].finish_reason == "length" and cut.choices[0].logprobs is None  # they described other text
+
+
 def test_stream_without_faults_sends_role_content_finish_usage_and_done() -> None:
     with FaultServer(responder, fault_rate=0.0) as server:
         chunks = stream_chunks(server)

@@ -282,7 +282,9 @@ class _Handler(BaseHTTPRequestHandler):
             content, finish = text[: len(text) // 2], "length"
         elif fault == "refusal":
             content, refusal = None, _REFUSAL
-        reply = _Reply(body, content, refusal, finish)
+        # Logprobs describe the recorded text: served with it when the client asked, never with a fault's.
+        logprobs = answer.get("logprobs") if fault is None and body.get("logprobs") else None
+        reply = _Reply(body, content, refusal, finish, logprobs)
         if stream:
             self._stream(reply, body, cut=fault == "stream_cut", malformed=fault == "malformed_json")
         else:
@@ -348,9 +350,11 @@ class _Handler(BaseHTTPRequestHandler):
 class _Reply:
     """One assistant message, rendered as a completion or as stream chunks."""
 
-    def __init__(self, body: dict[str, Any], content: str | None, refusal: str | None, finish: str) -> None:
+    def __init__(
+        self, body: dict[str, Any], content: str | None, refusal: str | None, finish: str, logprobs: Any = None
+    ) -> None:
         self.model = str(body.get("model", "fault-server"))
-        self.content, self.refusal, self.finish = content, refusal, finish
+        self.content, self.refusal, self.finish, self.logprobs = content, refusal, finish, logprobs
         self.id, self.created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
         prompt = sum(len(_text(m.get("content"))) for m in messages) // 4
@@ -364,7 +368,7 @@ class _Reply:
     def completion(self) -> dict[str, Any]:
         """The full `chat.completion` object."""
         message = {"role": "assistant", "content": self.content, "refusal": self.refusal}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish}
+        choice = {"index": 0, "message": message, "logprobs": self.logprobs, "finish_reason": self.finish}
         return {**self._head("chat.completion"), "choices": [choice], "usage": self.usage}
 
     def chunks(self, include_usage: bool) -> Iterator[dict[str, Any]]:

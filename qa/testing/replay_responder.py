@@ -44,12 +44,14 @@ _UNKEYED = frozenset({"messages", "stream", *VOLATILE_FIELDS})
 
 
 def recorded_answer(entry: RecordingEntry) -> dict[str, Any]:
-    """`{"content", "finish_reason"}` of a recorded chat completion, plain or streamed."""
+    """`{"content", "finish_reason"}` of a recorded chat completion, plain or streamed, with
+    `"logprobs"` when a plain one recorded them (a server that returns logprobs serves them)."""
     response = entry.response
     if response.chunks is None:
         choice = response.body["choices"][0]
         content = choice["message"].get("content") or ""
-        return {"content": content, "finish_reason": choice.get("finish_reason") or "stop"}
+        answer = {"content": content, "finish_reason": choice.get("finish_reason") or "stop"}
+        return answer | ({"logprobs": choice["logprobs"]} if choice.get("logprobs") else {})
     parts: list[str] = []
     finish = "stop"
     for chunk in response.chunks:
