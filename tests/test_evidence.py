@@ -5,7 +5,15 @@ from __future__ import annotations
 import math
 
 import qa
-from qa.evidence import answer_sentence, citation_for, evidence_sentences, no_evidence_probability, numbered_block
+from qa.evidence import (
+    answer_logprob,
+    answer_sentence,
+    chosen_number_probability,
+    citation_for,
+    evidence_sentences,
+    no_evidence_probability,
+    numbered_block,
+)
 from qa.structured import TokenLogprob
 
 ARTICLE = qa.parse_article(
@@ -96,3 +104,25 @@ def test_a_citation_stays_when_it_shares_a_word_or_nothing_nearby_holds_the_answ
     assert answer_sentence(SENTENCES, 1, "August 2022") == 1  # only four places away: not a miscount
     assert answer_sentence(SENTENCES, 3, "12 years") == 3  # computed: no sentence holds it
     assert answer_sentence(SENTENCES, 0, "2013") == 0 and answer_sentence(SENTENCES, 3, "") == 3
+
+
+def test_the_chosen_numbers_probability_and_the_answers_mean_logprob_are_read_from_the_reply():
+    logprobs = [
+        _lp('{"', {'{"': -0.1}),
+        _lp("sentence", {"sentence": -0.1}),
+        _lp('":', {'":': -0.1}),
+        _lp(" ", {" ": -0.1}),
+        _lp("3", {"3": math.log(0.6), "0": math.log(0.3), "1": math.log(0.1)}),
+        _lp(',"', {',"': -0.1}),
+        _lp("answer", {"answer": -0.1}),
+        _lp('":"', {'":"': -0.2}),
+        _lp("Be", {"Be": -1.0}),
+        _lp("ijing", {"ijing": -0.5}),
+        _lp('"}', {'"}': -0.3}),
+    ]
+    assert abs(chosen_number_probability(logprobs) - 0.6) < 1e-9
+    assert abs(answer_logprob(logprobs) - (-0.75)) < 1e-9  # the two tokens inside the quotes only
+    assert chosen_number_probability(None) is None and answer_logprob(None) is None
+    assert answer_logprob(logprobs[:6]) is None  # the answer never came
+    empty = [*logprobs[:8], _lp('"}', {'"}': -0.3})]
+    assert answer_logprob(empty) is None  # an empty answer has no tokens to average
