@@ -1,8 +1,8 @@
 """Summaries: extract the key sentences, then write each key point from its own sentence.
 
 1. Extract (no model): `qa.extract.key_sentences` picks the sentences the summary must
-   cover (central ones, a bonus for the lead, no near-duplicates): 3 for `brief`, 5 for
-   `standard`, 7 for `bullets`.
+   cover (central ones, a bonus for the lead, no near-duplicates, no subheadings): at most
+   3 for `brief`, 5 for `standard`, 7 for `bullets`, within `WORD_BUDGET` words.
 2. Write (one call): the model sees the article as numbered sentences (the very block
    answers use, so a model that caches prefixes reuses it) and writes one key point per
    key sentence (the schema pins each point to its sentence number, in order), then a
