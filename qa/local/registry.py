@@ -254,9 +254,9 @@ MODELS: dict[str, ModelEntry] = {
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 """The model used when `QA_LOCAL_MODEL` is not set. Measured 2026-12-03 on the seed suite with
-each model's calibrated abstention: the 1.5B answers 24 of 43 answerable questions right and
-abstains right on 8 of 13 (the 0.5B: 12 and 12; SmolLM2: see the README's model ladder), at
-about the same seconds a question once the article is read."""
+each model's calibrated abstention: the 1.5B answers 26 of 43 answerable questions right and
+abstains right on 8 of 13 (the 0.5B: 17 and 11; SmolLM2: see the README's model ladder), at
+2.7 s a question once the article is read (the 0.5B: 1.8 s)."""
 
 
 def find_model(spec: str | os.PathLike[str]) -> ModelEntry | None:
