@@ -114,7 +114,7 @@ def no_evidence_probability(
     logprobs or the place cannot be found.
     """
     entry = _number_entry(logprobs, field, nth)
-    return None if entry is None else _zero_share(entry)
+    return None if entry is None else _digit_share(entry, "0") or 0.0
 
 
 def chosen_number_probability(
@@ -123,12 +123,7 @@ def chosen_number_probability(
     """The share of the digit the model wrote first, among the digits it considered there:
     how sure it was of the sentence it cited (None without logprobs)."""
     entry = _number_entry(logprobs, field, nth)
-    if entry is None:
-        return None
-    digits = _digit_logprobs(entry)
-    chosen = entry.token.lstrip(' ":\n\t')[:1]
-    total = sum(math.exp(lp) for lp in digits.values())
-    return math.exp(digits[chosen]) / total if chosen in digits and total > 0 else None
+    return None if entry is None else _digit_share(entry, entry.token.lstrip(' ":\n\t')[:1])
 
 
 def answer_logprob(logprobs: Sequence[TokenLogprob] | None, field: str = "answer", nth: int = 0) -> float | None:
@@ -184,16 +179,12 @@ def _number_entry(logprobs: Sequence[TokenLogprob] | None, field: str, nth: int)
     return None
 
 
-def _digit_logprobs(entry: TokenLogprob) -> dict[str, float]:
+def _digit_share(entry: TokenLogprob, digit: str) -> float | None:
+    """The probability of `digit` among the digits the model considered at `entry` (None if it did not)."""
     digits: dict[str, float] = {}
     for token, logprob in (*entry.top, (entry.token, entry.logprob)):
         head = token.lstrip(' ":\n\t')
         if head and head[0].isdigit():
             digits[head[0]] = max(digits.get(head[0], -math.inf), logprob)
-    return digits
-
-
-def _zero_share(entry: TokenLogprob) -> float:
-    digits = _digit_logprobs(entry)
     total = sum(math.exp(lp) for lp in digits.values())
-    return math.exp(digits["0"]) / total if "0" in digits and total > 0 else 0.0
+    return math.exp(digits[digit]) / total if digit in digits and total > 0 else None

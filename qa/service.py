@@ -185,7 +185,7 @@ def ground_reply(
     texts = [s.text for s in evidence_sentences(article)]
     answer_text = " ".join(reply.answer.split())
     # The citation goes to the sentence that holds the answer (models miscount numbered lists).
-    number = answer_sentence(texts, reply.sentence, answer_text) if reply.sentence else 0
+    number = answer_sentence(texts, reply.sentence, answer_text)
     signals = measure(
         question, answer_text, number, texts, no_evidence_probability(logprobs, nth=nth), ranking,
         p_sentence=chosen_number_probability(logprobs, nth=nth), answer_logprob=answer_logprob(logprobs, nth=nth),
