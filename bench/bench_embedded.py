@@ -11,9 +11,9 @@ ways, interleaved (a, b, c, a, b, c, ...) so that machine noise hits all three a
       the citation check); skipped if `qa.ask` is not available.
 
 (a) and (b) send exactly the request `qa.ask` makes first (taken from
-`qa.service.answer_steps` when present, else a comparable system+user pair): the same
+`qa.tasks.answer.answer_steps` when present, else a comparable system+user pair): the same
 messages, max_tokens, temperature 0 and JSON-schema grammar, plus a fixed seed. (a) gets
-its grammar from `qa.local.grammar`, like the transport, so both constrain decoding
+its grammar from `qa.backends.embedded.grammar`, like the transport, so both constrain decoding
 identically (llama-cpp-python's own `response_format` path has a literal-escaping bug).
 The KV cache is reset before every timed call, so each one evaluates the whole prompt.
 Prints the median wall time of each and the ratios b/a and c/a (target: c/a <= 1.05),
@@ -34,8 +34,8 @@ from typing import Any
 import httpx2
 import openai
 
-from qa.local import LocalModel, LocalModelTransport, load_model
-from qa.local.grammar import grammar_for
+from qa.backends.embedded import LocalModel, LocalModelTransport, load_model
+from qa.backends.embedded.grammar import grammar_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = ROOT / "seeds" / "000_db386d23d8a38732.txt"
@@ -46,10 +46,10 @@ def qa_request(question: str) -> tuple[dict[str, Any], Callable[[], Any] | None]
     """The request body `qa.ask` sends first, and a callable running `qa.ask` (None if unavailable)."""
     try:
         from qa.api import ask
-        from qa.article import load_article
-        from qa.backends import open_backend
-        from qa.service import answer_steps
+        from qa.backends.backend import open_backend
         from qa.settings import Settings
+        from qa.tasks.answer import answer_steps
+        from qa.text.article import load_article
     except ImportError as exc:
         print(f"qa core not available ({exc}); using a constructed prompt and skipping (c)")
         return constructed_request(question), None

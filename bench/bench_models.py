@@ -37,7 +37,7 @@ QUESTIONS = [
 def child(model: str) -> None:
     sys.path.insert(0, str(ROOT))
     import qa
-    from qa.local import load_model, resolve_model_path
+    from qa.backends.embedded import load_model, resolve_model_path
 
     article = qa.load_article(ROOT / "seeds" / "000_db386d23d8a38732.txt")
     path = resolve_model_path(model)  # assembles and verifies the file on first use: not timed
@@ -62,7 +62,7 @@ def main() -> None:
         child(sys.argv[2])
         return
     sys.path.insert(0, str(ROOT))
-    from qa.local.registry import MODELS
+    from qa.backends.embedded.registry import MODELS
 
     models = sys.argv[1:] or list(MODELS)
     print("| model | load s | first question s | later questions s (median of 5) | summary s | peak MiB |")

@@ -46,12 +46,12 @@ from pathlib import Path
 import httpx2
 
 import qa.errors
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
+from qa.backends.embedded.registry import find_model
 from qa.evals import load_suite
 from qa.evals.dataset import Suite
 from qa.evals.log import read_log
 from qa.evals.runner import EvalRun, plan_cases, run_suite
-from qa.local.registry import find_model
 from qa.settings import Settings
 from qa.testing import ALL_FAULTS, FaultServer
 from qa.testing.replay_responder import ReplayResponder

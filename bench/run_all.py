@@ -257,11 +257,11 @@ def row_summary(plan: Plan, failures: dict[str, str]) -> list[Line]:
 
 def row_prompt_tokens(plan: Plan) -> list[Line]:
     import qa
-    from qa.backends import open_backend
+    from qa.backends.backend import open_backend
+    from qa.backends.embedded import load_model
     from qa.evals import load_suite
-    from qa.local import load_model
-    from qa.service import answer_steps
     from qa.settings import Settings
+    from qa.tasks.answer import answer_steps
 
     suite = load_suite(SUITE)
     article = qa.load_article(suite.article_path)
@@ -287,8 +287,8 @@ def row_prompt_tokens(plan: Plan) -> list[Line]:
 
 def row_batch(plan: Plan) -> list[Line]:
     import qa
+    from qa.backends.embedded import load_model
     from qa.evals import load_suite
-    from qa.local import load_model
 
     suite = load_suite(SUITE)
     article = qa.load_article(suite.article_path)
@@ -436,7 +436,7 @@ def _loopback_responder(article: Any) -> tuple[Callable[[dict[str, Any]], dict[s
 
 def row_loopback(plan: Plan) -> list[Line]:
     import qa
-    from qa.backends import open_backend
+    from qa.backends.backend import open_backend
     from qa.evals import load_suite
     from qa.evals.runner import run_suite
     from qa.testing import FaultServer

@@ -3,7 +3,7 @@
     .venv/bin/python evals/calibrate.py RUN.jsonl [RUN.jsonl ...] [--write]
 
 Each question record of the logs carries the model's candidate answer and its signals
-(`qa.abstention.AnswerSignals`). The signals are measured again from the suite's own
+(`qa.tasks.abstention.AnswerSignals`). The signals are measured again from the suite's own
 article (so a new signal needs no new model run), each candidate is labelled right or
 wrong with the suite's scorer (an unanswerable question has no right answer), and a
 logistic model is fitted (L2-regularised, full-batch gradient descent, pure Python).
@@ -16,7 +16,7 @@ which is safe and useless. (At 80% the 1.5B withheld the right answer to the dem
 question, at confidence 0.34 under a threshold of 0.36: a user asking about the article
 should get the answers the model has right, and abstention should catch what it can of
 the rest.) It prints the fit, the accuracy at that threshold, and a risk-coverage
-table; `--write` saves `qa/calibration/<model>.json`, which `qa.abstention.calibrator_for`
+table; `--write` saves `qa/calibration/<model>.json`, which `qa.tasks.abstention.calibrator_for`
 loads. Only development data belongs here (e.g. SQuAD paragraphs outside evals/squad-dev).
 """
 
@@ -28,12 +28,12 @@ import math
 from pathlib import Path
 
 import qa
-from qa.abstention import FEATURES, AnswerSignals, Calibrator, _slug, feature_vector, measure
 from qa.evals import load_suite
 from qa.evals.log import read_log
 from qa.evals.scorers import candidate_score
-from qa.evidence import evidence_sentences
-from qa.retrieval import rank_sentences
+from qa.tasks.abstention import FEATURES, AnswerSignals, Calibrator, _slug, feature_vector, measure
+from qa.tasks.evidence import evidence_sentences
+from qa.text.retrieval import rank_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 

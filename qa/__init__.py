@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "APICallError": "qa.errors",
     "Answer": "qa.schemas",
     "AnswerResult": "qa.schemas",
-    "Article": "qa.article",
+    "Article": "qa.text.article",
     "ArticleError": "qa.errors",
     "BackendError": "qa.errors",
     "BackendUnavailableError": "qa.errors",
@@ -41,7 +41,7 @@ _EXPORTS: dict[str, str] = {
     "ModelIntegrityError": "qa.errors",
     "ModelLoadError": "qa.errors",
     "OutputValidationError": "qa.errors",
-    "Paragraph": "qa.article",
+    "Paragraph": "qa.text.article",
     "PromptError": "qa.errors",
     "Provenance": "qa.schemas",
     "QAError": "qa.errors",
@@ -65,14 +65,14 @@ _EXPORTS: dict[str, str] = {
     "ask_many": "qa.api",
     "asummarize": "qa.api",
     "estimate_run": "qa.bulk.estimate",
-    "load_article": "qa.article",
-    "load_articles": "qa.article",
-    "load_prompt": "qa.prompts",
-    "parse_article": "qa.article",
+    "load_article": "qa.text.article",
+    "load_articles": "qa.text.article",
+    "load_prompt": "qa.core.prompts",
+    "parse_article": "qa.text.article",
     "run": "qa.bulk.runner",
     "summarize": "qa.api",
-    "verify_answer": "qa.grounding",
-    "verify_summary": "qa.grounding",
+    "verify_answer": "qa.text.grounding",
+    "verify_summary": "qa.text.grounding",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -94,15 +94,11 @@ if TYPE_CHECKING:
     from qa.api import ask_many as ask_many
     from qa.api import asummarize as asummarize
     from qa.api import summarize as summarize
-    from qa.article import Article as Article
-    from qa.article import Paragraph as Paragraph
-    from qa.article import load_article as load_article
-    from qa.article import load_articles as load_articles
-    from qa.article import parse_article as parse_article
     from qa.bulk.estimate import estimate_run as estimate_run
     from qa.bulk.records import RunRecord as RunRecord
     from qa.bulk.runner import RunReport as RunReport
     from qa.bulk.runner import run as run
+    from qa.core.prompts import load_prompt as load_prompt
     from qa.errors import APICallError as APICallError
     from qa.errors import ArticleError as ArticleError
     from qa.errors import BackendError as BackendError
@@ -129,9 +125,6 @@ if TYPE_CHECKING:
     from qa.errors import SecretLeakError as SecretLeakError
     from qa.errors import StructuredOutputUnsupportedError as StructuredOutputUnsupportedError
     from qa.errors import TruncatedOutputError as TruncatedOutputError
-    from qa.grounding import verify_answer as verify_answer
-    from qa.grounding import verify_summary as verify_summary
-    from qa.prompts import load_prompt as load_prompt
     from qa.schemas import Answer as Answer
     from qa.schemas import AnswerResult as AnswerResult
     from qa.schemas import Citation as Citation
@@ -141,3 +134,10 @@ if TYPE_CHECKING:
     from qa.schemas import SummaryResult as SummaryResult
     from qa.schemas import Usage as Usage
     from qa.settings import Settings as Settings
+    from qa.text.article import Article as Article
+    from qa.text.article import Paragraph as Paragraph
+    from qa.text.article import load_article as load_article
+    from qa.text.article import load_articles as load_articles
+    from qa.text.article import parse_article as parse_article
+    from qa.text.grounding import verify_answer as verify_answer
+    from qa.text.grounding import verify_summary as verify_summary

@@ -3,7 +3,7 @@
 Every function takes an `Article` (see `load_article`) and either `settings=` or setting
 overrides as keyword arguments (`backend="embedded"`, `model="gpt-4o-mini"`, ...); with
 neither, settings come from the environment. The async functions run the very same steps
-as the sync ones (see `qa.driver`); only the client differs.
+as the sync ones (see `qa.backends.driver`); only the client differs.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from qa.article import Article
-from qa.backends import Backend, open_backend
-from qa.batch import batch_steps, charge_batch_failure
-from qa.driver import TextCallback, arun, run
+from qa.backends.backend import Backend, open_backend
+from qa.backends.driver import TextCallback, arun, run
 from qa.errors import ArticleError, BackendError, QuestionError
 from qa.schemas import AnswerResult, SummaryResult, Usage
-from qa.service import Style, Turn, answer_steps, summary_steps
 from qa.settings import Settings
+from qa.tasks.answer import Turn, answer_steps
+from qa.tasks.answer_many import batch_steps, charge_batch_failure
+from qa.tasks.common import Style
+from qa.tasks.summarize import summary_steps
+from qa.text.article import Article
 
 __all__ = ["Conversation", "aask", "aask_many", "ask", "ask_many", "asummarize", "backend_for", "summarize"]
 

@@ -133,7 +133,7 @@ class ModelLoadError(BackendError):
 
 
 class ModelIntegrityError(ModelLoadError):
-    """A model file's size or sha256 is not the value pinned in `qa.local.registry`.
+    """A model file's size or sha256 is not the value pinned in `qa.backends.embedded.registry`.
 
     The message names the file and both hashes (or sizes). A cached file that fails is
     deleted, never loaded; the next use rebuilds it.
@@ -208,7 +208,7 @@ class BatchAPIError(BackendError):
 
 
 class StructuredOutputUnsupportedError(BackendError):
-    """A server rejected or ignored every structured-output mode qa tried (see `qa.negotiate`).
+    """A server rejected or ignored every structured-output mode qa tried (see `qa.backends.negotiate`).
 
     The message is one line: the server and model, each mode tried with what happened,
     and the setting that forces a mode (`QA_STRUCTURED_MODE`). Also raised when a forced

@@ -12,11 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.abstention import AnswerSignals
-
 __all__ = [
     "Answer",
     "AnswerResult",
+    "AnswerSignals",
     "Citation",
     "DroppedQuote",
     "DroppedStatement",
@@ -170,7 +169,7 @@ class Grounding(_Strict):
     abstained: bool
     """True when an answer was turned into 'not_in_article': nothing verified, or it was unsupported."""
     unsupported_answer: bool
-    """True when the answer shared no content word with its verified quotes (see `qa.support`)."""
+    """True when the answer shared no content word with its verified quotes (see `qa.text.support`)."""
     unsupported_key_points: list[int]
     """Indexes of summary key points whose quote did not verify."""
 
@@ -188,8 +187,43 @@ class Provenance(_Strict):
     """Model name as the backend knows it."""
     structured_mode: str = ""
     """How structured output was asked for: 'json_schema', 'json_object_schema', 'grammar' or
-    'json_object' (schema in the prompt); negotiated with servers (`qa.negotiate`). Set by
-    `qa.driver` when the result is returned; empty only on a Provenance built by hand."""
+    'json_object' (schema in the prompt); negotiated with servers (`qa.backends.negotiate`). Set by
+    `qa.backends.driver` when the result is returned; empty only on a Provenance built by hand."""
+
+
+class AnswerSignals(BaseModel):
+    """What was measured about one answer before deciding whether to keep it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    sentence: int
+    """The sentence number cited (0: the model said no sentence answers): the model's own, or
+    the nearest sentence that holds the answer when the model's does not (see `cited`)."""
+    candidate: str
+    """The model's answer before the abstention decision (kept even when abstaining)."""
+    p_none: float | None
+    """The model's probability that no sentence answers, or None without logprobs."""
+    retrieval: float
+    """BM25 score of the cited sentence over the best sentence's score (0 to 1)."""
+    rank: int
+    """Rank of the cited sentence by BM25 (1 = best match)."""
+    question_overlap: float
+    """Share of the question's content words in the cited sentence and its neighbours."""
+    question_unseen: float = 0.0
+    """Share of the question's content words the article never uses (a question about something else)."""
+    answer_support: float
+    """Share of the answer's content words in the cited sentence."""
+    type_fit: int
+    """1: the answer has the shape the question asks for; -1: it does not; 0: cannot tell."""
+    question_echo: bool = False
+    """The answer only repeats words of the question ("Colombia" for "Who is Colombia's largest partner?")."""
+    p_sentence: float | None = None
+    """The model's probability of the first digit of the sentence number it wrote (None without logprobs)."""
+    answer_logprob: float | None = None
+    """Mean log-probability of the answer's tokens (None without logprobs)."""
+    cited: int | None = None
+    """The sentence number the model wrote, when qa moved the citation to the nearest sentence
+    that holds the answer (`sentence` is then the one cited); None when it was not moved."""
 
 
 class AnswerResult(_Strict):
@@ -206,7 +240,7 @@ class AnswerResult(_Strict):
     provenance: Provenance
     """Prompt, version, backend and model that produced it."""
     confidence: float | None = None
-    """Estimated probability that the answer is right (`qa.abstention`); None when not measured."""
+    """Estimated probability that the answer is right (`qa.tasks.abstention`); None when not measured."""
     signals: AnswerSignals | None = None
     """What was measured to decide between answering and abstaining, the model's own answer included."""
 

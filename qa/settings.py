@@ -15,7 +15,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | temperature      | QA_TEMPERATURE        | 0.0                                       |
 | seed             | QA_SEED               | none (sent only when set; evals pass the repeat index) |
 | local_model      | QA_LOCAL_MODEL        | the registry's default (`qa models list`) |
-| structured_mode  | QA_STRUCTURED_MODE    | per backend; negotiated with servers (see `qa.negotiate`) |
+| structured_mode  | QA_STRUCTURED_MODE    | per backend; negotiated with servers (see `qa.backends.negotiate`) |
 | constrain_quotes | QA_CONSTRAIN_QUOTES   | auto: on where decoding is grammar-constrained |
 | context_tokens   | QA_CONTEXT_TOKENS     | the model's own context window            |
 | record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
@@ -114,7 +114,7 @@ class Settings(BaseModel):
     decoding is greedy, so different seeds may still give the same output."""
     local_model: str | Path | None = None
     """Embedded model: a registry name (`qa models list`, e.g. `smollm2-135m`) or a path
-    to a GGUF file (a `Path` is always a path); None uses `qa.local.registry.DEFAULT_MODEL`."""
+    to a GGUF file (a `Path` is always a path); None uses `qa.backends.embedded.registry.DEFAULT_MODEL`."""
     structured_mode: StructuredMode | None = None
     """Force how structured output is requested; None uses the backend's own (negotiated with servers)."""
     constrain_quotes: Literal["auto", "on", "off"] = "auto"

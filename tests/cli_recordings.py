@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"

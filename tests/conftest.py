@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.article import Article
+from qa.text.article import Article
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx2
 
-from qa.backends import PROFILES, Backend
+from qa.backends.backend import PROFILES, Backend
 from qa.settings import Settings
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
 from tests.conftest import EMBEDDED_TEST_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent

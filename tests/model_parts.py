@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from qa.local.registry import HubFile, ModelEntry, WheelPart
+from qa.backends.embedded.registry import HubFile, ModelEntry, WheelPart
 
 __all__ = ["fake_entry", "install_fake_parts", "remove_part"]
 

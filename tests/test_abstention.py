@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from qa.abstention import (
+from qa.tasks.abstention import (
     FEATURES,
     Calibrator,
     answer_type_fit,
@@ -14,7 +14,7 @@ from qa.abstention import (
     measure,
     unseen_share,
 )
-from qa.retrieval import rank_sentences
+from qa.text.retrieval import rank_sentences
 
 SENTENCES = [
     "China and Colombia signed a cooperation plan on Wednesday.",

@@ -1,4 +1,4 @@
-"""Tests for qa.article: the seed format, plain text, Markdown, sentences and every input error."""
+"""Tests for qa.text.article: the seed format, plain text, Markdown, sentences and every input error."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from qa.article import (
+from qa.errors import ArticleError
+from qa.text.article import (
     MAX_ARTICLE_BYTES,
     Article,
     Paragraph,
@@ -18,7 +19,6 @@ from qa.article import (
     load_articles,
     parse_article,
 )
-from qa.errors import ArticleError
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_db386d23d8a38732.txt"
 

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict
 
 import qa
 import qa.errors
-from qa.article import MAX_ARTICLE_BYTES
 from qa.cli.app import cli
 from qa.schemas import AnswerResult
+from qa.text.article import MAX_ARTICLE_BYTES
 from tests.injection_recordings import CORPUS, MODE, RECORDINGS, ROOT, rerecord_hint, settings  # noqa: F401 (autouse fixture)
 
 GENERATED_OVER_LIMIT = "generated:over-limit"

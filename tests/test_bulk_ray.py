@@ -21,7 +21,7 @@ import pytest
 import ray
 
 import qa
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
 from qa.bulk import RayEngine, read_results
 from qa.errors import ConfigError
 from qa.settings import Settings

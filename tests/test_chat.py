@@ -27,7 +27,7 @@ from qa.cli.chat import ChatSession, PromptReader, SlashCompleter, history_path,
 from qa.cli.render import Printer
 from qa.cli.transcript import Transcript
 from qa.cli.worker import Interrupted, ModelRunner
-from qa.streaming import AnswerTextStream
+from qa.core.streaming import AnswerTextStream
 from tests.cli_recordings import QUESTION, QUESTION_2, SEED, recorded  # noqa: F401 (autouse fixture)
 
 CTRL_C, CTRL_D, ENTER = "\x03", "\x04", "\r"

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import qa
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
 from qa.cli.app import LAZY_COMMANDS, cli
 from qa.cli.render import abstention_note, answer_markdown, format_cost, sources_markdown
 from qa.schemas import Answer, AnswerResult, Citation, DroppedQuote, Grounding, Provenance, SummaryResult, Usage
@@ -339,7 +339,7 @@ def test_the_api_key_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_tokens_counts_and_marks_the_offline_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     import tiktoken
 
-    from qa.tokens import _encoding
+    from qa.core.tokens import _encoding
 
     def offline(model: str) -> object:
         raise KeyError(model)  # as tiktoken does for an unknown model: no download is tried
@@ -514,7 +514,7 @@ def test_out_of_range_numbers_in_settings_exit_2_naming_the_setting(
 
 
 def test_a_value_error_in_our_own_code_is_a_bug_not_a_broken_reply(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qa.backends import Backend
+    from qa.backends.backend import Backend
 
     def bug(self: object, body: object) -> None:
         raise ValueError("an internal mistake")

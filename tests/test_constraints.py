@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from openai.lib._pydantic import to_strict_json_schema
 
-from qa.batch import AnswerSet
-from qa.constraints import output_budget, response_schema
+from qa.core.constraints import output_budget, response_schema
 from qa.schemas import Answer, Summary
+from qa.tasks.answer_many import AnswerSet
 
 
 @pytest.mark.parametrize("model", [Answer, Summary, AnswerSet])

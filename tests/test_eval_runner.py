@@ -17,17 +17,17 @@ import httpx2
 import pytest
 
 import qa
-from qa.backends import PROFILES, Backend
+from qa.backends.backend import PROFILES, Backend
 from qa.errors import EvalError
 from qa.evals import load_suite
 from qa.evals.log import CaseRecord, read_log
 from qa.evals.metrics import METRICS, aggregate
 from qa.evals.runner import EvalRun, run_suite
-from qa.evidence import evidence_sentences
-from qa.extract import compress
 from qa.schemas import SummaryResult
 from qa.settings import Settings
-from qa.summary import _key_numbers
+from qa.tasks.evidence import evidence_sentences
+from qa.tasks.summarize import _key_numbers
+from qa.text.extract import compress
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "seeds/000_db386d23d8a38732.txt"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 import qa
-from qa.evidence import (
+from qa.core.structured import TokenLogprob
+from qa.tasks.evidence import (
     answer_logprob,
     answer_sentence,
     chosen_number_probability,
@@ -14,7 +15,6 @@ from qa.evidence import (
     no_evidence_probability,
     numbered_block,
 )
-from qa.structured import TokenLogprob
 
 ARTICLE = qa.parse_article(
     "Markets rally\n\nShares rose on Monday. The index gained 2%.\n\nAnalysts were surprised. Oil fell.",

@@ -1,4 +1,4 @@
-"""Literal cases for the citation verifier (`qa.grounding`)."""
+"""Literal cases for the citation verifier (`qa.text.grounding`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.grounding import locate_quote, normalize_for_match, verify_answer, verify_summary
 from qa.schemas import Answer, Citation, DroppedQuote, Entity, Figure, KeyPoint, Summary
+from qa.text.grounding import locate_quote, normalize_for_match, verify_answer, verify_summary
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt"
 TEXT = "The council met on Monday.\nIt approved a budget of $4 million for new parks."
@@ -26,7 +26,7 @@ def _span(text: str, quote: str) -> tuple[int, int]:
 
 def _answer(*quotes: tuple[str, int | None, int | None]) -> Answer:
     citations = [Citation(quote=q, start=s, end=e) for q, s, e in quotes]
-    # The answer repeats its quotes' words so the support check (qa.support) is satisfied;
+    # The answer repeats its quotes' words so the support check (qa.text.support) is satisfied;
     # these tests are about locating quotes.
     return Answer(answer=" ".join(q for q, _, _ in quotes) or "A budget.", status="answered", citations=citations)
 

@@ -1,11 +1,11 @@
-"""Property tests for the citation verifier (`qa.grounding`), with hypothesis."""
+"""Property tests for the citation verifier (`qa.text.grounding`), with hypothesis."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.grounding import locate_quote, normalize_for_match
+from qa.text.grounding import locate_quote, normalize_for_match
 
 SETTINGS = settings(max_examples=200, deadline=None)
 

@@ -21,13 +21,13 @@ import re
 import pytest
 
 import qa
-from qa.article import parse_article
-from qa.driver import run
+from qa.backends.driver import run
+from qa.core.prompts import article_block, load_prompt
 from qa.errors import OutputValidationError
-from qa.evidence import numbered_block
-from qa.prompts import article_block, load_prompt
 from qa.schemas import AnswerResult
-from qa.service import answer_steps
+from qa.tasks.answer import answer_steps
+from qa.tasks.evidence import numbered_block
+from qa.text.article import parse_article
 from tests.fakes import FakeChatServer
 from tests.injection_recordings import CORPUS, ROOT, rerecord_hint, settings  # noqa: F401 (autouse fixture)
 
@@ -85,7 +85,7 @@ def test_a_question_injection_never_reaches_the_user() -> None:
 
 def test_a_question_injection_gets_no_injected_answer_from_the_embedded_model() -> None:
     """Before the grammar fix the model's "PWNED" replies failed as invalid JSON; now they
-    parse, and an answer sharing nothing with its quotes abstains (qa.support)."""
+    parse, and an answer sharing nothing with its quotes abstains (qa.text.support)."""
     result = qa.ask(qa.load_article(SEED), QUESTION_INJECTION, settings=settings())
     assert INJECTED_WORD not in result.answer.answer
     article = qa.load_article(SEED)
@@ -101,7 +101,7 @@ def reply(text: str, sentence: int = 0) -> dict[str, object]:
 
 def sentence_of(article: qa.Article, text: str) -> int:
     """The number of the article sentence that contains `text`."""
-    from qa.evidence import evidence_sentences
+    from qa.tasks.evidence import evidence_sentences
 
     return next(n for n, s in enumerate(evidence_sentences(article), 1) if text in s.text)
 
@@ -188,7 +188,7 @@ def test_a_sentence_number_the_article_does_not_have_is_reasked_then_withdrawn()
 @pytest.mark.embedded
 def test_article_text_cannot_forge_chat_control_tokens() -> None:
     pytest.importorskip("llama_cpp")
-    from qa.local.model import load_model
+    from qa.backends.embedded.model import load_model
 
     model = load_model()
     control = set(model.llama.tokenize(b"<|im_start|><|im_end|>", add_bos=False, special=True))

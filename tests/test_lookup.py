@@ -1,4 +1,4 @@
-"""Tests for qa.lookup: finding an article by path, stdin, id, file name or title prefix."""
+"""Tests for qa.cli.lookup: finding an article by path, stdin, id, file name or title prefix."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from qa.cli.lookup import SEEDS_DIR, find_article, looks_like_path, read_stdin_article
 from qa.errors import ArticleError
-from qa.lookup import SEEDS_DIR, find_article, looks_like_path, read_stdin_article
 
 SEED_FILE = SEEDS_DIR / "000_db386d23d8a38732.txt"
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from qa.backends import PROFILES, Backend
+from qa.backends.backend import PROFILES, Backend
+from qa.backends.embedded import registry, store
+from qa.backends.embedded.assemble import ensure_model, locate_part
+from qa.backends.embedded.inventory import model_statuses, verify_model
+from qa.backends.embedded.model import resolve_model_path
+from qa.backends.embedded.registry import DEFAULT_MODEL, MODELS, ModelEntry, find_model, request_name
 from qa.cli.app import cli
 from qa.errors import BackendUnavailableError, ModelIntegrityError
-from qa.local import registry, store
-from qa.local.assemble import ensure_model, locate_part
-from qa.local.inventory import model_statuses, verify_model
-from qa.local.model import resolve_model_path
-from qa.local.registry import DEFAULT_MODEL, MODELS, ModelEntry, find_model, request_name
 from qa.settings import Settings
 from tests.model_parts import fake_entry, install_fake_parts, remove_part
 
@@ -171,9 +171,9 @@ def test_a_stale_temporary_file_is_cleaned_up(entry: ModelEntry, cache: Path) ->
 CONCURRENT = """
 import json, logging, os, sys, time
 sys.path.insert(0, {site!r})
-from qa.local import store
-from qa.local.assemble import ensure_model, locate_part
-from qa.local.registry import ModelEntry
+from qa.backends.embedded import store
+from qa.backends.embedded.assemble import ensure_model, locate_part
+from qa.backends.embedded.registry import ModelEntry
 
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 store.CHUNK_SIZE = 4096  # many small writes: the assembly takes long enough to overlap

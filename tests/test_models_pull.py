@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from qa.backends.embedded import store
+from qa.backends.embedded.model import resolve_model_path
+from qa.backends.embedded.pull import pull_model
+from qa.backends.embedded.registry import MODELS, HubFile, ModelEntry, WheelPart
 from qa.cli.app import cli
 from qa.errors import BackendUnavailableError, ModelDownloadError, ModelIntegrityError
-from qa.local import store
-from qa.local.model import resolve_model_path
-from qa.local.pull import pull_model
-from qa.local.registry import MODELS, HubFile, ModelEntry, WheelPart
 from tests.fake_hub import COMMIT, FakeHub
 from tests.model_parts import fake_entry
 

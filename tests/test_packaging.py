@@ -1,7 +1,7 @@
 """qa installed from a wheel, not only editable: the prompt templates ship as package data.
 
 The repository's top-level `prompts/` folder is the package `qa._prompts` (pyproject.toml's
-package-dir), and `qa.prompts` finds it through importlib.resources, never beside the source.
+package-dir), and `qa.core.prompts` finds it through importlib.resources, never beside the source.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from qa.core.prompts import load_prompt, packaged_prompts_dir, prompts_dir
 from qa.errors import PromptError
-from qa.prompts import load_prompt, packaged_prompts_dir, prompts_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted(p.name for p in (ROOT / "prompts").glob("*.toml"))
@@ -86,7 +86,7 @@ def test_the_unpacked_wheel_loads_its_templates_away_from_the_checkout(wheel: Pa
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)  # a pure-Python wheel's files, as pip would install them
     script = (
-        "import qa, qa.prompts as p; t = p.load_prompt('answer'); "
+        "import qa, qa.core.prompts as p; t = p.load_prompt('answer'); "
         "print(qa.__file__); print(p.prompts_dir()); print(t.version)"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("QA_PROMPTS_DIR", "PYTHONPATH")}

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from qa.core.prompts import article_block, load_prompt, prompts_dir
 from qa.errors import PromptError
-from qa.prompts import article_block, load_prompt, prompts_dir
 
 TEMPLATES = sorted(p.stem for p in prompts_dir().glob("*.toml"))
 

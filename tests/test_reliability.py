@@ -16,6 +16,7 @@ import pytest
 
 import qa
 from bench.reliability import CONSUMED, FAKE_KEY, QA_ERRORS, check, fault_run, figures, trim_suite
+from qa.core.structured import SHORTER
 from qa.errors import (
     APICallError,
     BrokenReplyError,
@@ -28,7 +29,6 @@ from qa.evals import load_suite
 from qa.evals.log import read_log
 from qa.recording import recording_key
 from qa.settings import Settings
-from qa.structured import SHORTER
 from qa.testing import FaultServer
 from qa.testing.replay_responder import CHAT_PATH, ReplayResponder
 

@@ -1,6 +1,6 @@
 """Replayed calls answered straight from the recordings agree with replays through the client.
 
-`qa.driver` reads a plain call's recorded reply directly (`Backend.recorded_reply`)
+`qa.backends.driver` reads a plain call's recorded reply directly (`Backend.recorded_reply`)
 instead of sending it through the openai client and the recording transport. These tests
 replay the whole committed seed suite both ways and compare every case.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.backends import Backend, open_backend
+from qa.backends.backend import Backend, open_backend
 from qa.errors import RecordingCorruptError, ReplayMissError
 from qa.evals import load_suite
 from qa.evals.runner import run_suite

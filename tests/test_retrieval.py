@@ -1,6 +1,6 @@
 """BM25 over sentences: what the abstention signals and the relevance hint rest on."""
 
-from qa.retrieval import rank_sentences
+from qa.text.retrieval import rank_sentences
 
 SENTENCES = [
     "China and Colombia signed a cooperation plan.",

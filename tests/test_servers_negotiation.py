@@ -1,4 +1,4 @@
-"""Capability negotiation (`qa.negotiate`) against fake servers that behave like real ones.
+"""Capability negotiation (`qa.backends.negotiate`) against fake servers that behave like real ones.
 
 Each fake answers at the HTTP layer (httpx2.MockTransport) the way a kind of server does:
 a mode it enforces answers the probe with the one reply the probe's schema allows, a mode
@@ -20,13 +20,13 @@ import httpx2
 import pytest
 
 import qa
-from qa.backends import PROFILES, Backend, open_backend
+from qa.backends.backend import PROFILES, Backend, open_backend
+from qa.backends.driver import run
+from qa.backends.negotiate import PROBE_VALUE, forget, mode_of, negotiate
 from qa.cli.app import cli
-from qa.driver import run
 from qa.errors import StructuredOutputUnsupportedError
-from qa.negotiate import PROBE_VALUE, forget, mode_of, negotiate
-from qa.service import answer_steps
 from qa.settings import Settings
+from qa.tasks.answer import answer_steps
 
 LLAMA_CPP_PYTHON_REJECTION = (
     "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
@@ -165,7 +165,7 @@ def test_a_server_that_ignores_the_schema_gets_it_in_the_prompt_and_says_so(
         reply=answer_json(seed),
     )
     backend = server.backend("server")
-    with caplog.at_level(logging.INFO, logger="qa.negotiate"):
+    with caplog.at_level(logging.INFO, logger="qa.backends.negotiate"):
         result = run(answer_steps(seed, "Who?", backend), backend)
     assert result.provenance.structured_mode == "json_object" and backend.schema_in_prompt
     assert server.probes == ["json_schema", "json_object_schema", "grammar", "json_object"]
@@ -311,7 +311,7 @@ def test_replaying_without_recordings_is_the_usual_replay_miss(seed: qa.Article,
 def test_without_llama_cpp_here_a_llama_cpp_server_gets_plain_json(
     seed: qa.Article, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("qa.negotiate._grammars_available", lambda: False)
+    monkeypatch.setattr("qa.backends.negotiate._grammars_available", lambda: False)
     server = llama_cpp_python(answer_json(seed))
     backend = server.backend("llamacpp")
     assert negotiate(backend).mode == "json_object"

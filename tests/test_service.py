@@ -11,15 +11,15 @@ import httpx2
 import pytest
 
 from qa.api import aask_many, ask_many
-from qa.article import parse_article
-from qa.batch import batch_steps, split_usage
-from qa.driver import arun, run
+from qa.backends.driver import arun, run
 from qa.errors import ContextLengthError, OutputValidationError, QuestionError
-from qa.evidence import citation_for, evidence_sentences
-from qa.extract import compress
 from qa.schemas import Answer, Usage
-from qa.service import Turn, answer_steps, summary_steps
-from qa.summary import _key_numbers
+from qa.tasks.answer import Turn, answer_steps
+from qa.tasks.answer_many import batch_steps, split_usage
+from qa.tasks.evidence import citation_for, evidence_sentences
+from qa.tasks.summarize import _key_numbers, summary_steps
+from qa.text.article import parse_article
+from qa.text.extract import compress
 from tests.fakes import FakeChatServer
 
 TRADE = "China is Colombia's second-largest trading partner after the United States, which it recently displaced as Colombia's largest source of imports."
@@ -503,7 +503,7 @@ def test_a_grammar_backend_gets_the_numbers_pinned_in_the_schema(seed) -> None:
 
 def test_pinned_numbers_make_a_grammar_that_only_accepts_them_in_order(seed) -> None:
     pytest.importorskip("llama_cpp")
-    from qa.local.grammar import grammar_for
+    from qa.backends.embedded.grammar import grammar_for
 
     server = FakeChatServer()
     backend = server.backend("vllm")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.backends import open_backend
+from qa.backends.backend import open_backend
 from qa.errors import ConfigError
 from qa.settings import Settings, redact_url
 

@@ -1,6 +1,6 @@
 """Summary statements checked against their evidence: numbers, names, words, debris."""
 
-from qa.statements import debris, statement_problems
+from qa.text.statements import debris, statement_problems
 
 EVIDENCE = ["Xi pledged $9.2 billion in credit to Latin American and Caribbean countries."]
 ARTICLE = "China and Colombia signed a plan. " + EVIDENCE[0]

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from qa.driver import ChatRequest
+from qa.backends.driver import ChatRequest
+from qa.core.prompts import RenderedPrompt
+from qa.core.structured import SHORTER, Completion, StructuredSpec, structured_call
 from qa.errors import RefusalError, TruncatedOutputError
-from qa.prompts import RenderedPrompt
 from qa.schemas import Answer
-from qa.structured import SHORTER, Completion, StructuredSpec, structured_call
 from tests.fakes import FakeChatServer
 
 VALID = json.dumps({"answer": "Gustavo Petro.", "status": "answered", "citations": []})

@@ -1,4 +1,4 @@
-"""Tests for qa.streaming: the answer text pulled out of streamed JSON deltas."""
+"""Tests for qa.core.streaming: the answer text pulled out of streamed JSON deltas."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa.streaming import AnswerTextStream
+from qa.core.streaming import AnswerTextStream
 
 
 def feed_all(stream: AnswerTextStream, deltas: list[str]) -> list[str]:

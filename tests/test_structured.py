@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from qa.driver import arun, run
+from qa.backends.driver import arun, run
+from qa.core.prompts import RenderedPrompt
+from qa.core.structured import StructuredSpec, structured_call
 from qa.errors import APICallError, BrokenReplyError, OutputValidationError, RefusalError, TruncatedOutputError
-from qa.prompts import RenderedPrompt
 from qa.schemas import Answer
-from qa.structured import StructuredSpec, structured_call
 from tests.fakes import FakeChatServer, Reply
 
 VALID = {

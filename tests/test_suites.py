@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from qa.abstention import AnswerSignals
 from qa.errors import DatasetError
 from qa.evals import load_suite
 from qa.evals.dataset import QuestionCase
 from qa.evals.runner import plan_cases
 from qa.evals.scorers import candidate_score, score_answer
-from qa.reference import is_abstention
 from qa.schemas import Answer, AnswerResult, Grounding, Provenance, Usage
+from qa.tasks.abstention import AnswerSignals
+from qa.tasks.reference import is_abstention
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from qa.driver import run
-from qa.evidence import evidence_sentences
-from qa.extract import compress, find_entities, find_figures, key_sentences
-from qa.summary import _draft_schema, _key_numbers, extractive_summary, summary_steps
+from qa.backends.driver import run
+from qa.tasks.evidence import evidence_sentences
+from qa.tasks.summarize import _draft_schema, _key_numbers, extractive_summary, summary_steps
+from qa.text.extract import compress, find_entities, find_figures, key_sentences
 from tests.fakes import FakeChatServer
 
 
@@ -35,7 +35,7 @@ def test_key_sentences_skip_fragments_and_avoid_near_duplicates(seed):
     assert len(numbers) == 5 and numbers == sorted(numbers)
     subheading = next(n for n, s in enumerate(sentences, 1) if s.text.startswith("‘$9.2"))
     assert subheading not in numbers  # a fragment is no key sentence
-    from qa.support import content_terms
+    from qa.text.support import content_terms
 
     chosen = [content_terms(sentences[n - 1].text) for n in numbers]
     for i, a in enumerate(chosen):
@@ -138,7 +138,7 @@ def test_key_sentences_keep_to_a_word_budget_and_skip_what_they_are_told(seed):
 
 
 def test_a_summary_does_not_say_its_summary_again_as_a_key_point():
-    from qa.article import parse_article
+    from qa.text.article import parse_article
 
     text = "Harbour town builds new pier\n\n" + "\n\n".join(
         f"{town} council approved {n} new projects for the harbour district on Monday, officials said."
@@ -152,7 +152,7 @@ def test_a_summary_does_not_say_its_summary_again_as_a_key_point():
 
 
 def test_a_figure_with_no_words_around_it_is_not_listed():
-    from qa.article import parse_article
+    from qa.text.article import parse_article
 
     sentences = evidence_sentences(
         parse_article("Title\n\nThe vote passed, 2013. Officials met in Paris in May 2014 to sign it.")

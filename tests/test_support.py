@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.support import answer_supported, content_terms
+from qa.text.support import answer_supported, content_terms
 
 QUOTE = 'Xi also pledged $9.2 billion in credit towards "development".'
 

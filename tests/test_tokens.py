@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.backends import open_backend
-from qa.batch import batch_steps
-from qa.service import answer_steps, summary_steps
-from qa.tokens import paragraph_counter, tiktoken_counter
+from qa.backends.backend import open_backend
+from qa.core.tokens import paragraph_counter, tiktoken_counter
+from qa.tasks.answer import answer_steps
+from qa.tasks.answer_many import batch_steps
+from qa.tasks.summarize import summary_steps
 from tests.conftest import EMBEDDED_TEST_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ def _counter(name: str):
     if name == "cl100k":
         return tiktoken_counter("gpt-4o-mini")
     pytest.importorskip("llama_cpp", reason="the embedded model needs the qa[local] extra")
-    from qa.local import load_model
+    from qa.backends.embedded import load_model
 
     return load_model(EMBEDDED_TEST_MODEL).count_tokens  # loaded when the test runs, not at collection
 

@@ -23,20 +23,20 @@ import time
 from pathlib import Path
 
 import qa
-from qa.local import load_model
+from qa.backends.embedded import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_ARTICLE = ROOT / "seeds" / "000_db386d23d8a38732.txt"
-REPEAT_PENALTY = 1.1  # qa's embedded transport default (qa.local.transport)
+REPEAT_PENALTY = 1.1  # qa's embedded transport default (qa.backends.embedded.transport)
 TOP_P = 1.0  # the transport's default too
 
 
 def write_request(path: Path) -> None:
     """The request the instructor side replays (see the module docstring)."""
-    from qa.backends import open_backend
+    from qa.backends.backend import open_backend
     from qa.schemas import Summary
-    from qa.service import summary_steps
     from qa.settings import Settings
+    from qa.tasks.summarize import summary_steps
 
     article = qa.load_article(SEED_ARTICLE)
     settings = Settings.load(env={}, backend="embedded")

@@ -11,6 +11,9 @@ file; `runner` puts them together (`run`); `estimate` counts tokens without call
 anything; `local`, `ray_engine` and `openai_batch` are the engines (`batch_files` reads and
 writes the Batch API's files and hands its replies to the steps). Names load on first use,
 so `import qa.bulk` imports neither Ray nor the openai SDK.
+
+Layer 5. May import everything below it: the base modules, `qa.text`, `qa.core`,
+`qa.backends`, `qa.tasks`, `qa.api`. Never `qa.evals` or `qa.cli`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 `batch_line` writes one input line; `read_batch_file` reads an output or error file by
 `custom_id`; `reply_outcome` turns a line into the reply body or the `BatchAPIError` of a
 request that got none; `completion_from_body` makes the `Completion` the steps expect,
-as `qa.driver` makes one from a response; `continued` lets `qa.driver.run` take over steps
+as `qa.backends.driver` makes one from a response; `continued` lets `qa.backends.driver.run` take over steps
 that already yielded a request (to make a re-ask online); `throw_into` ends steps with an
 error, keeping the usage they carry.
 """
@@ -14,11 +14,11 @@ import json
 from typing import TYPE_CHECKING, Any, Final
 
 from qa.bulk.estimate import BATCH_PRICE_FACTOR
+from qa.core.structured import ChatRequest, Completion, Steps
 from qa.errors import BatchAPIError, BrokenReplyError
-from qa.structured import ChatRequest, Completion, Steps
 
 if TYPE_CHECKING:
-    from qa.backends import Backend
+    from qa.backends.backend import Backend
 
 __all__ = [
     "ENDPOINT",
@@ -43,12 +43,12 @@ def batch_line(key: str, request: ChatRequest) -> bytes:
 
 
 def completion_from_body(body: Any, request: ChatRequest, backend: Backend) -> Completion:
-    """A `Completion` from a chat completion body, as `qa.driver` makes one from a response.
+    """A `Completion` from a chat completion body, as `qa.backends.driver` makes one from a response.
 
     Raises `BrokenReplyError` when the body is not a chat completion (the steps send such a
     request once more, online).
     """
-    from qa.tokens import message_tokens
+    from qa.core.tokens import message_tokens
 
     try:
         choice = body["choices"][0]
@@ -68,7 +68,7 @@ def completion_from_body(body: Any, request: ChatRequest, backend: Backend) -> C
 
 
 def continued(steps: Steps[Any], pending: ChatRequest) -> Steps[Any]:
-    """`steps`, resumed at `pending`, the request they already yielded: for `qa.driver.run`."""
+    """`steps`, resumed at `pending`, the request they already yielded: for `qa.backends.driver.run`."""
     request = pending
     while True:
         try:
@@ -150,7 +150,7 @@ def throw_for_request(steps: Steps[Any], exc: BaseException) -> ChatRequest | Ba
 
 def batch_discount(backend: Backend, completion: Completion) -> float:
     """Dollars the Batch API's price saves on `completion` against the online price (0.0 if unknown)."""
-    from qa.tokens import estimate_cost
+    from qa.core.tokens import estimate_cost
 
     cost = estimate_cost(
         backend.model, completion.prompt_tokens, completion.completion_tokens, local=backend.profile.local

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from qa.article import Article, load_article, parse_article
 from qa.errors import CorpusError
+from qa.text.article import Article, load_article, parse_article
 
 __all__ = ["ARTICLE_SUFFIXES", "CorpusItem", "read_corpus"]
 

@@ -109,9 +109,9 @@ def estimate_run(
     **overrides: Any,
 ) -> RunEstimate:
     """Count what `run` with these arguments would send (see the module docstring)."""
-    from qa.backends import open_backend
+    from qa.backends.backend import open_backend
+    from qa.core.tokens import PRICES_PER_MILLION, estimate_cost, message_tokens, tiktoken_counter
     from qa.settings import Settings
-    from qa.tokens import PRICES_PER_MILLION, estimate_cost, message_tokens, tiktoken_counter
 
     work = Task(kind=task, questions=tuple(questions), style=style, lang=lang)
     items = plan(read_corpus(corpus), work)

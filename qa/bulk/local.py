@@ -1,7 +1,7 @@
 """The `local` engine: items run `concurrency` at a time in one process.
 
 Worker threads each run one item synchronously (`qa.bulk.work.execute`: the item's steps
-through `qa.driver.run` on one shared backend, the way `ask_many(batch=False)` does); the
+through `qa.backends.driver.run` on one shared backend, the way `ask_many(batch=False)` does); the
 calling thread writes each finished record. Records finished together share one fsync (group
 commit), so a fast backend is not held back by the disk. At most `concurrency` items are in
 flight and at most as many wait, so a corpus of any size takes little memory.

@@ -13,7 +13,7 @@
 4. Each reply is sent into its item's steps as a `Completion`: validation, grounding and
    abstention are the same code as online. When the steps want another call (a re-ask
    after invalid output, or the next part of a long article) it is made online through
-   `qa.driver.run`, for at most `online_limit` items; past that, the item is reported with
+   `qa.backends.driver.run`, for at most `online_limit` items; past that, the item is reported with
    a `BatchAPIError` (rerun with `--retry-errors` to put them in a new batch).
    A request in the error file, or left undone by an expired or failed batch, is recorded
    with a `BatchAPIError` carrying the API's code (`batch_expired`, ...).
@@ -52,11 +52,11 @@ from qa.bulk.work import WorkItem, item_steps, read_article, record_of
 from qa.errors import BatchAPIError, BrokenReplyError, ConfigError
 
 if TYPE_CHECKING:
-    from qa.article import Article
-    from qa.backends import Backend
+    from qa.backends.backend import Backend
     from qa.bulk.records import RunRecord
     from qa.bulk.runner import Job
-    from qa.structured import ChatRequest, Steps
+    from qa.core.structured import ChatRequest, Steps
+    from qa.text.article import Article
 
 __all__ = ["TERMINAL", "OpenAIBatchEngine"]
 
@@ -237,7 +237,7 @@ class OpenAIBatchEngine:
         self, held: BatchState, batch: Any, opened: dict[str, _Open], job: Job, backend: Backend, online: _OnlineBudget
     ) -> None:
         """Finish the items of an ended batch: replies into their steps, errors recorded."""
-        from qa.driver import stamp_provenance
+        from qa.backends.driver import stamp_provenance
 
         rows = {**_download(backend, batch.error_file_id), **_download(backend, batch.output_file_id)}
         why = batch_problem(batch)
@@ -275,7 +275,7 @@ class OpenAIBatchEngine:
         self, later: list[tuple[_Open, ChatRequest | BaseException]], job: Job, backend: Backend, online: _OnlineBudget
     ) -> None:
         """Items whose steps want more calls: run them online (within the budget) and record them."""
-        from qa.driver import run
+        from qa.backends.driver import run
 
         def finish(entry: _Open, request: ChatRequest | BaseException) -> RunRecord:
             if isinstance(request, BaseException):

@@ -50,7 +50,7 @@ from qa.errors import BackendError, BackendUnavailableError, ConfigError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from qa.backends import Backend
+    from qa.backends.backend import Backend
     from qa.bulk.runner import Job
 
 __all__ = ["RayEngine", "claim_cpus"]
@@ -120,7 +120,7 @@ class _Worker:
     """A Ray Data actor: one backend, opened once; a batch's items `concurrency` at a time."""
 
     def __init__(self, settings: dict[str, Any], task: Task, concurrency: int, pin_cpus: int, needs_key: bool) -> None:
-        from qa.backends import open_backend
+        from qa.backends.backend import open_backend
         from qa.settings import Settings
 
         if pin_cpus:
@@ -132,7 +132,7 @@ class _Worker:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="qa-ray")
 
     def _one(self, payload: str) -> str:
-        from qa.article import Article
+        from qa.text.article import Article
 
         data = json.loads(payload)
         article = Article.model_validate(data["article"])

@@ -32,7 +32,7 @@ from qa.errors import ConfigError
 from qa.schemas import Usage
 
 if TYPE_CHECKING:
-    from qa.backends import Backend
+    from qa.backends.backend import Backend
     from qa.settings import Settings
 
 __all__ = ["ENGINES", "Engine", "Job", "RecordCallback", "RunReport", "engine_named", "run"]
@@ -75,7 +75,7 @@ class Job:
     """Lines the engine wants printed under the totals."""
 
     def backend(self) -> Backend:
-        from qa.backends import open_backend
+        from qa.backends.backend import open_backend
 
         return open_backend(self.settings)
 
@@ -151,7 +151,7 @@ class RunReport:
 
 
 def _state(task: Task, backend: Backend) -> RunState:
-    from qa.prompts import load_prompt
+    from qa.core.prompts import load_prompt
 
     return RunState(
         format_version=STATE_VERSION, task=task.describe(), backend=backend.kind, model=backend.model,
@@ -199,7 +199,7 @@ def run(
     `on_start` with the number of items and of those already done, before any runs.
     Settings come from `settings`, or from the environment with `overrides` applied.
     """
-    from qa.backends import open_backend
+    from qa.backends.backend import open_backend
     from qa.settings import Settings
 
     started = time.perf_counter()

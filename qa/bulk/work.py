@@ -20,11 +20,11 @@ from qa.bulk.records import RunRecord, TaskKind, item_key
 from qa.errors import InputError
 
 if TYPE_CHECKING:
-    from qa.article import Article
-    from qa.backends import Backend
+    from qa.backends.backend import Backend
+    from qa.core.structured import Steps
     from qa.schemas import AnswerResult, SummaryResult
-    from qa.service import Style
-    from qa.structured import Steps
+    from qa.tasks.common import Style
+    from qa.text.article import Article
 
 __all__ = ["Task", "WorkItem", "execute", "item_steps", "plan", "read_article", "record_of"]
 
@@ -44,7 +44,7 @@ class Task:
     """Write summaries in this language (quotes stay verbatim)."""
 
     def __post_init__(self) -> None:
-        from qa.service import check_question
+        from qa.tasks.common import check_question
 
         if self.kind == "ask":
             if not self.questions:
@@ -90,7 +90,8 @@ def plan(corpus: Sequence[CorpusItem], task: Task) -> list[WorkItem]:
 
 def item_steps(item: WorkItem, article: Article, task: Task, backend: Backend) -> Steps[SummaryResult | AnswerResult]:
     """The steps that do `item`: the very ones `qa.summarize` and `qa.ask` run."""
-    from qa.service import answer_steps, summary_steps
+    from qa.tasks.answer import answer_steps
+    from qa.tasks.summarize import summary_steps
 
     if item.question is None:
         style = cast("Style", task.style)  # Task.__post_init__ checked it is one
@@ -121,7 +122,7 @@ def read_article(item: WorkItem) -> Article | BaseException:
 
 def execute(item: WorkItem, task: Task, backend: Backend, article: Article | None = None) -> RunRecord:
     """Do `item` synchronously (loading its article unless given); never raises."""
-    from qa.driver import run
+    from qa.backends.driver import run
 
     loaded = read_article(item) if article is None else article
     if isinstance(loaded, BaseException):

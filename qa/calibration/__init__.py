@@ -1,1 +1,4 @@
-"""Fitted abstention calibrations, one JSON file per model (written by evals/calibrate.py)."""
+"""Fitted abstention calibrations, one JSON file per model (written by evals/calibrate.py).
+
+Data only: imports nothing.
+"""

@@ -1,4 +1,7 @@
-"""The `qa` command line (`qa = "qa.cli:main"`). Commands live in `qa.cli.app`."""
+"""The `qa` command line (`qa = "qa.cli:main"`). Commands live in `qa.cli.app`.
+
+Layer 8, the top: may import everything; nothing imports it.
+"""
 
 from __future__ import annotations
 

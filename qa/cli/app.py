@@ -23,8 +23,8 @@ from qa import __version__
 from qa.cli.group import LAZY_COMMANDS, CliState, QAGroup, recording, verbose_logging
 
 if TYPE_CHECKING:
-    from qa.article import Article
-    from qa.service import Style
+    from qa.tasks.common import Style
+    from qa.text.article import Article
 
 __all__ = ["LAZY_COMMANDS", "CliState", "PromptTokens", "cli", "count_prompt_tokens", "main"]
 
@@ -84,8 +84,8 @@ def cli(
 def summarize(state: CliState, article: str | None, as_json: bool, style: Style, lang: str | None) -> None:
     """Summarize an article: key points, each with a verified quote."""
     import qa
+    from qa.cli.lookup import find_article
     from qa.cli.render import Printer, summary_markdown
-    from qa.lookup import find_article
 
     settings = state.settings()
     doc = find_article(article)
@@ -100,8 +100,8 @@ def summarize(state: CliState, article: str | None, as_json: bool, style: Style,
 
 def _article_and_questions(args: Sequence[str]) -> tuple[Article, list[str]]:
     """Split `[ARTICLE] QUESTION...`: the first of two or more is the article if it names one."""
+    from qa.cli.lookup import find_article, looks_like_path
     from qa.errors import ArticleError
-    from qa.lookup import find_article, looks_like_path
 
     first, rest = args[0], list(args[1:])
     if not rest:
@@ -159,7 +159,7 @@ def ask(state: CliState, args: tuple[str, ...], as_json: bool, batch: bool) -> N
         else:
             printer.markdown(answer_markdown(result))
         return
-    from qa.streaming import AnswerTextStream
+    from qa.core.streaming import AnswerTextStream
 
     stream = AnswerTextStream()
     try:
@@ -193,7 +193,7 @@ def chat(state: CliState, article: str | None) -> None:
     if article == "-":
         raise click.UsageError("qa chat reads your questions from the terminal, so the article cannot come from '-'")
     from qa.cli.chat import start_chat
-    from qa.lookup import find_article
+    from qa.cli.lookup import find_article
 
     settings = state.settings()
     start_chat(find_article(article), settings, verbose=state.verbose)
@@ -214,9 +214,9 @@ class PromptTokens:
 
 def count_prompt_tokens(doc: Article, model: str) -> PromptTokens:
     """Tokens of the answer and summarize prompts for `doc`: the messages only (no question, no schema)."""
-    from qa.evidence import numbered_block
-    from qa.prompts import load_prompt
-    from qa.tokens import _encoding, estimate_cost, message_tokens, tiktoken_counter
+    from qa.core.prompts import load_prompt
+    from qa.core.tokens import _encoding, estimate_cost, message_tokens, tiktoken_counter
+    from qa.tasks.evidence import numbered_block
 
     count = tiktoken_counter(model)
     encoding = _encoding(model).name  # the encoding tiktoken_counter settled on (cached)
@@ -249,9 +249,9 @@ def count_prompt_tokens(doc: Article, model: str) -> PromptTokens:
 @click.pass_obj
 def tokens(state: CliState, article: str | None, models: tuple[str, ...]) -> None:
     """Count an article's prompt tokens and their cost per model."""
+    from qa.cli.lookup import find_article
     from qa.cli.render import Printer, tokens_markdown
-    from qa.lookup import find_article
-    from qa.tokens import PRICES_PER_MILLION
+    from qa.core.tokens import PRICES_PER_MILLION
 
     settings = state.settings()
     doc = find_article(article)
@@ -275,8 +275,8 @@ _DIR_OPTION = click.option(
 
 
 def _current_versions() -> dict[str, str]:
+    from qa.core.prompts import load_prompt, prompts_dir
     from qa.errors import PromptError
-    from qa.prompts import load_prompt, prompts_dir
 
     versions = {}
     for path in sorted(prompts_dir().glob("*.toml")):

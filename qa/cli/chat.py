@@ -25,15 +25,15 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 import qa
-from qa.article import Article
 from qa.cli.group import recording
 from qa.cli.render import WITHDRAWN, Printer, answer_markdown, sources_markdown, summary_markdown, usage_line
 from qa.cli.transcript import TranscriptEntry, save_transcript, total_usage
 from qa.cli.worker import Interrupted, ModelRunner
+from qa.core.streaming import AnswerTextStream
 from qa.errors import InputError, QAError
 from qa.schemas import AnswerResult, SummaryResult
 from qa.settings import Settings
-from qa.streaming import AnswerTextStream
+from qa.text.article import Article
 
 __all__ = [
     "COMMANDS",
@@ -70,7 +70,7 @@ class SlashCompleter(Completer):
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         text = document.text_before_cursor
         if text.startswith("/article "):
-            from qa.lookup import SEEDS_DIR
+            from qa.cli.lookup import SEEDS_DIR
 
             prefix = text[len("/article ") :].lower()
             for path in sorted(SEEDS_DIR.glob("*.txt")) + sorted(SEEDS_DIR.glob("*.md")):
@@ -253,7 +253,7 @@ class ChatSession:
         if not ref:
             self.printer.line(f"Current article: {self.article.title} ({self.article.id}, {self.article.source})")
             return
-        from qa.lookup import find_article
+        from qa.cli.lookup import find_article
 
         self.switch(find_article(ref))
         self.printer.line(f"Now chatting about: {self.article.title} ({self.article.id}); earlier turns are forgotten.")

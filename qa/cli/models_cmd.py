@@ -4,7 +4,7 @@
     qa models verify [NAME] [--json]  # re-hash in full; exit 4 on a mismatch
     qa models pull NAME               # the official GGUF from the Hugging Face Hub, checked, into the cache
 
-The work is done by `qa.local` (registry, inventory, pull); this module parses and prints.
+The work is done by `qa.backends.embedded` (registry, inventory, pull); this module parses and prints.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from qa.local import ModelEntry
+    from qa.backends.embedded import ModelEntry
 
 __all__ = ["models_cmd"]
 
 
 def _entry(name: str) -> ModelEntry:
-    from qa.local import MODELS, find_model
+    from qa.backends.embedded import MODELS, find_model
 
     entry = find_model(name)
     if entry is None:
@@ -37,8 +37,8 @@ def models_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of ModelStatus objects.")
 def models_list(as_json: bool) -> None:
     """List the models qa knows, whether each is installed and verified, and where it is."""
+    from qa.backends.embedded import model_statuses
     from qa.cli.render import Printer
-    from qa.local import model_statuses
 
     statuses = model_statuses()
     if as_json:
@@ -69,9 +69,9 @@ def models_verify(name: str | None, as_json: bool) -> None:
     A cached file that does not match is deleted (the next use rebuilds it). Exits 4 when a
     file does not match, or when NAME has no file to verify.
     """
+    from qa.backends.embedded import MODELS, verify_model
     from qa.cli.render import Printer
     from qa.errors import BackendUnavailableError, ModelIntegrityError
-    from qa.local import MODELS, verify_model
 
     entries = [_entry(name)] if name else list(MODELS.values())
     results = [verify_model(entry) for entry in entries]
@@ -104,8 +104,8 @@ def models_pull(name: str) -> None:
     interrupted download resumes when the command is run again. HF_ENDPOINT and HF_TOKEN
     are honoured.
     """
+    from qa.backends.embedded import pull_model
     from qa.cli.render import Printer
-    from qa.local import pull_model
 
     path = pull_model(_entry(name))
     printer = Printer()

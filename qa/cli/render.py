@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from qa.article import Article
     from qa.cli.app import PromptTokens
     from qa.recording import RecordingInfo
     from qa.schemas import AnswerResult, Citation, Provenance, SummaryResult, Usage
+    from qa.text.article import Article
 
 __all__ = [
     "WITHDRAWN",

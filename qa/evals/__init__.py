@@ -5,6 +5,8 @@
 
 Datasets and scorers import only pydantic. The runner-side names (`run_suite`, the log,
 metrics, gate, reports, judge) load on first use (PEP 562): they bring in the model client.
+
+Layer 7. May import everything but `qa.cli`.
 """
 
 from __future__ import annotations

@@ -23,16 +23,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa import api
-from qa.article import Article
-from qa.backends import Backend
-from qa.constraints import output_budget, response_schema
-from qa.driver import run
-from qa.grounding import locate_quote
-from qa.prompts import article_block, load_prompt
+from qa.backends.backend import Backend
+from qa.backends.driver import run
+from qa.core.constraints import output_budget, response_schema
+from qa.core.prompts import article_block, load_prompt
+from qa.core.structured import Steps, StructuredSpec, structured_call
 from qa.schemas import Usage
-from qa.service import missing_quotes, quote_choices, schema_text
 from qa.settings import Settings
-from qa.structured import Steps, StructuredSpec, structured_call
+from qa.tasks.common import missing_quotes, quote_choices, schema_text
+from qa.text.article import Article
+from qa.text.grounding import locate_quote
 
 __all__ = ["JudgeVerdict", "ModelJudge", "judge_recordings", "judge_steps"]
 

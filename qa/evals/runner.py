@@ -39,8 +39,8 @@ from pathlib import Path
 
 import qa
 from qa import api
-from qa.article import Article
-from qa.driver import arun
+from qa.backends.driver import arun
+from qa.core.prompts import load_prompt
 from qa.errors import (
     ContextLengthError,
     EvalError,
@@ -56,10 +56,10 @@ from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
 from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, candidate_score, score_answer
 from qa.evals.summary_scorers import score_summary, summary_sentences
-from qa.prompts import load_prompt
-from qa.reference import bare_answer_steps
 from qa.schemas import SummaryResult, Usage
 from qa.settings import Settings
+from qa.tasks.reference import bare_answer_steps
+from qa.text.article import Article
 
 __all__ = [
     "CaseCallback",
@@ -86,7 +86,7 @@ class CasePlan:
     repeat: int
     question: QuestionCase | None  # None: a summary case
     article: str | None = None  # the article id, in a suite of several
-    reference: bool = False  # the bare-model reference arm (see qa.reference)
+    reference: bool = False  # the bare-model reference arm (see qa.tasks.reference)
 
 
 @dataclass(frozen=True, repr=False)
@@ -138,7 +138,7 @@ def match_recordings(settings: Settings, *, chose_backend: bool, chose_model: bo
     """
     if settings.record_mode != "replay":
         return RecordingsChoice(settings, None, ())
-    from qa.backends import PROFILES
+    from qa.backends.backend import PROFILES
     from qa.recording import recorded_origins
 
     origins = {o: n for o, n in recorded_origins(settings.recordings).items() if o[0] in PROFILES}

@@ -11,6 +11,8 @@ Modules: `entry` (file format and key), `store` (one folder of recordings), `tra
 messages), `leaks` (refusing secrets), `catalog` (listing and pruning for `qa recordings`),
 `operation` (writing an operation's replies only when it ends with a result).
 This module reads no environment variables: the caller passes mode and folder in.
+
+Layer 1. May import: the base modules (`qa.errors`, `qa.settings`, `qa.schemas`) only.
 """
 
 from __future__ import annotations

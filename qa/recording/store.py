@@ -124,7 +124,7 @@ class RecordingStore:
     def replay_body(self, method: str, path: str, body: Any) -> Any | None:
         """The recorded JSON body answering this request, or None (not recorded, or a stream).
 
-        For callers that replay without an HTTP layer (see `qa.driver`): the request is
+        For callers that replay without an HTTP layer (see `qa.backends.driver`): the request is
         keyed exactly as the transport keys what it receives, and a hit is marked used.
         """
         key = recording_key(method, path, body)

@@ -3,6 +3,8 @@ the OpenAI Files and Batches endpoints, and a synthetic corpus with a responder 
 
 Names are loaded on first use, so `python -m qa.testing.fault_server` does not import
 its own module twice.
+
+Layer 2. May import: the base modules and `qa.recording`.
 """
 
 from __future__ import annotations

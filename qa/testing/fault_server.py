@@ -24,7 +24,7 @@ request that finds the budget spent gets 503 "server budget exhausted" and the s
 shuts down. Run standalone with `python -m qa.testing.fault_server --port 0`.
 
 It takes strict `json_schema` as the servers its recordings came from did: qa's
-structured-output probe (the `x-qa-probe` header, see `qa.negotiate`) gets the one reply
+structured-output probe (the `x-qa-probe` header, see `qa.backends.negotiate`) gets the one reply
 the probe's schema allows (any other mode: a 400 naming response_format), and
 `GET /v1/models` lists one model. Neither draws a fault, spends the budget or counts in
 `stats`, so a run sees the same faults with and without negotiation.

@@ -19,12 +19,12 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from qa.article import MAX_ARTICLE_BYTES, Article, load_article, load_articles, parse_article
 from qa.errors import ArticleError
+from qa.text.article import MAX_ARTICLE_BYTES, Article, load_article, load_articles, parse_article
 
 __all__ = ["SEEDS_DIR", "find_article", "looks_like_path", "read_stdin_article"]
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 """The folder of seed articles that references are looked up in by default: the checkout's
 `seeds/` (absent when qa is installed from a wheel: it is not package data)."""
 

@@ -4,7 +4,7 @@ A small model's own "the article does not say" is not a usable abstention signal
 almost never says it), so every answer carries `AnswerSignals`, measured after the call:
 
 - `p_none`: the model's probability of "no sentence answers", read from its token
-  log-probabilities where it chose the sentence number (`qa.evidence`); None where the
+  log-probabilities where it chose the sentence number (`qa.tasks.evidence`); None where the
   backend gives no logprobs; `p_sentence`, its probability of the number it wrote there,
   and `answer_logprob`, the mean log-probability of its answer's tokens (how sure it was
   of its evidence and of its words);
@@ -34,9 +34,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from qa.support import content_terms
+from qa.schemas import AnswerSignals
+from qa.text.support import content_terms
 
 __all__ = ["AnswerSignals", "Calibrator", "answer_type_fit", "calibrator_for", "echoes_question", "feature_vector"]
 
@@ -46,41 +45,6 @@ FEATURES = (
 )  # fmt: skip
 """The calibrator's inputs. Answer-type fit and answer length are measured and reported but
 not used: on development data they pointed one way for SQuAD and the other for news."""
-
-
-class AnswerSignals(BaseModel):
-    """What was measured about one answer before deciding whether to keep it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    sentence: int
-    """The sentence number cited (0: the model said no sentence answers): the model's own, or
-    the nearest sentence that holds the answer when the model's does not (see `cited`)."""
-    candidate: str
-    """The model's answer before the abstention decision (kept even when abstaining)."""
-    p_none: float | None
-    """The model's probability that no sentence answers, or None without logprobs."""
-    retrieval: float
-    """BM25 score of the cited sentence over the best sentence's score (0 to 1)."""
-    rank: int
-    """Rank of the cited sentence by BM25 (1 = best match)."""
-    question_overlap: float
-    """Share of the question's content words in the cited sentence and its neighbours."""
-    question_unseen: float = 0.0
-    """Share of the question's content words the article never uses (a question about something else)."""
-    answer_support: float
-    """Share of the answer's content words in the cited sentence."""
-    type_fit: int
-    """1: the answer has the shape the question asks for; -1: it does not; 0: cannot tell."""
-    question_echo: bool = False
-    """The answer only repeats words of the question ("Colombia" for "Who is Colombia's largest partner?")."""
-    p_sentence: float | None = None
-    """The model's probability of the first digit of the sentence number it wrote (None without logprobs)."""
-    answer_logprob: float | None = None
-    """Mean log-probability of the answer's tokens (None without logprobs)."""
-    cited: int | None = None
-    """The sentence number the model wrote, when qa moved the citation to the nearest sentence
-    that holds the answer (`sentence` is then the one cited); None when it was not moved."""
 
 
 def feature_vector(s: AnswerSignals, means: tuple[float, ...] | None = None) -> list[float]:

@@ -14,12 +14,12 @@ max_tokens (or max_completion_tokens), stop, seed, frequency/presence penalties,
 `repeat_penalty` (an extra field, default 1.1: small models loop without it), n=1, and
 stream with `stream_options.include_usage`. A parameter the backend cannot honour
 (tools, n>1, images...) is a 400 naming it, never silently dropped. `logprobs` with
-`top_logprobs` (up to 20) are computed from the model's own logits (see `qa.local.logprobs`).
+`top_logprobs` (up to 20) are computed from the model's own logits (see `qa.backends.embedded.logprobs`).
 max_tokens is capped to what fits the context; a prompt that leaves no room is a 400
 with code "context_length_exceeded" and both token counts.
 
 Structured output: every `response_format` JSON flavour becomes a llama.cpp grammar (see
-`qa.local.grammar`), so the output is valid by construction; a schema the converter
+`qa.backends.embedded.grammar`), so the output is valid by construction; a schema the converter
 cannot handle is a 400, and keywords it ignores are listed in the
 `x-qa-schema-unenforced` response header rather than dropped silently.
 
@@ -52,9 +52,9 @@ import anyio.to_thread
 import httpx2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from qa.local.grammar import UnsupportedSchemaError, grammar_for
-from qa.local.logprobs import LogprobRecorder
-from qa.local.model import LocalModel, load_model
+from qa.backends.embedded.grammar import UnsupportedSchemaError, grammar_for
+from qa.backends.embedded.logprobs import LogprobRecorder
+from qa.backends.embedded.model import LocalModel, load_model
 
 __all__ = ["AsyncLocalModelTransport", "LocalModelTransport"]
 

@@ -1,18 +1,18 @@
 """Summaries: extract the key sentences, then write each key point from its own sentence.
 
-1. Extract (no model): `qa.extract.key_sentences` picks the sentences the summary must
+1. Extract (no model): `qa.text.extract.key_sentences` picks the sentences the summary must
    cover (central ones, a bonus for the lead, no near-duplicates, no subheadings): at most
    3 for `brief`, 5 for `standard`, 7 for `bullets`, within `WORD_BUDGET` words.
 2. Write (one call): the model sees the article as numbered sentences (the very block
    answers use, so a model that caches prefixes reuses it) and writes one key point per
    key sentence (the schema pins each point to its sentence number, in order), then a
    one-sentence summary and a headline.
-3. Check: every statement is checked against its evidence (`qa.statements`: numbers,
+3. Check: every statement is checked against its evidence (`qa.text.statements`: numbers,
    names, words; no JSON debris). A reply with problems is re-asked once with them; what
    is still unsupported is dropped and reported in `dropped_statements`, never shown as
    verified, and replaced by the compressed evidence sentence itself (extractive), so a
    summary keeps one point per key sentence.
-4. Entities and figures are extracted, not written (`qa.extract`): names that occur in the
+4. Entities and figures are extracted, not written (`qa.text.extract`): names that occur in the
    article, figures as written in their sentence, each with the sentence it comes from.
 
 `mode="extract"` skips step 2: every statement is a compressed article sentence (no model
@@ -28,14 +28,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.article import Article, Sentence
-from qa.backends import Backend
-from qa.constraints import output_budget, response_schema
+from qa.backends.backend import Backend
+from qa.core.constraints import output_budget, response_schema
+from qa.core.prompts import load_prompt
+from qa.core.structured import Steps, StructuredSpec, structured_call
+from qa.core.tokens import message_tokens
 from qa.errors import ContextLengthError, InputError
-from qa.evidence import evidence_sentences, numbered_block
-from qa.extract import compress, find_entities, find_figures, key_sentences
-from qa.grounding import grounding_report
-from qa.prompts import load_prompt
 from qa.schemas import (
     DroppedStatement,
     Entity,
@@ -46,14 +44,16 @@ from qa.schemas import (
     SummaryResult,
     Usage,
 )
-from qa.statements import statement_problems
-from qa.structured import Steps, StructuredSpec, structured_call
-from qa.support import content_terms
-from qa.tokens import message_tokens
+from qa.tasks.common import Style, schema_text
+from qa.tasks.evidence import evidence_sentences, numbered_block
+from qa.text.article import Article, Sentence
+from qa.text.extract import compress, find_entities, find_figures, key_sentences
+from qa.text.grounding import grounding_report
+from qa.text.statements import statement_problems
+from qa.text.support import content_terms
 
 __all__ = ["KEY_SENTENCES", "SummaryDraft", "SummaryMode", "extractive_summary", "summary_steps"]
 
-Style = Literal["brief", "standard", "bullets"]
 SummaryMode = Literal["write", "extract"]
 KEY_SENTENCES = {"brief": 3, "standard": 5, "bullets": 7}
 WORD_BUDGET = {"brief": 70, "standard": 110, "bullets": 170}
@@ -313,8 +313,6 @@ def summary_steps(
     schema = _draft_schema(numbers)
     budget = output_budget(schema)
     template = load_prompt("summarize")
-    from qa.service import schema_text  # the one place that knows when a backend needs the schema shown
-
     hint = ", ".join(f"[{n}]" for n in numbers)
     shown: list[int] | None = None
     while True:

@@ -6,7 +6,7 @@ abstention signals (how well the cited sentence matches the question, compared w
 best match in the article), and to choose what to keep of an article too long for the
 context.
 
-Terms are `qa.support.content_terms` (lower case, stop words removed, a plural "s"
+Terms are `qa.text.support.content_terms` (lower case, stop words removed, a plural "s"
 folded). Each sentence is scored as a document of the article's sentences; a sentence
 shares the score of its neighbours a little (`NEIGHBOUR`), because a pronoun often
 carries the subject of the sentence before.
@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.support import content_terms
+from qa.text.support import content_terms
 
 __all__ = ["NEIGHBOUR", "SentenceScores", "rank_sentences"]
 

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from qa.article import Sentence
-from qa.support import content_terms
+from qa.text.article import Sentence
+from qa.text.support import content_terms
 
 __all__ = ["FoundEntity", "FoundFigure", "compress", "find_entities", "find_figures", "key_sentences"]
 

@@ -3,7 +3,7 @@
 Servers that call themselves OpenAI-compatible differ in what they do with a schema: some
 enforce strict `json_schema`, llama.cpp's take `json_object` + schema or a raw grammar,
 some accept a mode and ignore it. `negotiate(backend)` finds out with cheap probes and
-remembers the answer for the process, keyed by base URL and model. `qa.driver` calls it
+remembers the answer for the process, keyed by base URL and model. `qa.backends.driver` calls it
 when it starts a server profile's first task, before the task builds its prompt (a dry
 run, which builds requests without the driver, never probes); until then
 `Backend.structured_mode` is the profile's guess.
@@ -27,13 +27,13 @@ run, which builds requests without the driver, never probes); until then
    mode with what happened, and QA_STRUCTURED_MODE, which forces a mode and skips all this.
 
 No family gets a mode that breaks it: llama.cpp servers get the grammar qa builds itself
-(`qa.local.grammar.server_grammar`) in their `grammar` field, never `json_object` + schema
+(`qa.backends.embedded.grammar.server_grammar`) in their `grammar` field, never `json_object` + schema
 (llama-cpp-python's converter mishandles the enums and lengths qa sends, and a grammar it
 cannot parse kills the server); vLLM and Ollama get strict `json_schema` (Ollama drops a
 `json_object` schema without a word, vLLM ignores unknown fields such as `grammar`).
 
 A real request the server rejects later in the negotiated mode (a schema richer than the
-probe's) moves that server on to its next mode (`fallback_request`), and `qa.driver`
+probe's) moves that server on to its next mode (`fallback_request`), and `qa.backends.driver`
 sends the request again in it.
 """
 
@@ -50,8 +50,8 @@ from qa.errors import QAError, StructuredOutputUnsupportedError
 from qa.settings import StructuredMode
 
 if TYPE_CHECKING:
-    from qa.backends import Backend
-    from qa.structured import ChatRequest
+    from qa.backends.backend import Backend
+    from qa.core.structured import ChatRequest
 
 __all__ = [
     "FAMILIES",
@@ -68,7 +68,7 @@ __all__ = [
     "rejection",
 ]
 
-log = logging.getLogger("qa.negotiate")
+log = logging.getLogger("qa.backends.negotiate")
 
 PROBE_VALUE = "qa-probe-7f3a"
 PROBE_SCHEMA: dict[str, Any] = {
@@ -301,8 +301,8 @@ class _Prober:
         """("ok" | "rejected" | "ignored", detail) for one probe request in `mode`."""
         import openai
 
+        from qa.backends.sdk_errors import translate
         from qa.schemas import Usage
-        from qa.structured import api_error
 
         backend = self.backend
         messages = [
@@ -324,7 +324,7 @@ class _Prober:
             reason = rejection(exc)
             if reason is not None:
                 return "rejected", reason
-            raise api_error(exc, Usage.zero()) from exc
+            raise translate(exc, Usage.zero()) from exc
         if mode == "json_object":
             return "ok", ""
         content = (reply.choices[0].message.content or "") if reply.choices else ""
@@ -339,7 +339,7 @@ class _Prober:
         """Send a probe: once without retries (a rejection needs none), again with them if transient."""
         import openai
 
-        from qa.backends import sdk_arguments
+        from qa.backends.backend import sdk_arguments
 
         client = self.backend.probe_client
         arguments = {**sdk_arguments(body), "extra_headers": _PROBE_HEADERS}

@@ -2,7 +2,7 @@
 
 A backend is a profile from `PROFILES` (keyed by kind, not an if/elif chain spread across
 modules) plus one `openai` client whose HTTP transport is either the network, the
-embedded model in-process (`qa.local`), and optionally wrapped by the recorder
+embedded model in-process (`qa.backends.embedded`), and optionally wrapped by the recorder
 (`qa.recording`). Everything above this module talks to the OpenAI API only.
 
 Structured-output modes (`structured_fields` puts each into a request body):
@@ -11,12 +11,12 @@ Structured-output modes (`structured_fields` puts each into a request body):
 - `json_object_schema`: `{"type": "json_object", "schema": ...}`, llama-cpp-python's
   spelling, taken by some other servers too.
 - `grammar`: no response_format; the GBNF grammar qa builds itself from the schema
-  (`qa.local.grammar.server_grammar`) in llama.cpp's `grammar` field.
+  (`qa.backends.embedded.grammar.server_grammar`) in llama.cpp's `grammar` field.
 - `json_object`: plain JSON mode; the backend cannot see the schema, so it goes in the prompt.
 
 The embedded and OpenAI backends have a fixed mode. Server profiles (server, llamacpp,
 vllm, ollama) learn theirs from the server itself, once per server and model
-(`qa.negotiate`); `QA_STRUCTURED_MODE` forces one and skips that.
+(`qa.backends.negotiate`); `QA_STRUCTURED_MODE` forces one and skips that.
 """
 
 from __future__ import annotations
@@ -28,18 +28,18 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from qa.local.registry import request_name
+from qa.backends.embedded.registry import request_name
 from qa.settings import Settings, StructuredMode
 
 if TYPE_CHECKING:
     import openai
 
-    from qa.structured import ChatRequest
-    from qa.tokens import TokenCounter
+    from qa.core.structured import ChatRequest
+    from qa.core.tokens import TokenCounter
 
 __all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend", "sdk_arguments"]
 
-DEFAULT_LOCAL_MODEL_NAME = request_name(None)  # the registry default's name (qa.local.registry)
+DEFAULT_LOCAL_MODEL_NAME = request_name(None)  # the registry default's name (qa.backends.embedded.registry)
 _EMBEDDED_URL = "http://embedded.qa.invalid/v1"
 
 
@@ -54,7 +54,9 @@ class BackendProfile:
     default_model: str
     default_context: int
     logprobs: bool = False  # returns token log-probabilities when asked (abstention uses them)
-    family: str | None = None  # server family whose modes are negotiated (`qa.negotiate.FAMILIES`); None: fixed
+    family: str | None = (
+        None  # server family whose modes are negotiated (`qa.backends.negotiate.FAMILIES`); None: fixed
+    )
 
 
 PROFILES: dict[str, BackendProfile] = {
@@ -80,7 +82,7 @@ class Backend:
     async_transport: Any = None
     """The async counterpart of `transport`."""
     negotiate: bool | None = None
-    """Negotiate the structured-output mode with the server (`qa.negotiate`). None: do so
+    """Negotiate the structured-output mode with the server (`qa.backends.negotiate`). None: do so
     for server profiles over the network or recordings, not through an injected transport
     (tests' fake servers have the profile's mode). QA_STRUCTURED_MODE always wins."""
 
@@ -114,13 +116,13 @@ class Backend:
     def structured_mode(self) -> StructuredMode:
         """How structured output is requested: forced, negotiated with the server, or the profile's.
 
-        Asks the server nothing: `qa.driver` negotiates before the first real call, and
+        Asks the server nothing: `qa.backends.driver` negotiates before the first real call, and
         until then a negotiating backend reports its profile's mode.
         """
         if self.settings.structured_mode is not None:
             return self.settings.structured_mode
         if self.negotiates:
-            from qa.negotiate import known
+            from qa.backends.negotiate import known
 
             if (negotiated := known(self)) is not None:
                 return negotiated.mode
@@ -132,7 +134,7 @@ class Backend:
         if self.settings.summary_mode:
             return self.settings.summary_mode
         if self.profile.local:
-            from qa.local.registry import find_model
+            from qa.backends.embedded.registry import find_model
 
             entry = find_model(self.model)
             if entry is not None:
@@ -180,7 +182,7 @@ class Backend:
         """`request` (one that asks for a schema) with its structured fields in this backend's current mode."""
         from dataclasses import replace
 
-        from qa.negotiate import with_schema_shown
+        from qa.backends.negotiate import with_schema_shown
 
         schema = request.schema
         assert schema is not None, "only a request that asks for a schema is rebuilt"  # both callers check
@@ -212,9 +214,11 @@ class Backend:
         inner: Any = self.async_transport if asynchronous else self.transport
         if inner is None and mode != "replay":
             if self.kind == "embedded":
-                from qa import local
+                from qa.backends import embedded
 
-                inner = (local.AsyncLocalModelTransport if asynchronous else local.LocalModelTransport)(self._loader)
+                inner = (embedded.AsyncLocalModelTransport if asynchronous else embedded.LocalModelTransport)(
+                    self._loader
+                )
             else:
                 inner = httpx2.AsyncHTTPTransport() if asynchronous else httpx2.HTTPTransport()
         if mode == "off":
@@ -228,7 +232,7 @@ class Backend:
     def recorded_reply(self, body: dict[str, Any]) -> Any | None:
         """The recorded response to a plain (non-streamed) chat completion `body`, or None.
 
-        In replay and auto modes `qa.driver` reads replies here instead of sending them
+        In replay and auto modes `qa.backends.driver` reads replies here instead of sending them
         through the openai client: the client would send `body` itself, so the key is the
         same, and its request building and response parsing are most of what a replayed
         call costs. None (no recording) sends the call through the client, which replays
@@ -285,7 +289,7 @@ class Backend:
     def probe_client(self) -> openai.OpenAI:
         """A client straight to the server (or the injected transport), never through the recorder.
 
-        For `qa.negotiate`: its probes are not model calls a run made, so they are never
+        For `qa.backends.negotiate`: its probes are not model calls a run made, so they are never
         recorded (a replay takes the mode from the recordings instead).
         """
         import httpx2
@@ -296,7 +300,7 @@ class Backend:
         return openai.OpenAI(http_client=http, **{**self._client_options(), "max_retries": self.settings.max_retries})
 
     def _loader(self) -> Any:
-        from qa.local import load_model
+        from qa.backends.embedded import load_model
 
         return load_model(self.settings.local_model)
 
@@ -305,8 +309,8 @@ class Backend:
     @cached_property
     def count_tokens(self) -> TokenCounter:
         """Token counter: the local model's tokenizer when it loads, else tiktoken."""
+        from qa.core.tokens import paragraph_counter, tiktoken_counter
         from qa.errors import BackendError
-        from qa.tokens import paragraph_counter, tiktoken_counter
 
         counter: TokenCounter | None = None
         if self.kind == "embedded":
@@ -348,13 +352,13 @@ def sdk_arguments(body: dict[str, Any]) -> dict[str, Any]:
 @lru_cache(maxsize=32)
 def _grammar_text(schema_json: str) -> str:
     """The server grammar for a schema (cached: re-asks and batches send the same schema)."""
-    from qa.local.grammar import UnsupportedSchemaError, server_grammar
+    from qa.backends.embedded.grammar import UnsupportedSchemaError, server_grammar
 
     try:
         return server_grammar(json.loads(schema_json))
     except UnsupportedSchemaError as exc:
+        from qa.backends.negotiate import FORCE_HINT
         from qa.errors import StructuredOutputUnsupportedError
-        from qa.negotiate import FORCE_HINT
 
         raise StructuredOutputUnsupportedError(
             f"the grammar mode cannot express this schema: {exc}; {FORCE_HINT}"

@@ -1,7 +1,7 @@
 """One structured model call: ask, check the finish reason, validate, re-ask with the error.
 
 Written once, as a generator that yields `ChatRequest`s and receives `Completion`s (no
-I/O here); `qa.driver` runs it synchronously or asynchronously. One owner per failure:
+I/O here); `qa.backends.driver` runs it synchronously or asynchronously. One owner per failure:
 - transport failures (429, 5xx, timeouts, resets) belong to the openai SDK's own retries;
   what survives them is thrown into the generator and becomes `APICallError`;
 - tenacity retries only invalid output (bad JSON, schema mismatch, and, once, the meaning
@@ -22,24 +22,22 @@ import json
 import re
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from qa.backends import Backend
+from qa.core.prompts import RenderedPrompt
+from qa.core.tokens import estimate_cost
 from qa.errors import (
-    APICallError,
     BrokenReplyError,
-    ContextLengthError,
     OutputValidationError,
     QAError,
     RefusalError,
     TruncatedOutputError,
 )
-from qa.prompts import RenderedPrompt
 from qa.schemas import Usage
-from qa.tokens import estimate_cost
+from qa.settings import Settings
 
 __all__ = [
     "TOP_LOGPROBS",
@@ -47,11 +45,49 @@ __all__ = [
     "Completion",
     "Steps",
     "StructuredSpec",
+    "Target",
     "TokenLogprob",
     "structured_call",
     "structured_reply",
     "usage_of",
 ]
+
+
+class _Profile(Protocol):
+    @property
+    def local(self) -> bool:
+        """The model runs on this machine (its calls cost nothing)."""
+        ...
+
+    @property
+    def logprobs(self) -> bool:
+        """The backend returns token log-probabilities when asked."""
+        ...
+
+
+class Target(Protocol):
+    """What the steps need of a backend to build a request and price its usage.
+
+    `qa.backends.Backend` is one; the steps never import it, so this layer stays below the
+    backends (and a test can drive steps with any object of this shape).
+    """
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def profile(self) -> _Profile: ...
+
+    def structured_fields(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """The request body fields that ask for `schema` in the backend's structured-output mode."""
+        ...
+
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -130,14 +166,14 @@ class _Reask(Exception):
     """Internal: this attempt's output was unusable; tenacity asks again."""
 
 
-def usage_of(backend: Backend, completion: Completion | None) -> Usage:
+def usage_of(backend: Target, completion: Completion | None) -> Usage:
     """One call's usage (zero without a completion), priced for the backend's model."""
     if completion is None:
         return Usage.zero()
     return _usage(backend, completion)
 
 
-def _usage(backend: Backend, completion: Completion) -> Usage:
+def _usage(backend: Target, completion: Completion) -> Usage:
     return Usage(
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
@@ -146,42 +182,6 @@ def _usage(backend: Backend, completion: Completion) -> Usage:
         cost_usd=estimate_cost(
             backend.model, completion.prompt_tokens, completion.completion_tokens, local=backend.profile.local
         ),
-    )
-
-
-def api_error(exc: Exception, usage: Usage) -> QAError:
-    """Translate an openai SDK error (after its own retries) into a `qa` error.
-
-    The SDK wraps whatever a transport raises in `APIConnectionError`; a `qa` error found
-    in that chain (a replay miss, a model that would not load) is returned as itself. A
-    reply the SDK could not decode (`json.JSONDecodeError`, `UnicodeDecodeError`) is a
-    `BrokenReplyError`; any other exception is not the server's doing and is raised as is.
-    """
-    import openai
-
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, QAError):
-            cause.usage = cause.usage or usage
-            return cause
-        cause = cause.__cause__ or cause.__context__
-
-    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):  # the SDK lets these through as is
-        return BrokenReplyError(f"the model server sent a reply that is not valid JSON: {exc}", usage=usage)
-    if not isinstance(exc, openai.OpenAIError):  # any other ValueError is a bug of ours, not the server's
-        raise exc
-    status = getattr(exc, "status_code", None)
-    text = str(getattr(exc, "message", "") or exc)
-    if isinstance(exc, openai.BadRequestError) and "context" in text.lower():
-        return ContextLengthError(f"the prompt does not fit the model's context: {text}", usage=usage)
-    if isinstance(exc, openai.APITimeoutError):
-        return APICallError(f"the model server did not answer in time: {text}", usage=usage)
-    if isinstance(exc, openai.APIConnectionError):
-        return APICallError(f"cannot reach the model server: {text}", usage=usage)
-    if isinstance(exc, openai.AuthenticationError):
-        return APICallError("the API key was rejected (check OPENAI_API_KEY)", status_code=status, usage=usage)
-    return APICallError(
-        f"the model server answered with an error ({status or 'no status'}): {text}", status_code=status, usage=usage
     )
 
 
@@ -217,11 +217,11 @@ def _problems(exc: ValidationError) -> list[str]:
     return out
 
 
-def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[str, str]], stream: bool) -> ChatRequest:
+def _request(spec: StructuredSpec[Any], backend: Target, messages: list[dict[str, str]], stream: bool) -> ChatRequest:
     body: dict[str, Any] = {
         "model": backend.model,
         "messages": messages,
-        # response_format, or a grammar: see `Backend.structured_fields` and `qa.negotiate`
+        # response_format, or a grammar: see `Backend.structured_fields` and `qa.backends.negotiate`
         **backend.structured_fields(spec.prompt.name, spec.schema),
         "max_tokens": spec.max_tokens,
         "temperature": backend.settings.temperature,
@@ -241,14 +241,14 @@ def _request(spec: StructuredSpec[Any], backend: Backend, messages: list[dict[st
     return ChatRequest(body=body, headers=headers, stream=stream, schema_name=spec.prompt.name, schema=spec.schema)
 
 
-def structured_call(spec: StructuredSpec[M], backend: Backend, *, stream: bool = False) -> Steps[tuple[M, Usage]]:
+def structured_call(spec: StructuredSpec[M], backend: Target, *, stream: bool = False) -> Steps[tuple[M, Usage]]:
     """Steps that end in a validated `spec.response_model` and the summed usage."""
     result, usage, _ = yield from structured_reply(spec, backend, stream=stream)
     return result, usage
 
 
 def structured_reply(
-    spec: StructuredSpec[M], backend: Backend, *, stream: bool = False
+    spec: StructuredSpec[M], backend: Target, *, stream: bool = False
 ) -> Steps[tuple[M, Usage, Completion]]:
     """`structured_call`, also returning the completion the result was read from (its logprobs)."""
     messages = [dict(m) for m in spec.prompt.messages]
@@ -266,13 +266,13 @@ def structured_reply(
                 final = attempt.retry_state.attempt_number >= max_attempts
                 try:
                     completion = yield _request(spec, backend, messages, stream)
-                except Exception as exc:  # thrown in by the driver: a call's error after the SDK's retries
-                    error = api_error(exc, usage)
+                except QAError as error:  # thrown in by the driver: a call's error, translated at the I/O edge
+                    error.usage = error.usage or usage
                     if isinstance(error, BrokenReplyError) and not resent and not final:
                         resent = True
                         errors.append(f"sent again: {error}")
-                        raise _Reask() from exc
-                    raise error from exc
+                        raise _Reask() from error
+                    raise
                 usage = usage + _usage(backend, completion)
                 if completion.refusal:
                     raise RefusalError(

@@ -10,7 +10,7 @@ article sentences it was written from:
 - most of its content words must occur in the evidence (`MIN_SUPPORT`), so that a
   statement cannot add a claim made of ordinary words.
 
-It is a deterministic floor, like `qa.support` for answers: it cannot see a wrong claim
+It is a deterministic floor, like `qa.text.support` for answers: it cannot see a wrong claim
 made only of the evidence's own words in a new order.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.support import content_terms
+from qa.text.support import content_terms
 
 __all__ = ["MIN_SUPPORT", "debris", "statement_problems"]
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from qa.article import Article, ParagraphKind, Sentence
-from qa.prompts import article_block
+from qa.core.prompts import article_block
+from qa.core.structured import TokenLogprob
 from qa.schemas import Citation
-from qa.structured import TokenLogprob
-from qa.support import content_terms
+from qa.text.article import Article, ParagraphKind, Sentence
+from qa.text.support import content_terms
 
 __all__ = [
     "EVIDENCE_KINDS",

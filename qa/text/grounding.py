@@ -23,7 +23,7 @@ import unicodedata
 from typing import Literal, NamedTuple
 
 from qa.schemas import Answer, Citation, DroppedQuote, Figure, Grounding, KeyPoint, Summary
-from qa.support import answer_supported
+from qa.text.support import answer_supported
 
 __all__ = ["grounding_report", "locate_quote", "normalize_for_match", "verify_answer", "verify_summary"]
 

@@ -32,7 +32,7 @@ __all__ = [
     "tiktoken_counter",
 ]
 
-log = logging.getLogger("qa.tokens")
+log = logging.getLogger("qa.core.tokens")
 
 # US dollars per million tokens: (prompt, completion). Only prices we are sure of.
 PRICES_PER_MILLION: dict[str, tuple[float, float]] = {

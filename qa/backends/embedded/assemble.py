@@ -4,7 +4,7 @@
 
 1. a one-part model (SmolLM2) installed by pip: its file is used where pip put it, after
    one full hash (then a receipt saves the hash next time);
-2. a file whose receipt still matches (`qa.local.store.trusted_path`): used as is;
+2. a file whose receipt still matches (`qa.backends.embedded.store.trusted_path`): used as is;
 3. under the entry's lock: a cache file without a valid receipt is re-hashed, kept if it
    matches the pin and deleted if not; then the parts are concatenated into a temporary
    file in the cache, in fixed-size chunks, hashed as they are written, and renamed into
@@ -26,11 +26,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qa.backends.embedded import store
 from qa.errors import BackendUnavailableError, ModelIntegrityError, ModelLoadError
-from qa.local import store
 
 if TYPE_CHECKING:
-    from qa.local.registry import ModelEntry, WheelPart
+    from qa.backends.embedded.registry import ModelEntry, WheelPart
 
 __all__ = ["PartLocator", "PartMissing", "ensure_model", "is_trusted", "locate_part", "locate_parts", "model_file"]
 

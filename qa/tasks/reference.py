@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import re
 
-from qa.article import Article
-from qa.backends import Backend
-from qa.errors import BrokenReplyError
-from qa.prompts import load_prompt
-from qa.schemas import Answer, AnswerResult, Grounding, Provenance
-from qa.structured import ChatRequest, Completion, Steps, api_error, usage_of
+from qa.backends.backend import Backend
+from qa.core.prompts import load_prompt
+from qa.core.structured import ChatRequest, Completion, Steps, usage_of
+from qa.errors import BrokenReplyError, QAError
+from qa.schemas import Answer, AnswerResult, Grounding
+from qa.tasks.common import provenance
+from qa.text.article import Article
 
 __all__ = ["BARE_MAX_TOKENS", "bare_answer_steps", "is_abstention"]
 
@@ -49,8 +50,9 @@ def bare_answer_steps(article: Article, question: str, backend: Backend) -> Step
     headers = {"x-qa-prompt": prompt.name, "x-qa-prompt-version": prompt.version, "x-qa-backend": backend.kind}
     try:
         completion: Completion = yield ChatRequest(body=body, headers=headers)
-    except Exception as exc:  # thrown in by the driver; translated like any structured call's
-        raise api_error(exc, usage_of(backend, None)) from exc
+    except QAError as error:  # thrown in by the driver, already a qa error
+        error.usage = error.usage or usage_of(backend, None)
+        raise
     if completion.content is None:
         raise BrokenReplyError("the model sent no text", usage=usage_of(backend, completion))
     text = " ".join(completion.content.strip().split())
@@ -62,13 +64,11 @@ def bare_answer_steps(article: Article, question: str, backend: Backend) -> Step
     grounding = Grounding(
         verified=0, repaired=0, dropped=[], abstained=abstained, unsupported_answer=False, unsupported_key_points=[]
     )
-    provenance = Provenance(
-        prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model
-    )
+    made_by = provenance(prompt, backend)
     return AnswerResult(
         question=question,
         answer=answer,
         grounding=grounding,
         usage=usage_of(backend, completion),
-        provenance=provenance,
+        provenance=made_by,
     )

@@ -20,17 +20,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from qa.article import Article
-from qa.backends import Backend
-from qa.constraints import output_budget, response_schema
+from qa.backends.backend import Backend
+from qa.core.constraints import output_budget, response_schema
+from qa.core.prompts import load_prompt
+from qa.core.structured import Steps, StructuredSpec, structured_reply
+from qa.core.tokens import message_tokens
 from qa.errors import OutputValidationError
-from qa.evidence import evidence_sentences, numbered_block
-from qa.prompts import load_prompt
-from qa.retrieval import rank_sentences
-from qa.schemas import AnswerResult, EvidenceAnswer, Provenance, Usage
-from qa.service import check_question, evidence_schema, ground_reply, reply_problems, schema_text
-from qa.structured import Steps, StructuredSpec, structured_reply
-from qa.tokens import message_tokens
+from qa.schemas import AnswerResult, EvidenceAnswer, Usage
+from qa.tasks.answer import evidence_schema, ground_reply, reply_problems
+from qa.tasks.common import check_question, provenance, schema_text
+from qa.tasks.evidence import evidence_sentences, numbered_block
+from qa.text.article import Article
+from qa.text.retrieval import rank_sentences
 
 __all__ = ["AnswerSet", "NumberedAnswer", "batch_steps", "charge_batch_failure", "pin_numbers", "split_usage"]
 
@@ -150,9 +151,7 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
             last_output=result.model_dump_json(), errors=problems, usage=usage,
         )  # fmt: skip
     position = {a.number: i for i, a in enumerate(result.answers)}
-    provenance = Provenance(
-        prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model
-    )
+    made_by = provenance(prompt, backend)
     texts = [s.text for s in sentences]
     out = []
     for i, (question, share) in enumerate(zip(questions, split_usage(usage, n), strict=True), 1):
@@ -167,7 +166,7 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
                 answer=answer,
                 grounding=grounding,
                 usage=share,
-                provenance=provenance,
+                provenance=made_by,
                 confidence=confidence,
                 signals=signals,
             )

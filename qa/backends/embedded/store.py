@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from qa.errors import ModelLoadError
 
 if TYPE_CHECKING:
-    from qa.local.registry import ModelEntry
+    from qa.backends.embedded.registry import ModelEntry
 
 __all__ = [
     "CACHE_ENV",

@@ -27,7 +27,7 @@ dropping them silently. llama-cpp-python's own `response_format` handling is not
 it falls back to "any JSON" without a word when a schema cannot be converted.
 
 `server_grammar` gives the same grammar as text, for a llama.cpp server's `grammar`
-request field (see `qa.negotiate`): a server's own converter breaks on the schemas qa
+request field (see `qa.backends.negotiate`): a server's own converter breaks on the schemas qa
 sends, and llama-cpp-python's server dies on a grammar that does not parse. Two
 differences from the embedded grammar: string lengths are bounded repetitions
 (`char{0,600}`, expanded by llama.cpp's parser) instead of 600 nested optional groups
@@ -135,8 +135,8 @@ def _parser_vocab() -> Any:
     Loaded once per process; the model it belongs to is never freed, as the vocabulary
     points into it.
     """
+    from qa.backends.embedded.model import _import_llama_cpp, resolve_model_path
     from qa.errors import BackendUnavailableError
-    from qa.local.model import _import_llama_cpp, resolve_model_path
 
     llama_cpp = _import_llama_cpp()  # also routes llama.cpp's log lines away from stderr
     path = None

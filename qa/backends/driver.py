@@ -1,4 +1,4 @@
-"""Run `Steps` (see `qa.structured`) against a backend, synchronously or asynchronously.
+"""Run `Steps` (see `qa.core.structured`) against a backend, synchronously or asynchronously.
 
 The logic lives in the steps; the two drivers below only carry requests to the openai
 client and completions back, so the sync and async APIs cannot drift apart. A streamed
@@ -11,10 +11,10 @@ send; everything else, misses included, goes through the client and its recordin
 transport. tests/test_replay_direct.py checks both routes give the same results.
 
 Three things belong to no single step, so the drivers do them:
-- a server profile's structured-output mode is negotiated (`qa.negotiate`) when its first
+- a server profile's structured-output mode is negotiated (`qa.backends.negotiate`) when its first
   task starts, before the steps build a prompt; a failure to negotiate is raised at the
   first send, so errors in a task's own input still come first;
-- a server that rejects the structured-output mode it negotiated (`qa.negotiate`) gets
+- a server that rejects the structured-output mode it negotiated (`qa.backends.negotiate`) gets
   the same request again in its next mode, and every later request of that run too (the
   prompt then shows the schema if the new mode needs it); this is not an attempt, as no
   model answered. A rejected mode that QA_STRUCTURED_MODE forces ends the call with a
@@ -31,12 +31,13 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import openai
 
-from qa.backends import Backend, sdk_arguments
+from qa.backends.backend import Backend, sdk_arguments
+from qa.backends.negotiate import fallback_request, forced_rejection, known, mode_of, negotiate
+from qa.backends.sdk_errors import translate
+from qa.core.structured import ChatRequest, Completion, Steps, TokenLogprob
+from qa.core.tokens import message_tokens
 from qa.errors import BrokenReplyError, QAError
-from qa.negotiate import fallback_request, forced_rejection, known, mode_of, negotiate
 from qa.schemas import Provenance
-from qa.structured import ChatRequest, Completion, Steps, TokenLogprob
-from qa.tokens import message_tokens
 
 __all__ = ["TextCallback", "arun", "run", "stamp_provenance"]
 
@@ -125,7 +126,7 @@ def _after_error(steps: Steps[Any], modes: _Modes, request: ChatRequest, exc: Ba
         retry = modes.retry(request, exc)
     except QAError as unsupported:  # the server rejected its last mode, or the forced one
         return steps.throw(unsupported)
-    return retry if retry is not None else steps.throw(exc)
+    return retry if retry is not None else steps.throw(translate(exc))
 
 
 def _kwargs(request: ChatRequest) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def _replayed(request: ChatRequest, acc: _Accumulator) -> Completion | None:
 
 
 class _Modes:
-    """Puts a run's requests in the structured-output mode the server takes (see `qa.negotiate`)."""
+    """Puts a run's requests in the structured-output mode the server takes (see `qa.backends.negotiate`)."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -246,7 +247,7 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
                 completion = _replayed(request, acc)
                 if completion is None and request.stream:
                     if on_text is not None:
-                        on_text("")  # a new attempt starts: see qa.streaming
+                        on_text("")  # a new attempt starts: see qa.core.streaming
                     response = backend.client.chat.completions.create(**_kwargs(request))
                     with response:
                         for chunk in response:
@@ -254,7 +255,7 @@ def run(steps: Steps[T], backend: Backend, on_text: TextCallback | None = None) 
                     completion = acc.completion()
                 elif completion is None:
                     completion = acc.from_response(backend.client.chat.completions.create(**_kwargs(request)))
-            except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
+            except _CALL_ERRORS as exc:  # translated here; the steps add the usage so far
                 request = _after_error(steps, modes, request, exc)
             else:
                 request = steps.send(completion)
@@ -282,7 +283,7 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
                 completion = _replayed(request, acc)
                 if completion is None and request.stream:
                     if on_text is not None:
-                        on_text("")  # a new attempt starts: see qa.streaming
+                        on_text("")  # a new attempt starts: see qa.core.streaming
                     response = await backend.aclient.chat.completions.create(**_kwargs(request))
                     async with response:
                         async for chunk in response:
@@ -290,7 +291,7 @@ async def arun(steps: Steps[T], backend: Backend, on_text: TextCallback | None =
                     completion = acc.completion()
                 elif completion is None:
                     completion = acc.from_response(await backend.aclient.chat.completions.create(**_kwargs(request)))
-            except _CALL_ERRORS as exc:  # the steps translate it, with the usage so far
+            except _CALL_ERRORS as exc:  # translated here; the steps add the usage so far
                 request = _after_error(steps, modes, request, exc)
             else:
                 request = steps.send(completion)

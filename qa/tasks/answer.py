@@ -1,9 +1,10 @@
-"""The tasks: summarize an article, answer questions about it, hold a conversation.
+"""Answer one question about an article, evidence first (the `ask` task; `Conversation` adds turns).
 
-Each task is written once as steps (see `qa.structured`): it fits the article into the
-context, renders its prompt, makes one or more structured calls and verifies every quote
-against the article. `summarize`/`ask`/`ask_many` run the steps synchronously,
-`asummarize`/`aask`/`aask_many` asynchronously, through `qa.driver`.
+Written once as steps (see `qa.core.structured`): it fits the article into the context,
+shows it as numbered sentences, asks for the number of the sentence that answers and then
+a short answer, derives the citation from that number (so the quote is verbatim), and
+decides whether to keep the answer from measured signals (`qa.tasks.abstention`).
+`ask`/`aask` and `Conversation` run these steps through `qa.backends.driver`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from qa.abstention import AnswerSignals, calibrator_for, echoes_question, measure
-from qa.article import Article, ParagraphKind, Sentence
-from qa.backends import Backend
-from qa.constraints import output_budget, response_schema
-from qa.errors import ContextLengthError, InputError, QuestionError
-from qa.evidence import (
+from qa.backends.backend import Backend
+from qa.core.constraints import output_budget, response_schema
+from qa.core.prompts import RenderedPrompt, load_prompt
+from qa.core.structured import Steps, StructuredSpec, TokenLogprob, structured_reply
+from qa.core.tokens import message_tokens
+from qa.errors import ContextLengthError, InputError
+from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding
+from qa.tasks.abstention import AnswerSignals, calibrator_for, echoes_question, measure
+from qa.tasks.common import check_question, provenance, schema_text
+from qa.tasks.evidence import (
     answer_logprob,
     answer_sentence,
     chosen_number_probability,
@@ -27,33 +32,19 @@ from qa.evidence import (
     no_evidence_probability,
     numbered_block,
 )
-from qa.grounding import grounding_report, locate_quote
-from qa.prompts import RenderedPrompt, load_prompt
-from qa.retrieval import SentenceScores, rank_sentences
-from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding, Provenance, SummaryResult
-from qa.structured import Steps, StructuredSpec, TokenLogprob, structured_reply
-from qa.support import answer_supported
-from qa.tokens import message_tokens
+from qa.text.article import Article, Sentence
+from qa.text.grounding import grounding_report
+from qa.text.retrieval import SentenceScores, rank_sentences
+from qa.text.support import answer_supported
 
 __all__ = [
-    "MAX_QUESTION_CHARS",
-    "Style",
     "Turn",
     "answer_steps",
-    "check_question",
     "evidence_schema",
     "ground_reply",
-    "missing_quotes",
-    "quote_choices",
     "relevance_hint",
     "reply_problems",
-    "schema_text",
-    "summary_steps",
 ]
-
-MAX_QUESTION_CHARS = 2000
-Style = Literal["brief", "standard", "bullets"]
-_QUOTE_KINDS: tuple[ParagraphKind, ...] = ("headline", "standfirst", "subheading", "body")
 
 
 @dataclass(frozen=True)
@@ -62,41 +53,6 @@ class Turn:
 
     question: str
     answer: Answer
-
-
-def check_question(question: str) -> str:
-    """The question, stripped; `QuestionError` if it is empty or too long."""
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionError("the question is empty: ask something about the article")
-    question = question.strip()
-    if len(question) > MAX_QUESTION_CHARS:
-        raise QuestionError(
-            f"the question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Ask it more briefly."
-        )
-    return question
-
-
-def _provenance(prompt: RenderedPrompt, backend: Backend) -> Provenance:
-    return Provenance(prompt=prompt.name, prompt_version=prompt.version, backend=backend.kind, model=backend.model)
-
-
-def quote_choices(article: Article, text: str, backend: Backend) -> list[str] | None:
-    """Sentences of `text` the model may quote, when quotes are constrained."""
-    if not backend.constrain_quotes:
-        return None
-    return [s.text for s in article.sentences(_QUOTE_KINDS) if s.text in text]
-
-
-def missing_quotes(article: Article, quotes: Sequence[str]) -> list[str]:
-    return [
-        f"quote not found in the article: {q[:80]!r}"
-        for q in quotes
-        if locate_quote(article.text, q, None, None) is None
-    ]
-
-
-def schema_text(backend: Backend, schema: dict[str, Any]) -> str:
-    return json.dumps(schema, separators=(",", ":")) if backend.schema_in_prompt else ""
 
 
 # -- answers -------------------------------------------------------------------
@@ -260,7 +216,7 @@ def answer_steps(
         answer=answer,
         grounding=grounding,
         usage=usage,
-        provenance=_provenance(prompt, backend),
+        provenance=provenance(prompt, backend),
         confidence=confidence,
         signals=signals,
     )
@@ -278,15 +234,3 @@ def _sentences_that_fit(sentences: Sequence[Sentence], ranking: SentenceScores, 
             break
         kept += 1
     return kept
-
-
-# -- summaries -----------------------------------------------------------------
-
-
-def summary_steps(
-    article: Article, backend: Backend, *, style: Style = "standard", lang: str | None = None
-) -> Steps[SummaryResult]:
-    """Steps that summarize `article`: extract the key sentences, then write from them (see `qa.summary`)."""
-    from qa.summary import summary_steps as steps
-
-    return (yield from steps(article, backend, style=style, lang=lang))

@@ -1,14 +1,14 @@
 """The embedded model: find the GGUF file, load it once per process, count its tokens.
 
 Which file: `QA_LOCAL_MODEL` (or `Settings.local_model`) names a model of the registry
-(`qa.local.registry`, e.g. `smollm2-135m`) or is a path to any GGUF file; unset, the
+(`qa.backends.embedded.registry`, e.g. `smollm2-135m`) or is a path to any GGUF file; unset, the
 registry's `DEFAULT_MODEL` is used. A registry model is verified against its pinned
-sha256, and assembled from its parts on first use (`qa.local.assemble`), before loading.
+sha256, and assembled from its parts on first use (`qa.backends.embedded.assemble`), before loading.
 
 `load_model()` returns the same `LocalModel` for the same file every time it is called in
 a process (a lock-protected cache), so any number of transports share one copy of the
 weights. llama_cpp is imported inside `load_model`, never at module import, so that
-`import qa.local` (and `qa --help`) stays fast and works without the `local` extra.
+`import qa.backends.embedded` (and `qa --help`) stays fast and works without the `local` extra.
 
 A llama.cpp context is not thread-safe: every call that evaluates or samples (every
 generation) must hold `LocalModel.lock`. Tokenizing only reads the vocabulary and does
@@ -165,10 +165,10 @@ def default_model_path() -> Path:
 def resolve_model_path(spec: str | os.PathLike[str] | None) -> Path:
     """The GGUF file for a registry name or a path (None: `$QA_LOCAL_MODEL`, else the default).
 
-    A registry name gives its verified file (see `qa.local.assemble.ensure_model`); a path
+    A registry name gives its verified file (see `qa.backends.embedded.assemble.ensure_model`); a path
     is returned as is (`load_model` says if it is missing or not a GGUF file).
     """
-    from qa.local.registry import DEFAULT_MODEL, MODELS, find_model
+    from qa.backends.embedded.registry import DEFAULT_MODEL, MODELS, find_model
 
     chosen = spec
     if chosen is None:
@@ -180,7 +180,7 @@ def resolve_model_path(spec: str | os.PathLike[str] | None) -> Path:
         if found is None:
             return Path(chosen).expanduser()
         entry = found
-    from qa.local.assemble import ensure_model
+    from qa.backends.embedded.assemble import ensure_model
 
     try:
         return ensure_model(entry)

@@ -29,11 +29,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from qa.backends.embedded import store
 from qa.errors import BackendUnavailableError, ConfigError, ModelDownloadError, ModelIntegrityError
-from qa.local import store
 
 if TYPE_CHECKING:
-    from qa.local.registry import ModelEntry
+    from qa.backends.embedded.registry import ModelEntry
 
 __all__ = ["HUB_INSTALL_HINT", "pull_model"]
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from qa.backends.embedded import store
+from qa.backends.embedded.assemble import PartLocator, PartMissing, is_trusted, locate_part, model_file
+from qa.backends.embedded.registry import DEFAULT_MODEL, MODELS, ModelEntry
 from qa.errors import ModelIntegrityError
-from qa.local import store
-from qa.local.assemble import PartLocator, PartMissing, is_trusted, locate_part, model_file
-from qa.local.registry import DEFAULT_MODEL, MODELS, ModelEntry
 
 __all__ = ["ModelStatus", "VerifyResult", "model_status", "model_statuses", "verify_model"]
 
@@ -32,7 +32,7 @@ class ModelStatus(_Data):
     request_name: str
     """The model name in requests and recordings."""
     default: bool
-    """True for `qa.local.registry.DEFAULT_MODEL`."""
+    """True for `qa.backends.embedded.registry.DEFAULT_MODEL`."""
     size: int
     """Size of the GGUF file in bytes."""
     licence: str
