@@ -41,12 +41,13 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import httpx2
 
 import qa.errors
-from qa.backends.backend import open_backend
+from qa.backends.backend import PROFILES, Backend
 from qa.backends.embedded.registry import find_model
 from qa.evals import load_suite
 from qa.evals.dataset import Suite
@@ -139,9 +140,13 @@ def fault_run(
             summary_mode=entry.summary_mode if entry is not None else None,
         )  # fmt: skip
         tagger = _Tagger(suite)
-        open_backend(settings.model_copy(update={"seed": 1})).async_transport = tagger  # the backend the runner uses
         started = time.perf_counter()
-        run = asyncio.run(run_suite(suite, settings, concurrency=concurrency, log_path=log_path, resume=False))
+        run = asyncio.run(
+            run_suite(
+                suite, settings, concurrency=concurrency, log_path=log_path, resume=False,
+                backends=cache(lambda s: Backend(s, PROFILES[s.resolved_backend()], async_transport=tagger)),
+            )
+        )  # fmt: skip
         wall = time.perf_counter() - started
     stats = server.stats
     if not tagger.sent:

@@ -2,7 +2,8 @@
 
 Every function takes an `Article` (see `load_article`) and either `settings=` or setting
 overrides as keyword arguments (`backend="embedded"`, `model="gpt-4o-mini"`, ...); with
-neither, settings come from the environment. The async functions run the very same steps
+neither, settings come from the environment. `backend=` also takes a `Backend` you built
+(`qa.backends.Backend(settings, PROFILES["vllm"], transport=...)`): it is used as it is. The async functions run the very same steps
 as the sync ones (see `qa.backends.driver`); only the client differs.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from qa.backends.backend import Backend, open_backend
 from qa.backends.driver import TextCallback, arun, run
-from qa.errors import ArticleError, BackendError, QuestionError
+from qa.errors import ArticleError, BackendError, ConfigError, QuestionError
 from qa.schemas import AnswerResult, SummaryResult, Usage
 from qa.settings import Settings
 from qa.tasks.answer import Turn, answer_steps
@@ -40,7 +41,16 @@ def _check_article(article: Any, function: str) -> None:
 
 
 def backend_for(settings: Settings | None = None, **overrides: Any) -> Backend:
-    """The backend for `settings`, or for the environment with `overrides` applied."""
+    """The backend for `settings`, or for the environment with `overrides` applied.
+
+    `backend=` takes a backend kind ("embedded", "openai", ...) or a `Backend` you built
+    (a server behind your own transport, a test's fake), which is used as it is.
+    """
+    given = overrides.get("backend")
+    if isinstance(given, Backend):
+        if settings is not None or len(overrides) > 1:
+            raise ConfigError("pass either a Backend or settings (and overrides), not both: a Backend has its settings")
+        return given
     backend = open_backend(settings or Settings.load(**overrides))
     log.info("using %s", backend.describe())
     return backend

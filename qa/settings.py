@@ -61,6 +61,7 @@ _ENV = {
     "recordings": "QA_RECORDINGS",
     "abstain_threshold": "QA_ABSTAIN_THRESHOLD",
     "summary_mode": "QA_SUMMARY_MODE",
+    "rerecord_hint": "QA_RERECORD_HINT",
 }
 
 
@@ -127,6 +128,9 @@ class Settings(BaseModel):
     """Folder that holds recordings for this run."""
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     """Keep an answer only when its confidence reaches this (0 to 1); None uses the model's calibrated threshold."""
+    rerecord_hint: str = ""
+    """The command a replay miss prints to re-record ('' for the default): the eval runner
+    and the CLI set it to the command that was run."""
     summary_mode: Literal["write", "extract"] | None = None
     """'write': the model writes key points from their sentences; 'extract': compressed article
     sentences, no model call; None: the embedded model's own preference (its registry entry), else 'write'."""

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import qa
-from qa.backends.backend import open_backend
-
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"
 RECORDINGS = ROOT / "tests" / "recordings" / "cli"
@@ -27,4 +24,4 @@ def recorded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("QA_RECORD_MODE", MODE)
     monkeypatch.setenv("QA_RECORDINGS", str(RECORDINGS))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    open_backend(qa.Settings.load()).rerecord_hint = RERECORD
+    monkeypatch.setenv("QA_RERECORD_HINT", RERECORD)

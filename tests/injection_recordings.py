@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.backends.backend import open_backend
 from tests.conftest import EMBEDDED_TEST_MODEL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +22,16 @@ RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_bad_input.py te
 def settings() -> qa.Settings:
     """The embedded backend on tests/recordings/injection, in MODE."""
     return qa.Settings.load(
-        env={}, backend="embedded", local_model=EMBEDDED_TEST_MODEL, record_mode=MODE, recordings=RECORDINGS
+        env={},
+        backend="embedded",
+        local_model=EMBEDDED_TEST_MODEL,
+        record_mode=MODE,
+        recordings=RECORDINGS,
+        rerecord_hint=RERECORD,
     )
 
 
 @pytest.fixture(autouse=True)
-def rerecord_hint() -> None:
-    open_backend(settings()).rerecord_hint = RERECORD
+def rerecord_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The re-record hint for the tests that go through the CLI (settings from the environment)."""
+    monkeypatch.setenv("QA_RERECORD_HINT", RERECORD)

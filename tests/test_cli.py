@@ -545,6 +545,7 @@ def test_a_replay_miss_prints_the_exact_command_that_re_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("QA_RECORD_MODE", "replay")
+    monkeypatch.delenv("QA_RERECORD_HINT")  # no hint of the caller's own: the CLI prints the command it ran
     (tmp_path / "empty").mkdir()
     result = run("--record-mode", "replay", "--recordings", str(tmp_path / "empty"), "ask", "--json", QUESTION)
     assert result.exit_code == 5, result.output

@@ -28,8 +28,8 @@ WRONG_WHO = {
 }
 
 
-def test_thresholds_pass_and_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch, FakeEvalServer(replies=WRONG_WHO))
+def test_thresholds_pass_and_fail(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, FakeEvalServer(replies=WRONG_WHO))
     checks = {
         c.metric: c
         for c in check_thresholds(
@@ -46,33 +46,31 @@ def test_thresholds_pass_and_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert check_run(run, {"correct": 0.6}, None, None).exit_code == 0
 
 
-def test_a_metric_with_nothing_scored_fails_its_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch, FakeEvalServer(summary="{}"))
+def test_a_metric_with_nothing_scored_fails_its_threshold(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, FakeEvalServer(summary="{}"))
     (check,) = check_thresholds(run.aggregates, {"completeness": 0.1})
     assert check.value is None and check.n == 0 and not check.passed
 
 
-def test_an_unknown_metric_is_an_eval_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch)
+def test_an_unknown_metric_is_an_eval_error(tmp_path: Path) -> None:
+    run = fake_run(tmp_path)
     with pytest.raises(EvalError, match="unknown metric.*corect"):
         check_thresholds(run.aggregates, {"corect": 0.5})
 
 
-def test_a_case_correct_in_the_baseline_and_wrong_now_is_a_regression(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    baseline = baseline_from_run(fake_run(tmp_path / "a", monkeypatch))
+def test_a_case_correct_in_the_baseline_and_wrong_now_is_a_regression(tmp_path: Path) -> None:
+    baseline = baseline_from_run(fake_run(tmp_path / "a"))
     path = write_baseline(baseline, tmp_path / "baselines" / "mini.json")
     assert load_baseline(path) == baseline and json.loads(path.read_text())["cases"]["who#1"]["verdict"] == "correct"
-    now = fake_run(tmp_path / "b", monkeypatch, FakeEvalServer(replies=WRONG_WHO))
+    now = fake_run(tmp_path / "b", FakeEvalServer(replies=WRONG_WHO))
     result = check_run(now, {"correct": 0.5}, load_baseline(path), str(path))
     assert result.exit_code == EXIT_GATE and not result.failed_thresholds
     assert [(c.case_id, c.before, c.after) for c in result.regressions] == [("who#1", "correct", "incorrect")]
     assert "best token F1" in result.regressions[0].reason
 
 
-def test_harness_errors_win_over_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch, FakeEvalServer(replies={**GOOD, "Who is Colombia's president?": 500}))
+def test_harness_errors_win_over_everything(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, FakeEvalServer(replies={**GOOD, "Who is Colombia's president?": 500}))
     result = check_run(run, {}, None, None)
     assert result.exit_code == EXIT_HARNESS and result.harness_errors[0].startswith("who#1: APICallError")
     with pytest.raises(EvalError, match="harness error"):
@@ -101,13 +99,13 @@ def test_bad_baselines_are_eval_errors_and_a_missing_one_is_none(tmp_path: Path)
         load_baseline(bad)
 
 
-def test_compare_lists_regressions_improvements_and_deltas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    a = fake_run(tmp_path / "a", monkeypatch, FakeEvalServer(replies=WRONG_WHO))
+def test_compare_lists_regressions_improvements_and_deltas(tmp_path: Path) -> None:
+    a = fake_run(tmp_path / "a", FakeEvalServer(replies=WRONG_WHO))
     wrong_credit = {
         **GOOD,
         "How much credit did Xi pledge?": answer("$9.2 million", "Xi also pledged $9.2 billion in credit"),
     }
-    b = fake_run(tmp_path / "b", monkeypatch, FakeEvalServer(replies=wrong_credit), repeats=2)
+    b = fake_run(tmp_path / "b", FakeEvalServer(replies=wrong_credit), repeats=2)
     cmp = compare_logs(a.log_path, b.log_path)
     assert [c.case_id for c in cmp.regressions] == ["credit#1"]
     assert [c.case_id for c in cmp.improvements] == ["who#1"]

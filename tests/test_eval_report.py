@@ -25,8 +25,8 @@ MIXED = {
 
 
 @pytest.fixture
-def mixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> EvalRun:
-    return fake_run(tmp_path, monkeypatch, FakeEvalServer(replies=MIXED))
+def mixed(tmp_path: Path) -> EvalRun:
+    return fake_run(tmp_path, FakeEvalServer(replies=MIXED))
 
 
 def test_junit_parses_with_one_testcase_per_case(mixed: EvalRun) -> None:
@@ -73,8 +73,8 @@ def test_rich_table_on_a_terminal(mixed: EvalRun) -> None:
     assert "answerable_accuracy" in out.getvalue() and "log:" in out.getvalue()
 
 
-def test_comparison_markdown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixed: EvalRun) -> None:
-    good = fake_run(tmp_path / "good", monkeypatch)
+def test_comparison_markdown(tmp_path: Path, mixed: EvalRun) -> None:
+    good = fake_run(tmp_path / "good")
     text = comparison_markdown(compare_logs(good.log_path, mixed.log_path))
     assert "## Regressions (correct in A, not in B): 3" in text
     assert "- who#1: correct -> incorrect" in text and "| correct |" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,20 +139,17 @@ class FakeEvalServer:
             "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
         })  # fmt: skip
 
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Route every backend the runner opens (one per repeat) to this server."""
-        backends: dict[Settings, Backend] = {}
+    def backends(self) -> Callable[[Settings], Backend]:
+        """The runner's backend factory: every backend it opens (one per repeat, the judge's) talks to this server."""
+        opened: dict[Settings, Backend] = {}
         transport = httpx2.MockTransport(self.handle)
 
-        def backend_for(settings: Settings | None = None, **_: Any) -> Backend:
-            assert settings is not None
-            if settings not in backends:
-                backends[settings] = Backend(
-                    settings, PROFILES["openai"], transport=transport, async_transport=transport
-                )
-            return backends[settings]
+        def backend_for(settings: Settings) -> Backend:
+            if settings not in opened:
+                opened[settings] = Backend(settings, PROFILES["openai"], transport=transport, async_transport=transport)
+            return opened[settings]
 
-        monkeypatch.setattr("qa.api.backend_for", backend_for)
+        return backend_for
 
 
 def write_suite(
@@ -173,18 +171,15 @@ SETTINGS = Settings.load(
 )
 
 
-def fake_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: FakeEvalServer | None = None, **kwargs: Any
-) -> EvalRun:
+def fake_run(tmp_path: Path, server: FakeEvalServer | None = None, **kwargs: Any) -> EvalRun:
     """Run the mini suite against `server` (default: every answer right); log in tmp_path."""
-    (server or FakeEvalServer()).install(monkeypatch)
     suite = load_suite(write_suite(tmp_path / "suite"))
     kwargs.setdefault("log_path", tmp_path / "run.jsonl")
-    return asyncio.run(run_suite(suite, SETTINGS, **kwargs))
+    return asyncio.run(run_suite(suite, SETTINGS, backends=(server or FakeEvalServer()).backends(), **kwargs))
 
 
-def test_every_case_is_run_scored_and_logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch)
+def test_every_case_is_run_scored_and_logged(tmp_path: Path) -> None:
+    run = fake_run(tmp_path)
     assert [r.case_id for r in run.records] == ["who#1", "credit#1", "rate#1", "summary#1"]
     assert [r.verdict for r in run.records] == ["correct", "correct", "correct", "correct"]
     assert [r.decided_by for r in run.records[:3]] == ["exact", "numbers", "abstention"]
@@ -206,13 +201,11 @@ def test_every_case_is_run_scored_and_logged(tmp_path: Path, monkeypatch: pytest
     assert "sk-test" not in run.log_path.read_text()
 
 
-def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(tmp_path: Path) -> None:
     from qa.evals.dataset import KeyFact
     from qa.evals.summary_scorers import score_summary, summary_sentences
 
-    record = fake_run(tmp_path, monkeypatch).records[3]
+    record = fake_run(tmp_path).records[3]
     assert record.result is not None and isinstance(record.result, SummaryResult)
     ours = sum(len(text.split()) for _, text in summary_sentences(record.result))
     article = ARTICLE
@@ -229,7 +222,7 @@ def test_a_summary_is_scored_beside_lead_3_and_the_lead_cut_at_its_own_length(
     assert same is not None and lead3.completeness.value is not None and same >= lead3.completeness.value
 
 
-def test_each_case_is_on_disk_as_soon_as_it_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_case_is_on_disk_as_soon_as_it_finishes(tmp_path: Path) -> None:
     log = tmp_path / "run.jsonl"
     on_disk_at_request: list[int] = []
     seen: list[tuple[str, set[str]]] = []
@@ -242,43 +235,39 @@ def test_each_case_is_on_disk_as_soon_as_it_finishes(tmp_path: Path, monkeypatch
     def on_case(record: CaseRecord) -> None:
         seen.append((record.case_id, {r.case_id for r in read_log(log).records}))
 
-    fake_run(tmp_path, monkeypatch, Watching(), concurrency=1, on_case=on_case)
+    fake_run(tmp_path, Watching(), concurrency=1, on_case=on_case)
     assert on_disk_at_request == [0, 1, 2, 3]  # one case at a time: each was logged before the next began
     assert sorted(case for case, _ in seen) == sorted(["who#1", "credit#1", "rate#1", "summary#1"])
     assert all(case in on_disk for case, on_disk in seen)
 
 
-def test_an_interrupted_run_resumes_without_rerunning_done_cases(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interrupted_run_resumes_without_rerunning_done_cases(tmp_path: Path) -> None:
     crashing = FakeEvalServer(crash_after=2)
     with pytest.raises(BaseException) as caught:
-        fake_run(tmp_path, monkeypatch, crashing, concurrency=1)
+        fake_run(tmp_path, crashing, concurrency=1)
     assert caught.group_contains(Crash) if isinstance(caught.value, BaseExceptionGroup) else caught.type is Crash
     assert [r.case_id for r in read_log(tmp_path / "run.jsonl").records] == ["who#1", "credit#1"]
     healthy = FakeEvalServer()
-    run = fake_run(tmp_path, monkeypatch, healthy, concurrency=1)
+    run = fake_run(tmp_path, healthy, concurrency=1)
     assert run.resumed == 2 and len(healthy.requests) == 2  # only rate#1 and summary#1 ran
     assert [r.case_id for r in read_log(run.log_path).records] == ["who#1", "credit#1", "rate#1", "summary#1"]
 
 
-def test_a_line_cut_off_mid_write_is_dropped_on_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch)
+def test_a_line_cut_off_mid_write_is_dropped_on_resume(tmp_path: Path) -> None:
+    run = fake_run(tmp_path)
     lines = run.log_path.read_text().splitlines(keepends=True)
     run.log_path.write_text("".join(lines[:3]) + lines[3][:40])  # header, two cases, half a third
     assert read_log(run.log_path).truncated_tail
     server = FakeEvalServer()
-    again = fake_run(tmp_path, monkeypatch, server)
+    again = fake_run(tmp_path, server)
     assert again.resumed == 2 and len(server.requests) == 2
     log = read_log(run.log_path)
     assert not log.truncated_tail and len(log.records) == 4
 
 
-def test_a_failing_case_keeps_its_typed_error_and_usage_and_the_run_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failing_case_keeps_its_typed_error_and_usage_and_the_run_goes_on(tmp_path: Path) -> None:
     server = FakeEvalServer(replies={**GOOD, "How much credit did Xi pledge?": "not json at all"})
-    run = fake_run(tmp_path, monkeypatch, server)
+    run = fake_run(tmp_path, server)
     bad = run.records[1]
     assert bad.error is not None and bad.error.type == "OutputValidationError" and not bad.error.harness
     assert bad.result is None and bad.usage.attempts == 3 and bad.usage.total_tokens == 360
@@ -292,14 +281,14 @@ def test_an_unexpected_exception_is_a_recorded_harness_error(tmp_path: Path, mon
         raise RuntimeError("bug in the harness")
 
     monkeypatch.setattr(qa, "aask", broken)
-    run = fake_run(tmp_path, monkeypatch)
+    run = fake_run(tmp_path)
     assert [r.error.type for r in run.harness_errors if r.error] == ["RuntimeError"] * 3
     assert run.records[3].error is None  # the summary still ran
     assert run.aggregates.harness_errors == 3
 
 
-def test_a_server_error_is_a_harness_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch, FakeEvalServer(replies={**GOOD, "Who is Colombia's president?": 500}))
+def test_a_server_error_is_a_harness_error(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, FakeEvalServer(replies={**GOOD, "Who is Colombia's president?": 500}))
     assert (
         run.records[0].error is not None
         and run.records[0].error.type == "APICallError"
@@ -307,17 +296,17 @@ def test_a_server_error_is_a_harness_error(tmp_path: Path, monkeypatch: pytest.M
     )
 
 
-def test_repeats_are_distinct_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_repeats_are_distinct_requests(tmp_path: Path) -> None:
     server = FakeEvalServer()
-    run = fake_run(tmp_path, monkeypatch, server, repeats=2)
+    run = fake_run(tmp_path, server, repeats=2)
     assert [r.case_id for r in run.records][-4:] == ["who#2", "credit#2", "rate#2", "summary#2"]
     assert sorted(body["seed"] for body in server.requests) == [1] * 4 + [2] * 4
     assert run.aggregates.metrics["correct"].n == 3  # clustered: one unit per question
 
 
-def test_all_unscored_run_has_no_nan_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_all_unscored_run_has_no_nan_and_says_why(tmp_path: Path) -> None:
     server = FakeEvalServer(replies={q: 500 for q in GOOD}, summary=500)
-    run = fake_run(tmp_path, monkeypatch, server)
+    run = fake_run(tmp_path, server)
     agg = run.aggregates
     assert set(agg.metrics) == set(METRICS)
     assert all(m.value is None and m.n == 0 and m.low is None for m in agg.metrics.values())
@@ -326,9 +315,9 @@ def test_all_unscored_run_has_no_nan_and_says_why(tmp_path: Path, monkeypatch: p
     assert agg.usage.tokens_per_case.value == 0.0
 
 
-def test_aggregates_split_answerable_and_unanswerable_with_cis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aggregates_split_answerable_and_unanswerable_with_cis(tmp_path: Path) -> None:
     wrong = {**GOOD, "What interest rate applies to the credit?": answer("Credit towards development.", CREDIT)}
-    agg = fake_run(tmp_path, monkeypatch, FakeEvalServer(replies=wrong)).aggregates
+    agg = fake_run(tmp_path, FakeEvalServer(replies=wrong)).aggregates
     m = agg.metrics
     assert (m["answerable_accuracy"].value, m["answerable_accuracy"].n) == (1.0, 2)
     assert (m["unanswerable_accuracy"].value, m["unanswerable_accuracy"].n) == (0.0, 1)
@@ -341,16 +330,16 @@ def test_aggregates_split_answerable_and_unanswerable_with_cis(tmp_path: Path, m
         assert metric.value is None or math.isfinite(metric.value)
 
 
-def test_clustered_ci_averages_repeats_per_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    records = fake_run(tmp_path, monkeypatch, repeats=2).records
+def test_clustered_ci_averages_repeats_per_question(tmp_path: Path) -> None:
+    records = fake_run(tmp_path, repeats=2).records
     flipped = records[0].model_copy(update={"scores": {**records[0].scores, "correct": records[0].scores["correct"].model_copy(
         update={"value": 0.0, "verdict": "incorrect"})}})  # fmt: skip
     agg = aggregate([flipped, *records[1:]])
     assert agg.metrics["correct"].value == pytest.approx((0.5 + 1 + 1) / 3) and agg.metrics["correct"].n == 3
 
 
-def test_log_version_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch)
+def test_log_version_is_checked(tmp_path: Path) -> None:
+    run = fake_run(tmp_path)
     lines = run.log_path.read_text().splitlines()
     header = json.loads(lines[0])
     newer = tmp_path / "newer.jsonl"
@@ -367,17 +356,17 @@ def test_log_version_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         read_log(broken)
 
 
-def test_resuming_a_log_of_another_model_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    run = fake_run(tmp_path, monkeypatch)
+def test_resuming_a_log_of_another_model_is_refused(tmp_path: Path) -> None:
+    run = fake_run(tmp_path)
     other = SETTINGS.model_copy(update={"model": "another-model"})
     suite = load_suite(tmp_path / "suite" / "suite.toml")
     with pytest.raises(EvalError, match="model 'gpt-4o-mini'"):
         asyncio.run(run_suite(suite, other, log_path=run.log_path))
 
 
-def test_the_judge_decides_only_the_undecided_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_judge_decides_only_the_undecided_sentences(tmp_path: Path) -> None:
     server = FakeEvalServer(judge={"supported": False, "quote": SIGNED})
-    run = fake_run(tmp_path, monkeypatch, server, judge=True)
+    run = fake_run(tmp_path, server, judge=True)
     summary = run.records[3]
     assert summary.summary_checks is not None
     judged = [c for c in summary.summary_checks.sentences if c.decided_by == "judge"]
@@ -390,46 +379,39 @@ def test_the_judge_decides_only_the_undecided_sentences(tmp_path: Path, monkeypa
     assert run.aggregates.usage.attempts == 4 + len(judged)
 
 
-def test_a_judge_quote_not_in_the_article_leaves_the_sentence_undecided(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_judge_quote_not_in_the_article_leaves_the_sentence_undecided(tmp_path: Path) -> None:
     server = FakeEvalServer(judge={"supported": True, "quote": "A sentence the article does not have."})
-    checks = fake_run(tmp_path, monkeypatch, server, judge=True).records[3].summary_checks
+    checks = fake_run(tmp_path, server, judge=True).records[3].summary_checks
     assert checks is not None and all(c.decided_by == "none" and not c.error for c in checks.sentences)
     assert all("quote is not in the article" in c.reason for c in checks.sentences)
 
 
-def test_a_failing_judge_leaves_the_sentence_undecided_not_wrong(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    record = fake_run(tmp_path, monkeypatch, FakeEvalServer(judge=500), judge=True).records[3]
+def test_a_failing_judge_leaves_the_sentence_undecided_not_wrong(tmp_path: Path) -> None:
+    record = fake_run(tmp_path, FakeEvalServer(judge=500), judge=True).records[3]
     assert record.summary_checks is not None and record.error is None
     assert all(c.decided_by == "none" and "the judge failed" in c.reason for c in record.summary_checks.sentences)
     assert record.scores["faithfulness"].verdict == "correct"
 
 
-def test_the_seed_setting_is_sent_only_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_seed_setting_is_sent_only_when_set() -> None:
     assert Settings.load(env={"QA_SEED": "7"}).seed == 7 and Settings.load(env={}).seed is None
     server = FakeEvalServer()
-    server.install(monkeypatch)
+    open_backend = server.backends()
     article = qa.load_article(ROOT / SEED)
-    qa.ask(article, "Who is Colombia's president?", settings=SETTINGS)
-    qa.ask(article, "Who is Colombia's president?", settings=SETTINGS.model_copy(update={"seed": 3}))
+    qa.ask(article, "Who is Colombia's president?", backend=open_backend(SETTINGS))
+    qa.ask(article, "Who is Colombia's president?", backend=open_backend(SETTINGS.model_copy(update={"seed": 3})))
     assert "seed" not in server.requests[0] and server.requests[1]["seed"] == 3
 
 
-def test_the_bare_reference_arm_is_run_scored_apart_and_compared(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_bare_reference_arm_is_run_scored_apart_and_compared(tmp_path: Path) -> None:
     bare = {
         "Who is Colombia's president?": "Gustavo Petro.",
         "How much credit did Xi pledge?": "About 12 million",  # wrong
         "What interest rate applies to the credit?": "Unanswerable",
     }
     server = FakeEvalServer(bare=bare)
-    server.install(monkeypatch)
     suite = load_suite(write_suite(tmp_path / "suite", reference="bare"))
-    run = asyncio.run(run_suite(suite, SETTINGS, log_path=tmp_path / "run.jsonl"))
+    run = asyncio.run(run_suite(suite, SETTINGS, log_path=tmp_path / "run.jsonl", backends=server.backends()))
     assert [r.case_id for r in run.records] == [
         "who#1",
         "credit#1",

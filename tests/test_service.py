@@ -10,9 +10,9 @@ import re
 import httpx2
 import pytest
 
-from qa.api import aask_many, ask_many
+from qa.api import Conversation, aask_many, ask, ask_many
 from qa.backends.driver import arun, run
-from qa.errors import ContextLengthError, OutputValidationError, QuestionError
+from qa.errors import ConfigError, ContextLengthError, OutputValidationError, QuestionError
 from qa.schemas import Answer, Usage
 from qa.tasks.answer import Turn, answer_steps
 from qa.tasks.answer_many import batch_steps, split_usage
@@ -461,12 +461,11 @@ def test_a_batch_that_stays_misnumbered_fails_with_its_usage(seed) -> None:
     assert failure.value.usage.attempts == len(server.requests) == 2  # one meaning re-ask, as for any answer
 
 
-def test_ask_many_answers_one_by_one_after_a_failed_batch_and_charges_it(seed, monkeypatch) -> None:
+def test_ask_many_answers_one_by_one_after_a_failed_batch_and_charges_it(seed) -> None:
     wrong = {"answers": [numbered(1, "x", TRADE_N)]}
     server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE_N), answer("b", TRADE_N))
     backend = server.backend(max_attempts=3, **KEEP)
-    monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
-    results = ask_many(seed, ["One?", "Two?"], concurrency=1)
+    results = ask_many(seed, ["One?", "Two?"], concurrency=1, backend=backend)
     assert [r.answer.answer for r in results] == ["a", "b"]
     assert len(server.requests) == 5 and server.requests[3]["messages"][1]["content"].rstrip().endswith("One?")
     # The three failed batch attempts are paid for: the results' usage adds up to every request sent.
@@ -474,12 +473,11 @@ def test_ask_many_answers_one_by_one_after_a_failed_batch_and_charges_it(seed, m
     assert sum(r.usage.total_tokens for r in results) == 120 * len(server.requests)  # the fake bills 120 a call
 
 
-def test_async_ask_many_charges_a_failed_batch_too(seed, monkeypatch) -> None:
+def test_async_ask_many_charges_a_failed_batch_too(seed) -> None:
     wrong = {"answers": [numbered(1, "x", TRADE_N)]}
     server = FakeChatServer().enqueue(wrong, wrong, wrong, answer("a", TRADE_N), answer("b", TRADE_N))
     backend = server.backend(max_attempts=3, **KEEP)
-    monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
-    results = asyncio.run(aask_many(seed, ["One?", "Two?"], concurrency=1))
+    results = asyncio.run(aask_many(seed, ["One?", "Two?"], concurrency=1, backend=backend))
     assert [r.answer.answer for r in results] == ["a", "b"]
     assert sum(r.usage.attempts for r in results) == len(server.requests) == 5
 
@@ -516,13 +514,31 @@ def test_pinned_numbers_make_a_grammar_that_only_accepts_them_in_order(seed) -> 
     assert [rules[f"answers-tuple-{i}-number"] for i in range(3)] == ['"1"', '"2"', '"3"']
 
 
-def test_async_ask_many_keeps_question_order(seed, monkeypatch) -> None:
+def test_async_ask_many_keeps_question_order(seed) -> None:
     server = FakeChatServer().enqueue(answer("a", TRADE_N), answer("b", TRADE_N))
     backend = server.backend(**KEEP)
-    monkeypatch.setattr("qa.api.backend_for", lambda settings=None, **_: backend)
-    results = asyncio.run(aask_many(seed, ["One?", "Two?"], batch=False, concurrency=1))
+    results = asyncio.run(aask_many(seed, ["One?", "Two?"], batch=False, concurrency=1, backend=backend))
     assert [r.question for r in results] == ["One?", "Two?"]
     assert [r.answer.answer for r in results] == ["a", "b"]
+
+
+def test_a_backend_passed_in_is_used_by_every_entry_point(seed) -> None:
+    """`backend=` takes a Backend you built: ask, ask_many and Conversation all send through it."""
+    server = FakeChatServer().enqueue(answer("a", TRADE_N), answer("b", TRADE_N), answer("c", TRADE_N))
+    backend = server.backend(**KEEP)
+    assert ask(seed, "One?", backend=backend).answer.answer == "a"
+    assert [r.answer.answer for r in ask_many(seed, ["Two?"], backend=backend)] == ["b"]
+    chat = Conversation(seed, backend=backend)
+    assert chat.ask("Three?").answer.answer == "c" and chat.backend is backend
+    assert len(server.requests) == 3
+
+
+def test_a_backend_and_settings_together_are_refused(seed) -> None:
+    backend = FakeChatServer().backend()
+    with pytest.raises(ConfigError, match="either a Backend or settings"):
+        ask(seed, "One?", backend=backend, settings=backend.settings)
+    with pytest.raises(ConfigError, match="either a Backend or settings"):
+        ask(seed, "One?", backend=backend, model="other")
 
 
 def test_sync_and_async_steps_give_the_same_result(seed) -> None:

@@ -75,8 +75,6 @@ class Backend:
 
     settings: Settings
     profile: BackendProfile
-    rerecord_hint: str = ""
-    """Command printed by a replay miss to re-record (set by the eval runner or tests)."""
     transport: Any = None
     """An httpx2 transport to use instead of the network or the embedded model (tests, fault runs)."""
     async_transport: Any = None
@@ -227,7 +225,7 @@ class Backend:
 
         wrapper = recording.AsyncRecordingTransport if asynchronous else recording.RecordingTransport
         secrets = [self.settings.api_key.get_secret_value()] if self.settings.api_key else []
-        return wrapper(inner, self.recordings, mode, secrets=secrets, rerecord_hint=self.rerecord_hint)
+        return wrapper(inner, self.recordings, mode, secrets=secrets, rerecord_hint=self.settings.rerecord_hint)
 
     def recorded_reply(self, body: dict[str, Any]) -> Any | None:
         """The recorded response to a plain (non-streamed) chat completion `body`, or None.

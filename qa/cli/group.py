@@ -55,13 +55,10 @@ class CliState:
 
         settings = Settings.load(**self.overrides)
         log.info("settings: %s, record mode %s", settings.describe(), settings.record_mode)
-        if settings.record_mode == "replay" and self.argv:
-            from qa.api import backend_for
+        if settings.record_mode == "replay" and self.argv and not settings.rerecord_hint:  # keep QA_RERECORD_HINT
             from qa.cli.argv import qa_command
 
-            backend = backend_for(settings)
-            if not backend.rerecord_hint or backend.rerecord_hint.startswith("qa "):  # keep a caller's own (tests)
-                backend.rerecord_hint = qa_command(self.argv, record_mode="record")
+            settings = settings.model_copy(update={"rerecord_hint": qa_command(self.argv, record_mode="record")})
         return settings
 
 

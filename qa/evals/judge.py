@@ -22,14 +22,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa import api
 from qa.backends.backend import Backend
 from qa.backends.driver import run
 from qa.core.constraints import output_budget, response_schema
 from qa.core.prompts import article_block, load_prompt
 from qa.core.structured import Steps, StructuredSpec, structured_call
 from qa.schemas import Usage
-from qa.settings import Settings
 from qa.tasks.common import missing_quotes, quote_choices, schema_text
 from qa.text.article import Article
 from qa.text.grounding import locate_quote
@@ -75,12 +73,10 @@ class ModelJudge:
     Thread-safe; `usage` sums every call it made, failed ones included.
     """
 
-    def __init__(self, article: Article, settings: Settings, *, rerecord_hint: str = "") -> None:
-        """Judge sentences about `article` with the backend of `settings`."""
+    def __init__(self, article: Article, backend: Backend) -> None:
+        """Judge sentences about `article` with `backend` (`qa.api.backend_for(settings)`)."""
         self.article = article
-        self.backend = api.backend_for(settings)
-        if rerecord_hint:
-            self.backend.rerecord_hint = rerecord_hint
+        self.backend = backend
         self.usage = Usage.zero()
         self._lock = threading.Lock()
 

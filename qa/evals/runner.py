@@ -39,6 +39,7 @@ from pathlib import Path
 
 import qa
 from qa import api
+from qa.backends.backend import Backend
 from qa.backends.driver import arun
 from qa.core.prompts import load_prompt
 from qa.errors import (
@@ -74,6 +75,8 @@ __all__ = [
 ]
 
 CaseCallback = Callable[[CaseRecord], None]
+BackendFactory = Callable[[Settings], Backend]
+"""Opens the backend for a case's settings (`qa.api.backend_for`, or a test's fakes)."""
 MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
 """Errors that are the model's failure to do the task, not the harness's."""
 
@@ -197,8 +200,7 @@ def rerecord_command(suite: Suite) -> str:
     return f"qa --record-mode record eval --suite {suite.name}"
 
 
-def _header(suite: Suite, settings: Settings, judge: bool) -> LogHeader:
-    backend = api.backend_for(settings)
+def _header(suite: Suite, settings: Settings, judge: bool, backend: Backend) -> LogHeader:
     prompts = ["answer", "summarize", *(["judge"] if judge else [])]
     summary = {
         "backend": settings.resolved_backend(),
@@ -266,29 +268,34 @@ class _Runner:
     """The state one run shares between its cases."""
 
     def __init__(
-        self, suite: Suite, articles: dict[str | None, Article], settings: Settings, judge: bool, hint: str
+        self,
+        suite: Suite,
+        articles: dict[str | None, Article],
+        settings: Settings,
+        judge: bool,
+        hint: str,
+        backends: BackendFactory,
     ) -> None:
         self.suite, self.articles, self.settings, self.judge, self.hint = suite, articles, settings, judge, hint
+        self.backends = backends
         self.not_recorded: list[str] = []
 
     def settings_for(self, repeat: int, *, judging: bool = False) -> Settings:
-        update: dict[str, object] = {"seed": repeat}
+        update: dict[str, object] = {"seed": repeat, "rerecord_hint": self.hint}
         if judging:
             update["recordings"] = judge_recordings(self.settings.recordings)
-        settings = self.settings.model_copy(update=update)
-        api.backend_for(settings).rerecord_hint = self.hint
-        return settings
+        return self.settings.model_copy(update=update)
 
     async def question(self, plan: CasePlan, case: QuestionCase) -> CaseRecord:
         started = time.perf_counter()
         settings = self.settings_for(plan.repeat)
         result, error, usage = None, None, Usage.zero()
         try:
+            backend = self.backends(settings)
             if plan.reference:
-                backend = api.backend_for(settings)
                 result = await arun(bare_answer_steps(self.articles[case.article], case.question, backend), backend)
             else:
-                result = await qa.aask(self.articles[case.article], case.question, settings=settings)
+                result = await qa.aask(self.articles[case.article], case.question, backend=backend)
             usage = result.usage
             scores = score_answer(case, result, official=self.suite.scoring == "squad")
             candidate = candidate_score(case, result, official=self.suite.scoring == "squad")
@@ -311,8 +318,9 @@ class _Runner:
         error, checks, judge_usage = None, None, None
         article, facts = self.articles[plan.article], self.suite.facts_for(plan.article)
         try:
-            result = await qa.asummarize(article, settings=settings)
-            judge = ModelJudge(article, self.settings_for(plan.repeat, judging=True)) if self.judge else None
+            result = await qa.asummarize(article, backend=self.backends(settings))
+            judging = self.settings_for(plan.repeat, judging=True)
+            judge = ModelJudge(article, self.backends(judging)) if self.judge else None
             if judge is None:
                 checks = score_summary(result, article.text, facts)
             else:  # the judge calls the model synchronously: keep the event loop free
@@ -366,12 +374,14 @@ async def run_suite(
     judge: bool = False,
     on_case: CaseCallback | None = None,
     rerecord_hint: str | None = None,
+    backends: BackendFactory | None = None,
 ) -> EvalRun:
     """Run `suite` (see the module docstring); return its records and aggregates.
 
     `on_case` is called with each record as soon as it is logged (e.g. to advance a
     progress bar). `rerecord_hint` is the command a replay miss prints (default:
-    `rerecord_command(suite)`).
+    `rerecord_command(suite)`). `backends` opens the backend for a case's settings (one
+    per repeat, and the judge's): default `qa.api.backend_for`; a test passes its fakes here.
     """
     if repeats < 1 or concurrency < 1:
         raise EvalError(f"repeats and concurrency must be at least 1 (got {repeats} and {concurrency})")
@@ -382,9 +392,11 @@ async def run_suite(
         except InputError as exc:
             raise EvalError(f"{suite.source}: the suite's article {article_id or ''} cannot be used: {exc}") from exc
     hint = rerecord_hint or rerecord_command(suite)
-    runner = _Runner(suite, articles, settings, judge, hint)
+    runner = _Runner(suite, articles, settings, judge, hint, backends or api.backend_for)
     plan = plan_cases(suite, repeats)
-    with RunLogWriter(log_path, _header(suite, runner.settings_for(1), judge), resume=resume) as writer:
+    with RunLogWriter(
+        log_path, _header(suite, runner.settings_for(1), judge, runner.backends(runner.settings_for(1))), resume=resume
+    ) as writer:
         kept = {p.case_id for p in plan if p.case_id in writer.done and settled(writer.done[p.case_id])}
         retried = sum(1 for p in plan if p.case_id in writer.done and p.case_id not in kept)
         gate = asyncio.Semaphore(concurrency)
