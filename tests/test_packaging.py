@@ -100,6 +100,31 @@ def test_the_unpacked_wheel_loads_its_templates_away_from_the_checkout(wheel: Pa
     assert version == load_prompt("answer").version
 
 
+@pytest.mark.slow
+def test_the_installed_wheel_gates_the_seed_suite_from_another_folder(wheel: Path, tmp_path: Path) -> None:
+    """`qa --record-mode replay eval --suite .../evals/seed --check` run by the wheel's code, not the
+    checkout's, from a folder outside the checkout: prompts, calibrations and recordings all found."""
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = "import sys, qa, qa.cli; print(qa.__file__, file=sys.stderr); qa.cli.main()"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_") and k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(site)
+    suite = ROOT / "evals" / "seed" / "suite.toml"
+    log = tmp_path / "seed.jsonl"
+    argv = ["--record-mode", "replay", "eval", "--suite", str(suite), "--log", str(log), "--check"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert Path(done.stderr.splitlines()[0]).is_relative_to(site)  # the wheel's qa ran, not the checkout's
+    assert "gate: PASS" in done.stdout and log.is_file()
+    assert list(elsewhere.iterdir()) == []  # nothing written where it ran
+
+
 def test_without_the_override_answer_loads_from_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("QA_PROMPTS_DIR", raising=False)
     packaged = resources.files("qa._prompts")

@@ -1,9 +1,12 @@
 """Backends: which server answers, how structured output is asked of it, and its client.
 
-A backend is a profile from `PROFILES` (keyed by kind, not an if/elif chain spread across
-modules) plus one `openai` client whose HTTP transport is either the network, the
-embedded model in-process (`qa.backends.embedded`), and optionally wrapped by the recorder
-(`qa.recording`). Everything above this module talks to the OpenAI API only.
+A backend is a profile from `PROFILES` (keyed by kind) plus one `openai` client whose HTTP
+transport is either the network or, for a profile with an in-process `Engine` (the
+embedded model, `qa.backends.embedded.engine`), the engine's own; the recorder
+(`qa.recording`) optionally wraps either. What differs between backends is data on the
+profile (structured-output mode, grammar, cost, context window, logprobs, negotiation
+family, engine), never a branch on its kind. Everything above this module talks to the
+OpenAI API only.
 
 Structured-output modes (`structured_fields` puts each into a request body):
 - `json_schema`: strict `response_format={"type": "json_schema", ...}` (OpenAI, vLLM,
@@ -21,13 +24,13 @@ vllm, ollama) learn theirs from the server itself, once per server and model
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from qa.backends.embedded.engine import LlamaEngine
 from qa.backends.embedded.registry import request_name
 from qa.settings import Settings, StructuredMode
 
@@ -40,7 +43,25 @@ if TYPE_CHECKING:
 __all__ = ["PROFILES", "Backend", "BackendProfile", "open_backend", "sdk_arguments"]
 
 DEFAULT_LOCAL_MODEL_NAME = request_name(None)  # the registry default's name (qa.backends.embedded.registry)
-_EMBEDDED_URL = "http://embedded.qa.invalid/v1"
+
+
+class Engine(Protocol):
+    """An in-process engine behind the OpenAI API (`qa.backends.embedded.engine.LlamaEngine`).
+
+    A profile with an engine has no server: its calls go to `transport`, and the engine
+    names the model, counts its tokens and knows its context window.
+    """
+
+    @property
+    def base_url(self) -> str: ...
+
+    def model_name(self, settings: Settings) -> str: ...
+
+    def transport(self, settings: Settings, *, asynchronous: bool) -> Any: ...
+
+    def count_tokens(self, settings: Settings) -> TokenCounter | None: ...
+
+    def context_window(self, settings: Settings) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -57,10 +78,13 @@ class BackendProfile:
     family: str | None = (
         None  # server family whose modes are negotiated (`qa.backends.negotiate.FAMILIES`); None: fixed
     )
+    engine: Engine | None = None  # in-process: no server, no network, no transient failures to retry
 
 
 PROFILES: dict[str, BackendProfile] = {
-    "embedded": BackendProfile("embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192, logprobs=True),
+    "embedded": BackendProfile(
+        "embedded", "json_schema", True, True, DEFAULT_LOCAL_MODEL_NAME, 8192, logprobs=True, engine=LlamaEngine()
+    ),
     "openai": BackendProfile("openai", "json_schema", False, False, "gpt-4o-mini", 128_000, logprobs=True),
     "server": BackendProfile("server", "json_schema", False, False, "default", 8192, family="openai-compatible"),
     "vllm": BackendProfile("vllm", "json_schema", True, False, "default", 8192, family="vllm"),
@@ -92,8 +116,8 @@ class Backend:
     def model(self) -> str:
         if self.settings.model:
             return self.settings.model
-        if self.kind == "embedded":  # the registry entry's request name, or the GGUF file's stem
-            return request_name(self.settings.local_model)
+        if self.profile.engine is not None:
+            return self.profile.engine.model_name(self.settings)
         return self.profile.default_model
 
     @property
@@ -196,8 +220,8 @@ class Backend:
     # -- clients ---------------------------------------------------------------
 
     def _base_url(self) -> str:
-        if self.kind == "embedded":
-            return _EMBEDDED_URL
+        if self.profile.engine is not None:
+            return self.profile.engine.base_url
         return self.settings.base_url or "https://api.openai.com/v1"
 
     def _api_key(self) -> str:
@@ -211,12 +235,8 @@ class Backend:
         mode = self.settings.record_mode
         inner: Any = self.async_transport if asynchronous else self.transport
         if inner is None and mode != "replay":
-            if self.kind == "embedded":
-                from qa.backends import embedded
-
-                inner = (embedded.AsyncLocalModelTransport if asynchronous else embedded.LocalModelTransport)(
-                    self._loader
-                )
+            if self.profile.engine is not None:
+                inner = self.profile.engine.transport(self.settings, asynchronous=asynchronous)
             else:
                 inner = httpx2.AsyncHTTPTransport() if asynchronous else httpx2.HTTPTransport()
         if mode == "off":
@@ -260,7 +280,7 @@ class Backend:
             "base_url": self._base_url(),
             # In-process and replayed calls have no transient failures to retry.
             "max_retries": 0
-            if self.kind == "embedded" or self.settings.record_mode == "replay"
+            if self.profile.engine is not None or self.settings.record_mode == "replay"
             else self.settings.max_retries,
             "timeout": self.settings.timeout,
         }
@@ -297,24 +317,16 @@ class Backend:
         http = httpx2.Client(transport=transport, timeout=self.settings.timeout)
         return openai.OpenAI(http_client=http, **{**self._client_options(), "max_retries": self.settings.max_retries})
 
-    def _loader(self) -> Any:
-        from qa.backends.embedded import load_model
-
-        return load_model(self.settings.local_model)
-
     # -- tokens ----------------------------------------------------------------
 
     @cached_property
     def count_tokens(self) -> TokenCounter:
         """Token counter: the local model's tokenizer when it loads, else tiktoken."""
         from qa.core.tokens import paragraph_counter, tiktoken_counter
-        from qa.errors import BackendError
 
-        counter: TokenCounter | None = None
-        if self.kind == "embedded":
-            # Replay without the extra: tiktoken's count is close enough for budgeting.
-            with contextlib.suppress(BackendError):
-                counter = self._loader().count_tokens
+        # An engine's own tokenizer; without one (or replay without the extra) tiktoken's count
+        # is close enough for budgeting.
+        counter = self.profile.engine.count_tokens(self.settings) if self.profile.engine is not None else None
         if counter is None:
             counter = tiktoken_counter(self.model)
         # The same article and prompts are counted on every call: remember their paragraphs.
@@ -325,14 +337,9 @@ class Backend:
         """The model's context window in tokens."""
         if self.settings.context_tokens:
             return self.settings.context_tokens
-        if self.kind == "embedded":
-            from qa.errors import BackendError
-
-            try:
-                return int(self._loader().n_ctx)
-            except BackendError:
-                return self.profile.default_context
-        return self.profile.default_context
+        engine = self.profile.engine
+        window = engine.context_window(self.settings) if engine is not None else None
+        return window or self.profile.default_context
 
 
 _EXTRA_BODY_FIELDS = ("grammar",)
