@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ALL = ROOT / "bench" / "run_all.py"
 
@@ -27,6 +29,7 @@ def table_rows(stdout: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
 
 
+@pytest.mark.subprocess
 def test_quick_cheap_rows_print_one_table() -> None:
     done = run_all("--quick", "--no-wait", "--only", "startup,2")  # by name and by number, in any order
     assert done.returncode == 0, done.stderr
@@ -41,6 +44,7 @@ def test_quick_cheap_rows_print_one_table() -> None:
     assert done.stdout.count("| # | measure |") == 1
 
 
+@pytest.mark.subprocess
 def test_unknown_row_is_refused() -> None:
     done = run_all("--only", "nope")
     assert done.returncode != 0

@@ -26,6 +26,7 @@ def _wait_for_lines(path: Path, count: int, proc: subprocess.Popen[str], timeout
     raise AssertionError(f"fewer than {count} lines after {timeout} s")
 
 
+@pytest.mark.subprocess
 def test_a_run_killed_halfway_resumes_with_nothing_done_twice_and_nothing_lost(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "articles", 200)
     args = ["run", str(corpus), "--concurrency", "4"]
@@ -57,6 +58,7 @@ def test_a_run_killed_halfway_resumes_with_nothing_done_twice_and_nothing_lost(t
     assert output_lines(out) == output_lines(tmp_path / "whole.jsonl")  # the same results as an uninterrupted run
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_exits_130_keeps_what_finished_and_says_how_to_resume(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "articles", 40)
     out = tmp_path / "out.jsonl"
@@ -77,6 +79,7 @@ def test_ctrl_c_exits_130_keeps_what_finished_and_says_how_to_resume(tmp_path: P
     assert sorted(ids(out)) == sorted(f"article-{n:04d}.txt" for n in range(40))
 
 
+@pytest.mark.subprocess
 def test_item_errors_exit_8_with_the_totals_and_json_totals_for_scripts(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "articles", 5, poisoned=(1,))
     with FaultServer(responder, fault_rate=0.0) as server:
@@ -87,6 +90,7 @@ def test_item_errors_exit_8_with_the_totals_and_json_totals_for_scripts(tmp_path
     assert totals["usage"]["attempts"] == 4 + 3
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
@@ -116,6 +120,7 @@ def test_bad_input_is_one_line_and_a_documented_exit_code(
     assert (tmp_path / "precious.jsonl").read_text() == "keep me\n"
 
 
+@pytest.mark.subprocess
 def test_dry_run_prints_tokens_and_cost_per_model_and_calls_nothing(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "articles", 3)
     with FaultServer(responder, fault_rate=0.0) as server:

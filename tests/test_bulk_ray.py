@@ -41,6 +41,7 @@ def cluster() -> Iterator[str]:
         ray.shutdown()
 
 
+@pytest.mark.subprocess
 def test_qa_run_on_ray_writes_exactly_what_the_local_engine_writes(tmp_path: Path, cluster: str) -> None:
     corpus = make_corpus(tmp_path / "articles", 200, poisoned=(11, 150), empty=(42,))
     with FaultServer(responder, fault_rate=0.0) as server:
@@ -87,6 +88,7 @@ def test_embedded_actors_get_their_cpu_share_and_network_ones_little() -> None:
     assert RayEngine().cpu_share(server) == (0.25, 0)
 
 
+@pytest.mark.subprocess
 def test_two_actors_claiming_one_cpu_each_get_different_cpus() -> None:
     probe = (
         "import json, os, sys, time; from qa.bulk.ray_engine import claim_cpus; got = claim_cpus(1); "

@@ -68,6 +68,7 @@ print("LOADED", sorted(m for m in {heavy!r} if m in sys.modules))
 """
 
 
+@pytest.mark.subprocess
 def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
     probe = PROBE.format(heavy=HEAVY)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=60)
@@ -78,6 +79,7 @@ def test_help_runs_in_a_subprocess_without_heavy_imports() -> None:
         assert re.search(rf"^\s+{command}\s", done.stdout, re.MULTILINE), command
 
 
+@pytest.mark.subprocess
 def test_console_script_help_and_version() -> None:
     script = Path(sys.executable).parent / "qa"
     if not script.exists():

@@ -307,6 +307,7 @@ def test_all_faults_are_listed() -> None:
     }
 
 
+@pytest.mark.subprocess
 def test_standalone_module_prints_its_url_and_serves_the_echo_responder() -> None:
     command = [
         sys.executable,

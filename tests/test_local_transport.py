@@ -72,6 +72,7 @@ def async_client() -> openai.AsyncOpenAI:
 # -- loading -------------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_import_does_not_load_llama_cpp() -> None:
     code = "import qa.backends.embedded, sys; assert 'llama_cpp' not in sys.modules, 'llama_cpp imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

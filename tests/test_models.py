@@ -190,6 +190,7 @@ print(ensure_model(entry, slow))
 """
 
 
+@pytest.mark.subprocess
 def test_two_processes_assembling_at_once_end_with_one_good_file(entry: ModelEntry, site: Path, cache: Path,
                                                                  tmp_path: Path) -> None:  # fmt: skip
     ready, go = tmp_path / "ready", tmp_path / "go"

@@ -3,6 +3,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import qa
 
 
@@ -34,6 +36,7 @@ def test_every_error_derives_from_qaerror() -> None:
         assert issubclass(getattr(qa.errors, name), qa.QAError), name
 
 
+@pytest.mark.subprocess
 def test_import_qa_is_light() -> None:
     code = "import sys, qa; heavy = [m for m in ('openai', 'llama_cpp', 'pydantic', 'jinja2', 'rich') if m in sys.modules]; print(heavy)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -551,6 +551,7 @@ def test_last_keys_are_per_task(tmp_path: Path) -> None:
     assert not set(first) & set(second)
 
 
+@pytest.mark.subprocess
 def test_usage_log_is_written_at_process_exit(tmp_path: Path) -> None:
     keys = record_three(tmp_path)
     script = f"""

@@ -285,6 +285,7 @@ def run_qa(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.subprocess
 def test_cli_ask_on_the_seed_article(server: LlamaServer, tmp_path: Path) -> None:
     """The issue's own command: a base URL alone selects the `server` profile."""
     done = run_qa("--base-url", server.base_url, "ask", str(SEED), "Which country exited the pact in February?", "--json",
@@ -298,6 +299,7 @@ def test_cli_ask_on_the_seed_article(server: LlamaServer, tmp_path: Path) -> Non
     server.assert_alive()
 
 
+@pytest.mark.subprocess
 def test_cli_eval_on_a_small_suite(server: LlamaServer, tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")  # the suite's root: its article path is relative to it
     (tmp_path / "ferry.txt").write_text(ARTICLE)
