@@ -34,6 +34,7 @@ import qa
 from qa.evals import load_suite
 from qa.evals.normalize import normalize_numbers, normalize_text
 from qa.evals.runner import run_suite
+from qa.recording import recorded_origins
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,18 +49,16 @@ def main() -> None:
 
     suite = load_suite(args.suite)
     source = args.recordings or ROOT / "evals" / "recordings" / suite.name
+    origins = recorded_origins(source)
+    if not origins:
+        raise SystemExit(f"no recordings in {source}")
+    backend, model = max(origins, key=lambda origin: origins[origin])  # the model the recordings were made with
     with tempfile.TemporaryDirectory() as tmp:
 
         def fresh_settings(index: int) -> qa.Settings:
             folder = Path(tmp) / f"recordings{index}"
             shutil.copytree(source, folder)
-            return qa.Settings.load(
-                env={},
-                backend="embedded",
-                local_model="smollm2-135m",  # the recordings' model
-                record_mode="replay",
-                recordings=folder,
-            )
+            return qa.Settings.load(env={}, backend=backend, model=model, record_mode="replay", recordings=folder)
 
         def one_run(index: int) -> tuple[float, int]:
             settings = fresh_settings(index)  # before the clock starts: copying is not the harness's work

@@ -96,9 +96,12 @@ class _Accumulator:
             self.on_text(self.parts[0])
         return self.completion()
 
-    def from_recording(self, body: Any) -> Completion:
-        """`from_response` for a response body read from the recordings (see `_replayed`)."""
-        return self.from_response(_Fields.wrap(body))
+    def from_recording(self, body: dict[str, Any]) -> Completion:
+        """`from_response` for a response body read from the recordings (see `_replayed`),
+        read into the SDK's own response model, as the client would have."""
+        from openai.types.chat import ChatCompletion
+
+        return self.from_response(ChatCompletion.model_validate(body))
 
     def completion(self) -> Completion:
         if self.request.stream and self.finish_reason is None:
@@ -132,23 +135,6 @@ def _after_error(steps: Steps[Any], modes: _Modes, request: ChatRequest, exc: Ba
 def _kwargs(request: ChatRequest) -> dict[str, Any]:
     extra: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}} if request.stream else {}
     return {**sdk_arguments(request.body), **extra, "extra_headers": request.headers}
-
-
-class _Fields(dict[str, Any]):
-    """A JSON object read like the SDK's response models: `reply.choices[0].message`."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # protocol lookups (copy, pickle) must not see a field
-            raise AttributeError(name)
-        return self.get(name)  # an absent field reads as None, as on the SDK's models
-
-    @classmethod
-    def wrap(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return cls((k, cls.wrap(v)) for k, v in value.items())
-        if isinstance(value, list):
-            return [cls.wrap(v) for v in value]
-        return value
 
 
 def _replayed(request: ChatRequest, acc: _Accumulator) -> Completion | None:
