@@ -1,4 +1,4 @@
-"""Shared by tests/test_cli.py and tests/test_chat.py: where their recordings live, how to
+"""Shared by tests/cli/test_cli.py and tests/cli/test_chat.py: where their recordings live, how to
 re-record them, and the autouse fixture that points every test at them (import `recorded`)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"
 RECORDINGS = ROOT / "tests" / "recordings" / "cli"
 MODE = os.environ.get("QA_TEST_RECORD_MODE", "replay")
-RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_cli.py tests/test_chat.py"
+RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/cli/test_cli.py tests/cli/test_chat.py"
 QUESTION = "Who leads Colombia?"
 QUESTION_2 = "How much credit did China pledge?"
 

@@ -1,4 +1,4 @@
-"""Shared by tests/test_bad_input.py and tests/test_injection.py: the corpus, where their
+"""Shared by tests/cli/test_bad_input.py and tests/test_injection.py: the corpus, where their
 recordings live, how to re-record them, and the autouse fixture that sets the re-record
 hint (import `rerecord_hint`)."""
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 RECORDINGS = ROOT / "tests" / "recordings" / "injection"
 MODE = os.environ.get("QA_TEST_RECORD_MODE", "replay")
-RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_bad_input.py tests/test_injection.py"
+RERECORD = "QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/cli/test_bad_input.py tests/test_injection.py"
 
 
 def settings() -> qa.Settings:

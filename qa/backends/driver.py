@@ -8,7 +8,7 @@ the start of the attempt (a re-ask or a resend streams a new reply from the star
 In replay and auto modes a plain call whose reply is recorded is answered from the
 recordings directly (`Backend.recorded_reply`), keyed on the very body the client would
 send; everything else, misses included, goes through the client and its recording
-transport. tests/test_replay_direct.py checks both routes give the same results.
+transport. tests/backends/test_replay_direct.py checks both routes give the same results.
 
 Three things belong to no single step, so the drivers do them:
 - a server profile's structured-output mode is negotiated (`qa.backends.negotiate`) when its first

@@ -88,7 +88,7 @@ def paragraph_counter(count: TokenCounter, maxsize: int = 4096) -> TokenCounter:
     A tokenizer may merge a blank line with what follows it (SmolLM2's does; tiktoken's
     cl100k does not), so one token per break is added. For those two tokenizers the
     result is then the whole text's count or up to one token per paragraph above it,
-    which is what a budget needs (tests/test_tokens.py checks both bounds on real prompts).
+    which is what a budget needs (tests/core/test_tokens.py checks both bounds on real prompts).
     """
     cached = functools.lru_cache(maxsize=maxsize)(count)
 

@@ -33,7 +33,7 @@ Not normalised: ordinals (`second`, `20th`), fractions in words, numbers glued t
 (`G20`, `1980s`), slash dates (`14/05/2025`, ambiguous), `¥` (yen or yuan), ranges. Words
 around numbers are kept (`more than 150` -> `more than 150`). It is idempotent on the quantity forms listed above; on arbitrary text a second
 pass can change a few odd forms again ("May fourteen" -> "May 14" -> a date; see
-tests/test_normalize_properties.py). Scoring applies it once to both sides, so this is harmless.
+tests/evals/test_normalize_properties.py). Scoring applies it once to both sides, so this is harmless.
 
 `extract_quantities` returns what step 2-5 recognised, for `numbers_present`-style checks.
 """

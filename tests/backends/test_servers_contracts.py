@@ -31,7 +31,7 @@ from qa.tasks.answer import answer_steps
 from qa.tasks.answer_many import batch_steps
 from qa.tasks.summarize import summary_steps
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_db386d23d8a38732.txt"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from qa.evals.gate import (
     load_baseline,
     write_baseline,
 )
-from tests.test_eval_runner import GOOD, FakeEvalServer, answer, fake_run
+from tests.evals.test_eval_runner import GOOD, FakeEvalServer, answer, fake_run
 
 WRONG_WHO = {
     **GOOD,

@@ -9,7 +9,7 @@ import pytest
 from qa.schemas import Answer, Citation, DroppedQuote, Entity, Figure, KeyPoint, Summary
 from qa.text.grounding import locate_quote, normalize_for_match, verify_answer, verify_summary
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_db386d23d8a38732.txt"
 TEXT = "The council met on Monday.\nIt approved a budget of $4 million for new parks."
 MINISTRY = 'Colombia\'s foreign ministry on Wednesday hailed a "historic" deal with China.'
 

@@ -31,7 +31,7 @@ from qa.errors import BackendUnavailableError, ModelIntegrityError
 from qa.settings import Settings
 from tests.model_parts import fake_entry, install_fake_parts, remove_part
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHUNKS = [bytes([n]) * (64 * 1024 + n) for n in range(1, 4)]  # three parts of different sizes
 CONTENT = b"".join(CHUNKS)
 

@@ -30,7 +30,7 @@ from qa.tasks.evidence import evidence_sentences
 from qa.tasks.summarize import _key_numbers
 from qa.text.extract import compress
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = "seeds/000_db386d23d8a38732.txt"
 PETRO = "Petro, who took over in August 2022, made his first trip to China as president in October 2023, upgrading to a strategic partnership with two-way ties first established in 1980."
 CREDIT = 'The agreement came on the sidelines of a gathering of Latin American leaders in Beijing during which Xi also pledged $9.2 billion in credit towards "development".'

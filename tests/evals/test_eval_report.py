@@ -12,7 +12,7 @@ from qa.evals.gate import check_run, compare_logs
 from qa.evals.metrics import METRICS
 from qa.evals.report import comparison_markdown, junit_xml, markdown_report, print_table
 from qa.evals.runner import EvalRun
-from tests.test_eval_runner import GOOD, FakeEvalServer, answer, fake_run
+from tests.evals.test_eval_runner import GOOD, FakeEvalServer, answer, fake_run
 
 MIXED = {
     **GOOD,

@@ -3,7 +3,7 @@
 The tests replay recordings and fail closed: no model, no network. To re-record them
 against the embedded model (slow), run:
 
-    QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_cli.py tests/test_chat.py
+    QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/cli/test_cli.py tests/cli/test_chat.py
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from qa.text.article import (
     parse_article,
 )
 
-SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_db386d23d8a38732.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_db386d23d8a38732.txt"
 
 PLAIN = "Storm hits coast\n\nA storm hit the coast on Monday. Thousands lost power.\n\nRepairs began on Tuesday.\n"
 MARKDOWN = (

@@ -14,7 +14,7 @@ from qa.tasks.answer_many import batch_steps
 from qa.tasks.summarize import summary_steps
 from tests.conftest import EMBEDDED_TEST_MODEL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def prompt_texts() -> list[str]:

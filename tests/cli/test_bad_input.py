@@ -6,7 +6,7 @@ whose citations all verify and which does not do what an injected instruction as
 Items that reach the model replay tests/recordings/injection: no model, no network. To
 re-record them against the embedded model (slow):
 
-    QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_bad_input.py tests/test_injection.py
+    QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/cli/test_bad_input.py tests/test_injection.py
 """
 
 from __future__ import annotations

@@ -310,7 +310,7 @@ def test_changed_prompt_misses_with_a_diff_naming_the_prompt(tmp_path: Path) -> 
 
 
 def test_miss_without_prompt_headers_or_recordings(tmp_path: Path) -> None:
-    hint = "QA_RECORD_MODE=auto pytest tests/test_recording.py"
+    hint = "QA_RECORD_MODE=auto pytest tests/recording/test_recording.py"
     (tmp_path / "empty").mkdir()
     with sdk(replayer(tmp_path / "empty", rerecord_hint=hint)) as client, pytest.raises(ReplayMissError) as miss:
         ask(client)

@@ -37,7 +37,7 @@ from qa.tasks.answer import answer_steps
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "seeds" / "000_db386d23d8a38732.txt"
 PROFILES = ("server", "llamacpp", "vllm")
 SERVER_MODEL = "smollm2-135m"  # the smallest registry model: the server runs it on one thread

@@ -1,7 +1,7 @@
 """Tests for `qa chat`, driven through prompt_toolkit's pipe input, on recorded responses.
 
 Re-record (slow, runs the embedded model):
-    QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/test_cli.py tests/test_chat.py
+    QA_TEST_RECORD_MODE=auto .venv/bin/pytest tests/cli/test_cli.py tests/cli/test_chat.py
 """
 
 from __future__ import annotations

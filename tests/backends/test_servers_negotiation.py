@@ -43,7 +43,7 @@ def fresh() -> Iterator[None]:
 
 @pytest.fixture
 def seed() -> qa.Article:
-    return qa.load_article(Path(__file__).resolve().parent.parent / "seeds" / "000_db386d23d8a38732.txt")
+    return qa.load_article(Path(__file__).resolve().parents[2] / "seeds" / "000_db386d23d8a38732.txt")
 
 
 TRADE_N = 5  # the seed's sentence "China is Colombia's second-largest trading partner ..." (headline 1, standfirst 2, body from 3)

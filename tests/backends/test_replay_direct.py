@@ -21,7 +21,7 @@ from qa.evals.runner import run_suite
 from qa.recording import RecordingStore
 from tests.conftest import SUITE_RECORDINGS_MODEL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SUITE = ROOT / "evals" / "seed" / "suite.toml"
 
 

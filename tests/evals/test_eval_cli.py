@@ -23,7 +23,7 @@ from qa.cli.app import cli
 from qa.testing import FaultServer
 from qa.testing.replay_responder import ReplayResponder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT / "evals" / "recordings" / "seed"
 JUDGE_RECORDINGS = ROOT / "evals" / "recordings" / "seed-judge"
 ARTICLE = ROOT / "seeds" / "000_db386d23d8a38732.txt"

@@ -14,7 +14,7 @@ from qa.evals.normalize import extract_quantities, loosen, normalize_text, quant
 from qa.evals.scorers import match_fact, numbers_present, score_answer
 from qa.schemas import Answer, AnswerResult, Grounding, Provenance, Usage
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "evals" / "seed" / "suite.toml"
 
 GOOD_Q = {"id": "q1", "question": "Where?", "answerable": True, "answers": ["Beijing"]}

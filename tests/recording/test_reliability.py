@@ -32,7 +32,7 @@ from qa.settings import Settings
 from qa.testing import FaultServer
 from qa.testing.replay_responder import CHAT_PATH, ReplayResponder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT / "evals" / "recordings" / "seed"
 SUITE = ROOT / "evals" / "seed" / "suite.toml"
 

@@ -15,7 +15,7 @@ from qa.schemas import Answer, AnswerResult, Grounding, Provenance, Usage
 from qa.tasks.abstention import AnswerSignals
 from qa.tasks.reference import is_abstention
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _result(text: str, status: str = "answered", candidate: str | None = None, sentence: int = 1) -> AnswerResult:
