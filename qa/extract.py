@@ -6,7 +6,8 @@ Deterministic text functions, no model: what a summary is built on.
   article's vocabulary with many other sentences) with a bonus for the lead, and no two
   that say nearly the same thing (maximal marginal relevance).
 - `compress` shortens a sentence without adding a word: it drops attribution tails
-  ("..., the agency said"), parentheses and leading connectives. A compressed sentence is
+  ("..., the agency said"), parentheses (nested ones too), Wikipedia's editorial marks
+  ("[citation needed]") and leading connectives ("However,", "Thus,"). A compressed sentence is
   an extractive key point: every word of it is the article's.
 - `find_figures` lists amounts, dates and counts as written, with their kind decided by
   their form (an amount has a currency or a scale, a date a month or a year) and their
@@ -86,14 +87,24 @@ _ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 _PARENS = re.compile(r"\s*\([^()]{0,120}\)")
+_WIKI_MARKS = re.compile(
+    r"\s*\[(?:\d{1,3}|[a-z ]{0,30}needed|vague|dubious|discuss|update|specify"
+    r"|(?:who|when|which|where|why|by whom|according to whom)\?)\]"
+)
+"""Wikipedia's editorial marks ("[citation needed]", "[who?]", "[3]"); brackets that add words to a quote stay."""
 _CONNECTIVE = re.compile(
-    r"^(?:However|Meanwhile|Moreover|In addition|Also|But|And|So|Still|Yet|Indeed),\s+", re.IGNORECASE
+    r"^(?:However|Meanwhile|Moreover|Furthermore|Further|In addition|Additionally|Also|But|And|So|Still|Yet"
+    r"|Indeed|In fact|Thus|Therefore|Consequently|Nevertheless|Nonetheless|Instead|Likewise|Similarly|Notably"
+    r"|Finally),\s+",
+    re.IGNORECASE,
 )
 
 
 def compress(text: str) -> str:
-    """`text` shortened by deletions only (attribution tail, parentheses, connective)."""
-    out = _PARENS.sub("", text)
+    """`text` shortened by deletions only (editorial marks, parentheses, attribution tail, connective)."""
+    out = _WIKI_MARKS.sub("", text)
+    while (shorter := _PARENS.sub("", out)) != out:  # innermost first: "(Polish: Warszawa ( listen))" goes whole
+        out = shorter
     out = _ATTRIBUTION.sub("", out)
     out = _CONNECTIVE.sub("", out)
     out = out.strip()

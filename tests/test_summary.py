@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -48,6 +49,39 @@ def test_compress_only_deletes():
     short = compress(text)
     assert len(short) < len(text)
     assert all(word.strip(".,") in text for word in short.split())
+
+
+def _deletion_of(short: str, text: str) -> bool:
+    """Every word of `short` is a word of `text`, in the same order (punctuation aside)."""
+    words = iter(re.findall(r"[\w'’$-]+", text))
+    return all(any(w == v for v in words) for w in re.findall(r"[\w'’$-]+", short))
+
+
+@pytest.mark.parametrize(
+    ("text", "short"),
+    [
+        (
+            "Warsaw (Polish: Warszawa [varˈʂava] ( listen); see also other names) is the capital of Poland.",
+            "Warsaw is the capital of Poland.",
+        ),
+        (
+            "Thus, Hugues supposedly became Huguenot, a nickname for the Protestant cause.[citation needed]",
+            "Hugues supposedly became Huguenot, a nickname for the Protestant cause.",
+        ),
+        (
+            "Some writers[who?] used the term loosely in the 1900s.[3]",
+            "Some writers used the term loosely in the 1900s.",
+        ),
+    ],
+)
+def test_compress_drops_nested_parentheses_editorial_marks_and_connectives(text, short):
+    assert compress(text) == short
+    assert _deletion_of(short, text)
+
+
+def test_compress_keeps_brackets_that_add_words_to_a_quote():
+    text = 'The Shah said: "Of course [the price of oil] is going to rise," in an interview with reporters.'
+    assert "[the price of oil]" in compress(text)
 
 
 def test_figures_are_copied_with_a_kind_from_their_form(seed):
