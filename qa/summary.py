@@ -13,7 +13,8 @@
    verified, and replaced by the compressed evidence sentence itself (extractive), so a
    summary keeps one point per key sentence.
 4. Entities and figures are extracted, not written (`qa.extract`): names that occur in the
-   article, figures as written in their sentence, each with the sentence it comes from.
+   article, figures as written in their sentence, each with the sentence it comes from. A
+   figure the headline, summary or key points already give is not listed again.
 
 `mode="extract"` skips step 2: every statement is a compressed article sentence (no model
 call at all), for models too weak to rewrite. An article too long for the context shows
@@ -233,9 +234,10 @@ def _assemble(
             else:
                 summary_text = text
     # The summary is not said twice: a key point that repeats it (the lead sentence, when the
-    # article has no standfirst) gives way to the next sentence.
+    # article has no standfirst) gives way to the next sentence. Its quote is compared too: a
+    # point clipped to 200 characters no longer equals the summary it repeats.
     taken = {_key(summary_text)}
-    points = [p for p in points if _key(p.point) not in taken]
+    points = [p for p in points if _key(p.point) not in taken and _key(compress(p.quote)) not in taken]
     taken |= {_key(p.point) for p in points}
     while len(points) < 3:  # a Summary has at least three key points: add the next sentences
         extra = next(
@@ -246,12 +248,9 @@ def _assemble(
         taken.add(_key(compress(extra.text)))
         points.append(KeyPoint(point=_clip(compress(extra.text), 200), quote=_clip(extra.text, 400)))
     entities = [Entity(name=e.name[:80], type=e.type, role=_clip(e.role, 120)) for e in find_entities(sentences)]
-    figures = [
-        Figure(
-            value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=_clip(sentences[f.sentence - 1].text, 400)
-        )
-        for f in find_figures(sentences, _figure_order(article, sentences, numbers), limit=checker.figures)
-    ]
+    stated = " ".join([headline, summary_text, *(p.point for p in points)])
+    order = _figure_order(article, sentences, numbers)
+    figures = _new_figures(sentences, order, stated, checker.figures)
     summary = Summary(
         headline=_clip(headline, 120),
         summary=_clip(summary_text, 300),
@@ -260,6 +259,22 @@ def _assemble(
         figures=figures[:8],
     )
     return summary, dropped, supported
+
+
+def _new_figures(sentences: Sequence[Sentence], order: Sequence[int], stated: str, limit: int) -> list[Figure]:
+    """At most `limit` figures from sentences `order` that say something the summary's statements
+    (`stated`) do not: a value they already give, or one whose meaning names nothing ("mi: 160",
+    "–1763: 1754"), would only repeat or pad."""
+    said = stated.lower()
+    out: list[Figure] = []
+    for f in find_figures(sentences, order, limit=4 * len(sentences)):
+        if len(out) >= limit:
+            break
+        if f.value.lower() in said or not any(term[0].isalpha() for term in content_terms(f.meaning)):
+            continue
+        quote = _clip(sentences[f.sentence - 1].text, 400)
+        out.append(Figure(value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=quote))
+    return out
 
 
 def _plan(article: Article, style: Style, lang: str | None) -> _Checker:

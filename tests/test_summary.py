@@ -193,3 +193,33 @@ def test_a_figure_with_no_words_around_it_is_not_listed():
     )
     values = [f.value for f in find_figures(sentences, range(1, len(sentences) + 1))]
     assert "May 2014" in values and "2013" not in values
+
+
+def test_a_long_lead_is_not_repeated_as_a_clipped_key_point():
+    from qa.article import parse_article
+
+    lead = (
+        "Following a referendum in 1997, in which the electorate of the northern province voted for devolution "
+        "by a wide margin, the current regional assembly was convened by the Provinces Act 1998, which sets out "
+        "its powers as a devolved legislature with authority over schools."
+    )
+    assert len(lead) > 200  # a key point is clipped at 200 characters: the clip must not hide the repeat
+    rest = [
+        "The Act delineates the legislative competence of the assembly by specifying reserved powers.",
+        "The national parliament retains the ability to amend the terms of reference of the assembly.",
+        "The first meeting of the new assembly took place on 12 May 1999 in the old town hall.",
+        "The assembly has the power to legislate in all areas that are not reserved to the parliament.",
+    ]
+    result = extractive_summary(parse_article("Regional assembly\n\n" + " ".join([lead, *rest])))
+    assert result.summary.summary.startswith("Following a referendum in 1997")
+    assert not any(p.point.startswith("Following a referendum") for p in result.summary.key_points)
+
+
+def test_figures_say_what_the_summary_does_not(seed):
+    summary = extractive_summary(seed).summary
+    stated = " ".join([summary.headline, summary.summary, *(p.point for p in summary.key_points)]).lower()
+    assert summary.figures
+    assert "$9.2 billion" in stated and "$9.2 billion" not in [f.value for f in summary.figures]
+    for figure in summary.figures:
+        assert figure.value.lower() not in stated
+        assert re.search(r"[^\W\d_]{3}", figure.meaning)  # a meaning that names something, not "mi" or "–1763"
