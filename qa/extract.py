@@ -7,7 +7,9 @@ Deterministic text functions, no model: what a summary is built on.
   that say nearly the same thing (maximal marginal relevance).
 - `compress` shortens a sentence without adding a word: it drops attribution tails
   ("..., the agency said"), parentheses (nested ones too), Wikipedia's editorial marks
-  ("[citation needed]") and leading connectives ("However,", "Thus,"). A compressed sentence is
+  ("[citation needed]"), leading connectives ("However,", "Thus,") and asides the sentence
+  states its main fact without (a relative clause, examples, a closing "with" or -ing
+  phrase, paired dashes, the clause after a semicolon), so more facts fit in fewer words. A compressed sentence is
   an extractive key point: every word of it is the article's.
 - `find_figures` lists amounts, dates and counts as written, with their kind decided by
   their form (an amount has a currency or a scale, a date a month or a year) and their
@@ -100,13 +102,52 @@ _CONNECTIVE = re.compile(
 )
 
 
+_AUX = r"(?:is|was|are|were|has|had|have|will|would|can|could|may|might|must|should|did|does)\b"
+_VERB = rf"(?:{_AUX}|[a-z]{{3,}}ed\b)"
+_PHRASE = r"(?:[^,;()\"“”]|,(?=\d))"  # no clause break, parenthesis or quote mark (a digit group's comma is fine)
+_ASIDES = (
+    # paired dashes: "the Parliament – the areas in which it can make laws – by ..."
+    re.compile(r"\s+[–—]\s+[^–—.;()\"“”]{1,120}?\s+[–—](?=\s)"),
+    # examples that end the sentence or come before its verb: "..., such as automobiles."
+    re.compile(
+        rf",\s+(?:such as|including|for example|for instance)\s+{_PHRASE}{{1,80}}?(?:(?=[.!?]$)|(,)(?=\s+{_AUX}))"
+    ),
+    # a relative clause between the subject and its verb: "The Duchy, which began in 911 as a fief, was ..."
+    re.compile(rf",\s+(?:which|who|whose|whom)\s+{_PHRASE}{{3,100}}?,(?=\s+{_VERB})"),
+    # a closing relative clause, "with" phrase or -ing phrase (not a list: "flying, driving and boating"):
+    # "..., which makes Warsaw the 9th most-populous capital city in the European Union."
+    re.compile(rf"(?<![a-z]ing),\s+(?:which|who|whose|whom|with|[a-z]{{2,}}ing)\s{_PHRASE}{{3,}}?(?=[.!?]$)"),
+    # the second clause after the sentence's only semicolon: "... to nearly $12 globally; US prices were higher."
+    re.compile(r"^([^;]*?);\s+(?!and\b|or\b|but\b)[^;\"“”]{3,}?(?=[.!?]$)"),
+)
+"""Asides a sentence still says its main fact without. Each is dropped at most once, and never
+from inside a quotation; the rest of the sentence is left as it was."""
+
+
+def _kept(match: re.Match[str]) -> str:
+    """What stays of an aside's match: nothing, or the clause before a dropped second clause, or the
+    comma that closes an aside the examples sat in ("The resistance, with allies, including X, was"
+    keeps one); all of it inside a quotation."""
+    before = match.string[: match.start()]
+    if before.count('"') % 2 or before.count("“") > before.count("”"):
+        return match.group(0)  # inside a quotation: its words are someone's, not ours to cut
+    kept = (match.group(1) if match.re.groups else None) or ""
+    if kept == ",":
+        return "," if "," in before else ""
+    return kept
+
+
 def compress(text: str) -> str:
-    """`text` shortened by deletions only (editorial marks, parentheses, attribution tail, connective)."""
+    """`text` shortened by deletions only: editorial marks, parentheses, the attribution tail, a
+    leading connective, then `_ASIDES` (dashes, examples, relative clauses, closing phrases, the
+    clause after a semicolon). Every word left is the article's, in its order."""
     out = _WIKI_MARKS.sub("", text)
     while (shorter := _PARENS.sub("", out)) != out:  # innermost first: "(Polish: Warszawa ( listen))" goes whole
         out = shorter
     out = _ATTRIBUTION.sub("", out)
     out = _CONNECTIVE.sub("", out)
+    for aside in _ASIDES:
+        out = aside.sub(_kept, out, count=1)
     out = out.strip()
     if out and out[0].islower():
         out = out[0].upper() + out[1:]
