@@ -236,9 +236,97 @@ def test_key_sentences_keep_to_a_word_budget_and_skip_what_they_are_told(seed):
     budget = 60
     tight = key_sentences(sentences, 5, budget)
     assert 1 <= len(tight) < len(unlimited)
-    assert sum(len(compress(sentences[n - 1].text).split()) for n in tight[1:]) <= budget
+    assert sum(_words(sentences, tight)) <= budget
     skipped = key_sentences(sentences, 5, skip=frozenset(unlimited[:1]))
     assert unlimited[0] not in skipped and len(skipped) == 5
+
+
+def _words(sentences, numbers) -> list[int]:
+    return [len(compress(sentences[n - 1].text).split()) for n in numbers]
+
+
+def test_key_sentences_start_with_the_lead_and_prefer_short_sentences_that_add_as_much(seed):
+    sentences = evidence_sentences(seed)
+    numbers = key_sentences(sentences, 5)
+    assert numbers[0] == 1  # the lead is the article's own summary
+    shortest_first = sorted(range(2, len(sentences) + 1), key=lambda n: _words(sentences, [n])[0])
+    assert set(numbers[1:]) != set(shortest_first[:4])  # not merely the shortest: what they add counts
+    lengths = _words(sentences, range(1, len(sentences) + 1))
+    assert sum(_words(sentences, numbers)) / len(numbers) < sum(lengths) / len(lengths)  # shorter than the average
+
+
+def test_key_sentences_keep_their_least_number_even_over_budget_and_take_short_ones(seed):
+    sentences = evidence_sentences(seed)
+    numbers = key_sentences(sentences, 5, 10, least=3)
+    assert len(numbers) == 3
+    candidates = sorted(_words(sentences, range(2, len(sentences) + 1)))
+    assert sum(_words(sentences, numbers[1:])) <= 2 * candidates[len(candidates) // 2]
+
+
+def test_key_sentences_given_a_standfirst_do_not_repeat_it(seed):
+    sentences = evidence_sentences(seed)
+    given = [s.text for s in seed.sentences(("headline", "standfirst"))]
+    numbers = key_sentences(sentences, 3, given=given)
+    from qa.support import content_terms
+
+    said = {t for text in given for t in content_terms(text)}
+    first = content_terms(compress(sentences[numbers[0] - 1].text))
+    assert len(first - said) >= 3  # each adds something the headline and standfirst do not say
+    assert key_sentences(sentences, 3)[0] == 1 and len(numbers) == 3
+
+
+@pytest.mark.parametrize("style", ["brief", "standard", "bullets"])
+def test_an_extractive_summary_keeps_to_its_word_budget(seed, style):
+    from qa.evals.summary_scorers import summary_sentences
+    from qa.summary import WORD_BUDGET
+
+    for article in _suite_articles(seed):
+        summary = extractive_summary(article, style=style)
+        words = sum(len(text.split()) for _, text in summary_sentences(summary))
+        assert words <= WORD_BUDGET[style] + 20, (article.title, words)  # only three points overrun it
+        assert len(summary.summary.key_points) >= 3
+
+
+def test_styles_are_ordered_by_length(seed):
+    from qa.evals.summary_scorers import summary_sentences
+
+    for article in _suite_articles(seed):
+        words = [
+            sum(len(t.split()) for _, t in summary_sentences(extractive_summary(article, style=style)))
+            for style in ("brief", "standard", "bullets")
+        ]
+        assert words == sorted(words) and words[0] < words[2], (article.title, words)
+
+
+def _suite_articles(seed):
+    from pathlib import Path
+
+    import qa
+
+    wiki = sorted((Path(__file__).resolve().parent.parent / "evals" / "wiki" / "articles").glob("*.txt"))
+    return [seed, *(qa.load_article(path) for path in wiki)]
+
+
+def test_brief_summaries_beat_lead_3_at_no_greater_length_on_the_wiki_suite():
+    """The suite's mean (issue 15): more key facts than the article's first three sentences, in
+    no more words. Scored as `qa eval` scores it, without a model."""
+    from pathlib import Path
+
+    import qa
+    from qa.evals.dataset import load_suite
+    from qa.evals.summary_scorers import score_summary, summary_sentences
+
+    suite = load_suite(Path(__file__).resolve().parent.parent / "evals" / "wiki" / "suite.toml")
+    ours, lead, our_words, lead_words = [], [], [], []
+    for name in suite.article_ids():
+        article, facts = qa.load_article(suite.path_of(name)), suite.facts_for(name)
+        result = extractive_summary(article, style="brief")
+        first3 = " ".join(s.text for s in article.sentences(("body",))[:3])
+        ours.append(score_summary(result, article.text, facts).completeness.value)
+        lead.append(score_summary(first3, article.text, facts).completeness.value)
+        our_words.append(sum(len(t.split()) for _, t in summary_sentences(result)))
+        lead_words.append(len(first3.split()))
+    assert sum(ours) > sum(lead) and sum(our_words) <= sum(lead_words)
 
 
 def test_a_summary_does_not_say_its_summary_again_as_a_key_point():
