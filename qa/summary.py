@@ -2,8 +2,9 @@
 
 1. Extract (no model): `qa.extract.key_sentences` picks the sentences the summary must
    cover (the lead, then what adds the most central vocabulary per word, no near-duplicates,
-   no subheadings): at most 3 for `brief`, 5 for `standard`, 7 for `bullets`, so that the
-   whole summary keeps within `WORD_BUDGET` words.
+   no subheadings): at most 3 for `brief`, 5 for `standard`, 7 for `bullets` (one more
+   when an extractive summary says the lead as its summary), so that the whole summary
+   keeps within `WORD_BUDGET` words.
 2. Write (one call): the model sees the article as numbered sentences (the very block
    answers use, so a model that caches prefixes reuses it) and writes one key point per
    key sentence (the schema pins each point to its sentence number, in order), then a
