@@ -2,11 +2,15 @@
 
 Deterministic text functions, no model: what a summary is built on.
 
-- `key_sentences` picks the sentences a summary must cover: central ones (sharing the
-  article's vocabulary with many other sentences) with a bonus for the lead, and no two
-  that say nearly the same thing (maximal marginal relevance).
+- `key_sentences` picks the sentences a summary must cover within a word budget: the lead,
+  then greedily what adds the most central vocabulary not yet covered per word (with a
+  bonus for coming early), and no two that say nearly the same thing (maximal marginal
+  relevance).
 - `compress` shortens a sentence without adding a word: it drops attribution tails
-  ("..., the agency said"), parentheses and leading connectives. A compressed sentence is
+  ("..., the agency said"), parentheses (nested ones too), Wikipedia's editorial marks
+  ("[citation needed]"), leading connectives ("However,", "Thus,") and asides the sentence
+  states its main fact without (a relative clause, examples, a closing "with" or -ing
+  phrase, paired dashes, the clause after a semicolon), so more facts fit in fewer words. A compressed sentence is
   an extractive key point: every word of it is the article's.
 - `find_figures` lists amounts, dates and counts as written, with their kind decided by
   their form (an amount has a currency or a scale, a date a month or a year) and their
@@ -30,49 +34,77 @@ from qa.text.support import content_terms
 __all__ = ["FoundEntity", "FoundFigure", "compress", "find_entities", "find_figures", "key_sentences"]
 
 _LEAD_BONUS = 1.5  # news and encyclopaedia articles put their key facts first (lead-3 is a hard baseline)
+_LEAD_DECAY = 0.5  # the bonus of the n-th candidate is _LEAD_BONUS / (1 + _LEAD_DECAY * n)
+_LENGTH_EXPONENT = 0.6  # between choosing by weight alone (0) and by weight per word (1)
 _REDUNDANT = 0.55
 _MEANING_WORDS = 6
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s*$")
 
 
 def key_sentences(
-    sentences: Sequence[Sentence], k: int, budget: int | None = None, skip: frozenset[int] = frozenset()
+    sentences: Sequence[Sentence],
+    k: int,
+    budget: int | None = None,
+    skip: frozenset[int] = frozenset(),
+    *,
+    least: int = 1,
+    given: Sequence[str] = (),
 ) -> list[int]:
-    """Numbers (1-based, reading order) of the `k` sentences a summary should cover.
+    """Numbers (1-based, reading order) of at most `k` sentences a summary should cover.
 
-    Sentences of fewer than three content words (a subheading, a quote fragment) are not
-    candidates, nor are the numbers in `skip` (e.g. subheadings); they still count for the
-    others' centrality. With `budget`, the chosen
-    sentences together have at most that many words once compressed: a long sentence that
-    would overrun it gives way to the next best that fits (a summary should carry more
-    facts, not more words).
+    The lead (the first candidate) comes first, as the article's own summary, unless the
+    summary already has `given` statements (a headline and standfirst). Then, one at a time,
+    the sentence that adds the most per word once compressed: the weight of the terms it
+    adds that nothing chosen or given covers yet (a term weighs how many other sentences use
+    it, so central vocabulary counts and a repeat adds nothing) plus a bonus for coming early,
+    divided by its length to the power `_LENGTH_EXPONENT` (short sentences that say as much
+    win). A sentence whose terms mostly repeat a chosen one's is skipped (maximal marginal
+    relevance). Sentences of fewer than three content words or that do not end as a sentence
+    does (a subheading, a quote fragment) are not candidates, nor are the numbers in `skip`
+    (e.g. subheadings); they still count for the others' weights.
+
+    With `budget`, the chosen sentences together have at most that many words once
+    compressed. At least `least` sentences are chosen all the same (a summary needs its
+    points): room is kept for the shortest ones, and if even those overrun, the shortest
+    for what they add are taken.
     """
-    terms = [content_terms(s.text) for s in sentences]
-    n = len(sentences)
-    df = Counter(t for ts in terms for t in ts)
-    centrality = []
-    for ts in terms:
-        shared = sum(df[t] - 1 for t in ts)  # how many other sentences share each of its terms
-        centrality.append(shared / (len(ts) ** 0.5) if ts else 0.0)
-    top = max(centrality, default=1.0) or 1.0
-    body_index = 0
-    score: dict[int, float] = {}
-    for i in range(n):
-        if len(terms[i]) < 3 or i + 1 in skip:
-            continue
-        score[i] = centrality[i] / top + _LEAD_BONUS / (1 + 0.5 * body_index)
-        body_index += 1
-    chosen: list[int] = []
-    used = 0
-    for i in sorted(score, key=lambda j: (-score[j], j)):
-        if len(chosen) >= k:
+    short = [compress(s.text) for s in sentences]
+    terms = [content_terms(text) for text in short]
+    words = [len(text.split()) for text in short]
+    df = Counter(t for s in sentences for t in content_terms(s.text))
+    weight = {t: n - 1.0 for t, n in df.items()}  # how many other sentences use the term
+    candidates = [
+        i
+        for i in range(len(sentences))
+        if len(terms[i]) >= 3 and i + 1 not in skip and _SENTENCE_END.search(_WIKI_MARKS.sub("", sentences[i].text))
+    ]
+    early = {i: _LEAD_BONUS / (1 + _LEAD_DECAY * rank) for rank, i in enumerate(candidates)}
+    top = max((sum(weight.get(t, 0.0) for t in terms[i]) for i in candidates), default=0.0) or 1.0
+    chosen = [] if given else candidates[:1]
+    covered = {t for text in given for t in content_terms(text)} | {t for i in chosen for t in terms[i]}
+    used = sum(words[i] for i in chosen)
+    limit = sum(words) if budget is None else budget
+    while len(chosen) < max(k, least):
+        open_ = [
+            i for i in candidates if i not in chosen and all(_overlap(terms[i], terms[j]) <= _REDUNDANT for j in chosen)
+        ]
+        owed = max(least - len(chosen) - 1, 0)  # sentences still owed after this one: keep room for the shortest
+        room = limit - used - sum(sorted(words[i] for i in open_)[:owed])
+        fits = [i for i in open_ if words[i] <= room]
+        overrun = not fits and len(chosen) < least
+        if not fits and not overrun:
             break
-        if any(_overlap(terms[i], terms[j]) > _REDUNDANT for j in chosen):
-            continue
-        words = len(compress(sentences[i].text).split())
-        if budget is not None and chosen and used + words > budget:
-            continue
-        chosen.append(i)
-        used += words
+        exponent = 1.0 if overrun else _LENGTH_EXPONENT
+        value = {
+            i: (sum(weight.get(t, 0.0) for t in terms[i] - covered) / top + early[i]) / max(words[i], 1) ** exponent
+            for i in fits or open_
+        }
+        best = max(value, key=lambda i: (value[i], -i), default=None)
+        if best is None:
+            break
+        chosen.append(best)
+        covered |= terms[best]
+        used += words[best]
     return sorted(i + 1 for i in chosen)
 
 
@@ -86,16 +118,65 @@ _ATTRIBUTION = re.compile(
     re.IGNORECASE,
 )
 _PARENS = re.compile(r"\s*\([^()]{0,120}\)")
+_WIKI_MARKS = re.compile(
+    r"\s*\[(?:\d{1,3}|[a-z ]{0,30}needed|vague|dubious|discuss|update|specify"
+    r"|(?:who|when|which|where|why|by whom|according to whom)\?)\]"
+)
+"""Wikipedia's editorial marks ("[citation needed]", "[who?]", "[3]"); brackets that add words to a quote stay."""
 _CONNECTIVE = re.compile(
-    r"^(?:However|Meanwhile|Moreover|In addition|Also|But|And|So|Still|Yet|Indeed),\s+", re.IGNORECASE
+    r"^(?:However|Meanwhile|Moreover|Furthermore|Further|In addition|Additionally|Also|But|And|So|Still|Yet"
+    r"|Indeed|In fact|Thus|Therefore|Consequently|Nevertheless|Nonetheless|Instead|Likewise|Similarly|Notably"
+    r"|Finally),\s+",
+    re.IGNORECASE,
 )
 
 
+_AUX = r"(?:is|was|are|were|has|had|have|will|would|can|could|may|might|must|should|did|does)\b"
+_VERB = rf"(?:{_AUX}|[a-z]{{3,}}ed\b)"
+_PHRASE = r"(?:[^,;()\"“”]|,(?=\d))"  # no clause break, parenthesis or quote mark (a digit group's comma is fine)
+_ASIDES = (
+    # paired dashes: "the Parliament – the areas in which it can make laws – by ..."
+    re.compile(r"\s+[–—]\s+[^–—.;()\"“”]{1,120}?\s+[–—](?=\s)"),
+    # examples that end the sentence or come before its verb: "..., such as automobiles."
+    re.compile(
+        rf",\s+(?:such as|including|for example|for instance)\s+{_PHRASE}{{1,80}}?(?:(?=[.!?]$)|(,)(?=\s+{_AUX}))"
+    ),
+    # a relative clause between the subject and its verb: "The Duchy, which began in 911 as a fief, was ..."
+    re.compile(rf",\s+(?:which|who|whose|whom)\s+{_PHRASE}{{3,100}}?,(?=\s+{_VERB})"),
+    # a closing relative clause, "with" phrase or -ing phrase (not a list: "flying, driving and boating"):
+    # "..., which makes Warsaw the 9th most-populous capital city in the European Union."
+    re.compile(rf"(?<![a-z]ing),\s+(?:which|who|whose|whom|with|[a-z]{{2,}}ing)\s{_PHRASE}{{3,}}?(?=[.!?]$)"),
+    # the second clause after the sentence's only semicolon: "... to nearly $12 globally; US prices were higher."
+    re.compile(r"^([^;]*?);\s+(?!and\b|or\b|but\b)[^;\"“”]{3,}?(?=[.!?]$)"),
+)
+"""Asides a sentence still says its main fact without. Each is dropped at most once, and never
+from inside a quotation; the rest of the sentence is left as it was."""
+
+
+def _kept(match: re.Match[str]) -> str:
+    """What stays of an aside's match: nothing, or the clause before a dropped second clause, or the
+    comma that closes an aside the examples sat in ("The resistance, with allies, including X, was"
+    keeps one); all of it inside a quotation."""
+    before = match.string[: match.start()]
+    if before.count('"') % 2 or before.count("“") > before.count("”"):
+        return match.group(0)  # inside a quotation: its words are someone's, not ours to cut
+    kept = (match.group(1) if match.re.groups else None) or ""
+    if kept == ",":
+        return "," if "," in before else ""
+    return kept
+
+
 def compress(text: str) -> str:
-    """`text` shortened by deletions only (attribution tail, parentheses, connective)."""
-    out = _PARENS.sub("", text)
+    """`text` shortened by deletions only: editorial marks, parentheses, the attribution tail, a
+    leading connective, then `_ASIDES` (dashes, examples, relative clauses, closing phrases, the
+    clause after a semicolon). Every word left is the article's, in its order."""
+    out = _WIKI_MARKS.sub("", text)
+    while (shorter := _PARENS.sub("", out)) != out:  # innermost first: "(Polish: Warszawa ( listen))" goes whole
+        out = shorter
     out = _ATTRIBUTION.sub("", out)
     out = _CONNECTIVE.sub("", out)
+    for aside in _ASIDES:
+        out = aside.sub(_kept, out, count=1)
     out = out.strip()
     if out and out[0].islower():
         out = out[0].upper() + out[1:]
