@@ -68,6 +68,7 @@ def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bo
                 rank_sentences(texts, case.question),
                 p_sentence=signals.p_sentence,
                 answer_logprob=signals.answer_logprob,
+                answer_logprob_sum=signals.answer_logprob_sum,
                 cited=signals.cited,
             )
             scored = candidate_score(case, record.result, official=suite.scoring == "squad")  # type: ignore[arg-type]

@@ -221,6 +221,8 @@ class AnswerSignals(BaseModel):
     """The model's probability of the first digit of the sentence number it wrote (None without logprobs)."""
     answer_logprob: float | None = None
     """Mean log-probability of the answer's tokens (None without logprobs)."""
+    answer_logprob_sum: float | None = None
+    """Total log-probability of the answer's tokens: the whole answer's (None without logprobs)."""
     cited: int | None = None
     """The sentence number the model wrote, when qa moved the citation to the nearest sentence
     that holds the answer (`sentence` is then the one cited); None when it was not moved."""

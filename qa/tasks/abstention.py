@@ -41,7 +41,7 @@ __all__ = ["AnswerSignals", "Calibrator", "answer_type_fit", "calibrator_for", "
 
 FEATURES = (
     "log_p_none", "has_p_none", "retrieval", "inverse_rank", "question_overlap", "question_unseen", "answer_support",
-    "question_echo", "p_sentence", "answer_logprob",
+    "question_echo", "p_sentence", "answer_logprob", "answer_logprob_sum",
 )  # fmt: skip
 """The calibrator's inputs. Answer-type fit and answer length are measured and reported but
 not used: on development data they pointed one way for SQuAD and the other for news."""
@@ -49,7 +49,8 @@ not used: on development data they pointed one way for SQuAD and the other for n
 
 def feature_vector(s: AnswerSignals, means: tuple[float, ...] | None = None) -> list[float]:
     """The calibrator's inputs, in `FEATURES` order (p_none on a log scale: 1e-6 -> 0, 1 -> 1;
-    the answer's mean log-probability from -5 or less -> 0 to 0 -> 1).
+    the answer's mean log-probability from -5 or less -> 0 to 0 -> 1, its total from -10 or
+    less -> 0 to 0 -> 1).
 
     A reply without logprobs has its logprob features set to `means` (their average on the
     development data the calibrator was fitted on) when given, else 0, so a backend that
@@ -70,6 +71,9 @@ def feature_vector(s: AnswerSignals, means: tuple[float, ...] | None = None) -> 
         1.0 if s.question_echo else 0.0,
         s.p_sentence if s.p_sentence is not None else missing("p_sentence"),
         1.0 + max(-5.0, s.answer_logprob) / 5.0 if s.answer_logprob is not None else missing("answer_logprob"),
+        1.0 + max(-10.0, s.answer_logprob_sum) / 10.0
+        if s.answer_logprob_sum is not None
+        else missing("answer_logprob_sum"),
     ]
 
 
@@ -140,6 +144,7 @@ def measure(
     *,
     p_sentence: float | None = None,
     answer_logprob: float | None = None,
+    answer_logprob_sum: float | None = None,
     cited: int | None = None,
 ) -> AnswerSignals:
     """`AnswerSignals` for an answer citing sentence `number` (1-based) of `sentences`."""
@@ -149,7 +154,7 @@ def measure(
             sentence=number, candidate=answer, p_none=p_none, retrieval=0.0, rank=len(sentences) + 1,
             question_overlap=0.0, question_unseen=unseen, answer_support=0.0, type_fit=answer_type_fit(question, answer),
             question_echo=echoes_question(question, answer), p_sentence=p_sentence, answer_logprob=answer_logprob,
-            cited=cited,
+            answer_logprob_sum=answer_logprob_sum, cited=cited,
         )  # fmt: skip
     q_terms = content_terms(question)
     a_terms = content_terms(answer)
@@ -168,6 +173,7 @@ def measure(
         question_echo=echoes_question(question, answer),
         p_sentence=None if p_sentence is None else round(p_sentence, 4),
         answer_logprob=None if answer_logprob is None else round(answer_logprob, 4),
+        answer_logprob_sum=None if answer_logprob_sum is None else round(answer_logprob_sum, 4),
         cited=cited,
     )
 
@@ -202,7 +208,7 @@ class Calibrator:
 # gives logprobs, the retrieval match and support otherwise. Deliberately lenient.
 _GENERIC = Calibrator(
     model="*",
-    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0, -1.5, 0.0, 0.0),
+    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0, -1.5, 0.0, 0.0, 0.0),
     bias=-0.5,
     threshold=0.35,
     source="hand-set prior (no calibration fitted for this model)",

@@ -25,6 +25,7 @@ from qa.tasks.abstention import AnswerSignals, calibrator_for, echoes_question, 
 from qa.tasks.common import check_question, provenance, schema_text
 from qa.tasks.evidence import (
     answer_logprob,
+    answer_logprob_sum,
     answer_sentence,
     chosen_number_probability,
     citation_for,
@@ -145,6 +146,7 @@ def ground_reply(
     signals = measure(
         question, answer_text, number, texts, no_evidence_probability(logprobs, nth=nth), ranking,
         p_sentence=chosen_number_probability(logprobs, nth=nth), answer_logprob=answer_logprob(logprobs, nth=nth),
+        answer_logprob_sum=answer_logprob_sum(logprobs, nth=nth),
         cited=reply.sentence if number != reply.sentence else None,
     )  # fmt: skip
     counts = {"verified": 0, "repaired": 0}

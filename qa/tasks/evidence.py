@@ -129,8 +129,21 @@ def chosen_number_probability(
 def answer_logprob(logprobs: Sequence[TokenLogprob] | None, field: str = "answer", nth: int = 0) -> float | None:
     """Mean log-probability of the tokens inside the `nth` string value of `"field"`: how
     sure the model was of the words of its answer (None without logprobs or an answer)."""
+    inside = _value_logprobs(logprobs, field, nth)
+    return sum(inside) / len(inside) if inside else None
+
+
+def answer_logprob_sum(logprobs: Sequence[TokenLogprob] | None, field: str = "answer", nth: int = 0) -> float | None:
+    """Total log-probability of the answer's tokens (`answer_logprob` times their number):
+    the log-probability of the whole answer, which a long unsure answer keeps low."""
+    inside = _value_logprobs(logprobs, field, nth)
+    return sum(inside) if inside else None
+
+
+def _value_logprobs(logprobs: Sequence[TokenLogprob] | None, field: str, nth: int) -> list[float]:
+    """The log-probabilities of the tokens inside the `nth` string value of `"field"` ([] if none)."""
     if not logprobs:
-        return None
+        return []
     starts, text = [], ""
     for entry in logprobs:
         starts.append(len(text))
@@ -139,20 +152,21 @@ def answer_logprob(logprobs: Sequence[TokenLogprob] | None, field: str = "answer
     for _ in range(nth + 1):
         at = text.find(key, at + 1)
         if at < 0:
-            return None
+            return []
     colon = text.find(":", at + len(key))
     opening = text.find('"', colon + 1) if colon >= 0 else -1
     if opening < 0:
-        return None
+        return []
     closing = opening + 1
     while closing < len(text) and not (text[closing] == '"' and text[closing - 1] != "\\"):
         closing += 1
-    inside = [
+    if closing <= opening + 1:
+        return []
+    return [
         e.logprob
         for e, start in zip(logprobs, starts, strict=True)
         if start < closing and start + len(e.token) > opening + 1
     ]
-    return sum(inside) / len(inside) if inside and closing > opening + 1 else None
 
 
 def _number_entry(logprobs: Sequence[TokenLogprob] | None, field: str, nth: int) -> TokenLogprob | None:

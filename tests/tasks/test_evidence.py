@@ -8,6 +8,7 @@ import qa
 from qa.core.structured import TokenLogprob
 from qa.tasks.evidence import (
     answer_logprob,
+    answer_logprob_sum,
     answer_sentence,
     chosen_number_probability,
     citation_for,
@@ -126,3 +127,16 @@ def test_the_chosen_numbers_probability_and_the_answers_mean_logprob_are_read_fr
     assert answer_logprob(logprobs[:6]) is None  # the answer never came
     empty = [*logprobs[:8], _lp('"}', {'"}': -0.3})]
     assert answer_logprob(empty) is None  # an empty answer has no tokens to average
+    assert abs(answer_logprob_sum(logprobs) - (-1.5)) < 1e-9  # the whole answer's log-probability
+    assert answer_logprob_sum(None) is None and answer_logprob_sum(empty) is None
+
+
+def test_the_total_answer_logprob_tells_a_long_unsure_answer_from_a_short_sure_one():
+    def reply(*answer: tuple[str, float]) -> list:
+        head = [_lp('{"sentence": 2, "answer":"', {'{"sentence": 2, "answer":"': -0.1})]
+        return [*head, *(_lp(tok, {tok: lp}) for tok, lp in answer), _lp('"}', {'"}': -0.1})]
+
+    short = reply(("2013", -0.2))
+    long = reply(*[("word ", -0.2)] * 12)
+    assert math.isclose(answer_logprob(short), answer_logprob(long))  # the same mean: it cannot tell them apart
+    assert answer_logprob_sum(short) > answer_logprob_sum(long)
