@@ -18,16 +18,15 @@ left out and listed with its reason; a metric with nothing to score has value No
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from qa.errors import EvalError
 from qa.evals.dataset import QuestionCase
 from qa.evals.log import CaseRecord
 from qa.evals.scorers import Score
+from qa.evals.stats import MetricValue, clustered_metric, mean_with_ci, metric_value
 from qa.schemas import AnswerResult, Usage
 
 __all__ = [
@@ -150,83 +149,6 @@ def abstention_metrics(cases: Iterable[CaseOutcome]) -> AbstentionMetrics:
     )
 
 
-_Z95 = 1.959963984540054
-_T95 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)  # two-sided 95% Student t, df = 1..30
-
-
-def mean_with_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, float | None, int]:
-    """(mean, low, high, n) with a 95% confidence interval; None values (unscored) are left out.
-
-    0/1 values use the Wilson score interval. Other values use Student's t (normal beyond
-    30 degrees of freedom), clipped to [0, 1] when every value lies in [0, 1]; with one
-    continuous value the bounds are None. n = 0 gives (None, None, None, 0), never NaN.
-    """
-    xs = [float(v) for v in values if v is not None]
-    if any(not math.isfinite(x) for x in xs):
-        raise EvalError("mean_with_ci got a NaN or infinite value; score it as unscored instead")
-    n = len(xs)
-    if n == 0:
-        return None, None, None, 0
-    mean = sum(xs) / n
-    if all(x in (0.0, 1.0) for x in xs):
-        z2 = _Z95 * _Z95
-        centre = (mean + z2 / (2 * n)) / (1 + z2 / n)
-        half = _Z95 * math.sqrt(mean * (1 - mean) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-        return mean, max(0.0, centre - half), min(1.0, centre + half), n
-    if n == 1:
-        return mean, None, None, 1
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-    t = _T95[n - 2] if n - 1 <= len(_T95) else _Z95
-    low, high = mean - t * sd / math.sqrt(n), mean + t * sd / math.sqrt(n)
-    if all(0.0 <= x <= 1.0 for x in xs):
-        low, high = max(0.0, low), min(1.0, high)
-    return mean, low, high, n
-
-
-class MetricValue(_Strict):
-    """One aggregate: its mean, a 95% confidence interval and how many units it covers."""
-
-    value: float | None
-    """Mean (0..1), or None when nothing could be scored."""
-    low: float | None
-    """Lower bound of the 95% CI (None when n < 2 for continuous values, or n = 0)."""
-    high: float | None
-    """Upper bound of the 95% CI."""
-    n: int
-    """Units averaged: questions (clustered over repeats) or summary cases."""
-
-
 class UnscoredNote(_Strict):
     """A metric of a case that could not be scored, and why."""
 
@@ -276,20 +198,6 @@ class Aggregates(_Strict):
     """Tokens, attempts and cost."""
 
 
-def _metric(values: Iterable[float | None]) -> MetricValue:
-    value, low, high, n = mean_with_ci(values)
-    return MetricValue(value=value, low=low, high=high, n=n)
-
-
-def _clustered(pairs: Sequence[tuple[str, float | None]]) -> MetricValue:
-    """Average the values of each cluster, then the CI over clusters."""
-    clusters: dict[str, list[float]] = defaultdict(list)
-    for cluster, value in pairs:
-        if value is not None:
-            clusters[cluster].append(value)
-    return _metric(sum(vs) / len(vs) for vs in clusters.values())
-
-
 def _cluster(record: CaseRecord) -> str:
     return record.question_id if record.kind == "question" and record.question_id else record.case_id
 
@@ -331,23 +239,23 @@ def _usage(records: Sequence[CaseRecord]) -> UsageTotals:
         total_tokens=total.total_tokens,
         attempts=total.attempts,
         cost_usd=total.cost_usd,
-        tokens_per_case=_metric(float(u.total_tokens) for u in per_case),
-        attempts_per_case=_metric(float(u.attempts) for u in per_case),
+        tokens_per_case=metric_value(float(u.total_tokens) for u in per_case),
+        attempts_per_case=metric_value(float(u.attempts) for u in per_case),
     )
 
 
 def aggregate(records: Sequence[CaseRecord]) -> Aggregates:
     """Aggregate metrics, unscored notes and usage of a run's records."""
     question_values = _question_values(records)
-    metrics = {name: _clustered(question_values.get(name, [])) for name in QUESTION_METRICS}
+    metrics = {name: clustered_metric(question_values.get(name, [])) for name in QUESTION_METRICS}
     for name in SHARED_METRICS:
-        metrics[name] = _clustered([(_cluster(r), r.scores[name].value) for r in records if name in r.scores])
+        metrics[name] = clustered_metric([(_cluster(r), r.scores[name].value) for r in records if name in r.scores])
     summaries = [r for r in records if r.kind == "summary"]
     for name in SUMMARY_METRICS:
-        metrics[name] = _metric(r.scores[name].value for r in summaries if name in r.scores)
+        metrics[name] = metric_value(r.scores[name].value for r in summaries if name in r.scores)
     bare = _question_values(records, "reference")
     for name in ("correct", "f1", "has_ans_f1", "unanswerable_accuracy"):
-        metrics[f"bare_{name}"] = _clustered(bare.get(name, []))
+        metrics[f"bare_{name}"] = clustered_metric(bare.get(name, []))
     ours, theirs = metrics["f1"].value, metrics["bare_f1"].value
     ratio = round(ours / theirs, 4) if ours is not None and theirs else None
     metrics["f1_vs_bare"] = MetricValue(value=ratio, low=None, high=None, n=metrics["bare_f1"].n)
