@@ -1,24 +1,22 @@
-"""Aggregates: confidence intervals, abstention metrics, and a run's metrics with CIs and n.
+"""Aggregates: abstention metrics, and a run's metrics with CIs and n.
 
-`mean_with_ci` (Wilson for 0/1 values, Student's t otherwise) and `abstention_metrics`
-work on plain lists; `aggregate` reduces a run's case records to every metric with its
-95% CI and n, never NaN.
+`abstention_metrics` works on plain lists (and `mean_with_ci`, from `qa.evals.stats`);
+`aggregate` reduces a run's case records to every metric with its 95% CI and n, never NaN.
 
-Question metrics follow SQuAD 2.0: `correct` over all questions, and separately
-`answerable_accuracy` (HasAns) and `unanswerable_accuracy` (NoAns, right only when the
-system abstains); `em`, `f1`; abstention precision/recall (positive class: abstained);
-`citation_valid` and `schema_valid` over questions and summaries. Summary metrics are
-FineSurE's `completeness`, `faithfulness` and `conciseness`.
-
-With repeats, the cases of one question are not independent: question metrics average
-each question's repeats first and take the CI over questions (a clustered CI; n counts
-questions). Each summary case is its own cluster (one per repeat). An unscored value is
-left out and listed with its reason; a metric with nothing to score has value None.
+Each eval task aggregates its own cases (`EvalTask.aggregate` in `qa.evals.tasks`):
+question metrics follow SQuAD 2.0 (`qa.evals.tasks.questions`), summary metrics are
+FineSurE's completeness, faithfulness and conciseness beside the lead baselines
+(`qa.evals.tasks.summary`). `citation_valid` and `schema_valid` are pooled over every case
+that carries them. With repeats, the cases of one question are not independent: a task
+says how its cases cluster (a question's repeats are one cluster, a summary case is its
+own), values are averaged per cluster and the CI is taken over clusters (n counts
+clusters). An unscored value is left out and listed with its reason; a metric with
+nothing to score has value None.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +25,9 @@ from qa.evals.dataset import QuestionCase
 from qa.evals.log import CaseRecord
 from qa.evals.scorers import Score
 from qa.evals.stats import MetricValue, clustered_metric, mean_with_ci, metric_value
+from qa.evals.tasks import TASKS, task_for
+from qa.evals.tasks.questions import QUESTION_METRICS, REFERENCE_METRICS
+from qa.evals.tasks.summary import SUMMARY_METRICS
 from qa.schemas import AnswerResult, Usage
 
 __all__ = [
@@ -41,37 +42,13 @@ __all__ = [
     "aggregate",
     "case_outcome",
     "mean_with_ci",
+    "metric_names",
 ]
 
-QUESTION_METRICS = (
-    "correct",
-    "answerable_accuracy",
-    "unanswerable_accuracy",
-    "em",
-    "f1",
-    "has_ans_em",
-    "has_ans_f1",
-    "abstention_precision",
-    "abstention_recall",
-)
 SHARED_METRICS = ("citation_valid", "schema_valid")
-SUMMARY_METRICS = (
-    "completeness",
-    "faithfulness",
-    "conciseness",
-    "summary_words",
-    "lead3_completeness",
-    "lead3_faithfulness",
-    "lead3_words",
-    "lead_same_completeness",
-)
-"""qa's summary scores, its length in words, the same for the lead-3 baseline (the article's
-first three sentences), and the completeness of the lead cut at qa's own length (the
-article's first `summary_words` words): a longer summary is only better if it beats that."""
-REFERENCE_METRICS = ("bare_correct", "bare_f1", "bare_has_ans_f1", "bare_unanswerable_accuracy", "f1_vs_bare")
-"""The bare-model reference arm (a suite with `reference = "bare"`) and qa's F1 over its F1."""
+"""Pooled over every case that carries them, whatever its task."""
 METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS, *REFERENCE_METRICS)
-"""Every metric name, in report order; these are the names `[thresholds]` may use."""
+"""The built-in tasks' metric names, in report order; `metric_names()` adds those of tasks registered since."""
 
 
 class _Strict(BaseModel):
@@ -189,7 +166,7 @@ class Aggregates(_Strict):
     harness_errors: int
     """Cases where the harness, not the model, failed."""
     metrics: dict[str, MetricValue]
-    """Metric name (see `METRICS`) -> aggregate."""
+    """Metric name (see `metric_names`) -> aggregate, in report order."""
     unscored_counts: dict[str, int]
     """Metric name -> cases left out of it."""
     unscored: list[UnscoredNote]
@@ -198,32 +175,11 @@ class Aggregates(_Strict):
     """Tokens, attempts and cost."""
 
 
-def _cluster(record: CaseRecord) -> str:
-    return record.question_id if record.kind == "question" and record.question_id else record.case_id
-
-
-def _question_values(
-    records: Sequence[CaseRecord], kind: str = "question"
-) -> dict[str, list[tuple[str, float | None]]]:
-    out: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
-    for r in records:
-        if r.kind != kind:
-            continue
-        key = _cluster(r)
-        for name in ("correct", "em", "f1"):
-            out[name].append((key, r.scores[name].value if name in r.scores else None))
-            if r.answerable and name != "correct":  # SQuAD 2.0's HasAns figures: answerable questions only
-                out[f"has_ans_{name}"].append((key, r.scores[name].value if name in r.scores else None))
-        correct = r.scores.get("correct")
-        if not isinstance(r.result, AnswerResult) or correct is None or correct.value is None or r.answerable is None:
-            continue  # (a question's result is an AnswerResult, or None when the call failed)
-        abstained = r.result.answer.status == "not_in_article"
-        out["answerable_accuracy" if r.answerable else "unanswerable_accuracy"].append((key, correct.value))
-        if abstained:
-            out["abstention_precision"].append((key, 0.0 if r.answerable else 1.0))
-        if not r.answerable:
-            out["abstention_recall"].append((key, 1.0 if abstained else 0.0))
-    return out
+def metric_names() -> tuple[str, ...]:
+    """Every metric name, in report order: `METRICS`, then the metrics of tasks registered
+    since, in registry order. These are the names `[thresholds]` may use."""
+    added = [name for task in TASKS.values() for name in task.metrics if name not in METRICS]
+    return (*METRICS, *dict.fromkeys(added))
 
 
 def _usage(records: Sequence[CaseRecord]) -> UsageTotals:
@@ -246,19 +202,17 @@ def _usage(records: Sequence[CaseRecord]) -> UsageTotals:
 
 def aggregate(records: Sequence[CaseRecord]) -> Aggregates:
     """Aggregate metrics, unscored notes and usage of a run's records."""
-    question_values = _question_values(records)
-    metrics = {name: clustered_metric(question_values.get(name, [])) for name in QUESTION_METRICS}
+    kinds: dict[str, list[CaseRecord]] = {kind: [] for kind in TASKS}
+    for r in records:
+        kinds.setdefault(r.kind, []).append(r)
+    computed: dict[str, MetricValue] = {}
+    for kind, task in TASKS.items():
+        computed.update(task.aggregate(kinds[kind], computed))
     for name in SHARED_METRICS:
-        metrics[name] = clustered_metric([(_cluster(r), r.scores[name].value) for r in records if name in r.scores])
-    summaries = [r for r in records if r.kind == "summary"]
-    for name in SUMMARY_METRICS:
-        metrics[name] = metric_value(r.scores[name].value for r in summaries if name in r.scores)
-    bare = _question_values(records, "reference")
-    for name in ("correct", "f1", "has_ans_f1", "unanswerable_accuracy"):
-        metrics[f"bare_{name}"] = clustered_metric(bare.get(name, []))
-    ours, theirs = metrics["f1"].value, metrics["bare_f1"].value
-    ratio = round(ours / theirs, 4) if ours is not None and theirs else None
-    metrics["f1_vs_bare"] = MetricValue(value=ratio, low=None, high=None, n=metrics["bare_f1"].n)
+        computed[name] = clustered_metric(
+            [(task_for(r.kind).cluster(r), r.scores[name].value) for r in records if name in r.scores]
+        )
+    metrics = {name: computed[name] for name in metric_names()}
     unscored = [
         UnscoredNote(case_id=r.case_id, metric=name, reason=score.reason)
         for r in records
