@@ -67,6 +67,7 @@ _LAZY: dict[str, str] = {
     "LogHeader": "qa.evals.log",
     "MetricValue": "qa.evals.metrics",
     "ModelJudge": "qa.evals.judge",
+    "RunContext": "qa.evals.tasks",
     "Scored": "qa.evals.tasks",
     "aggregate": "qa.evals.metrics",
     "baseline_from_run": "qa.evals.gate",
@@ -112,6 +113,7 @@ if TYPE_CHECKING:
     from qa.evals.runner import run_suite as run_suite
     from qa.evals.tasks import CasePlan as CasePlan
     from qa.evals.tasks import EvalTask as EvalTask
+    from qa.evals.tasks import RunContext as RunContext
     from qa.evals.tasks import Scored as Scored
     from qa.evals.tasks import register_task as register_task
     from qa.evals.tasks import task_for as task_for
