@@ -13,7 +13,7 @@ writes the Batch API's files and hands its replies to the steps). Names load on 
 so `import qa.bulk` imports neither Ray nor the openai SDK.
 
 Layer 5. May import everything below it: the base modules, `qa.text`, `qa.core`,
-`qa.backends.backend`, `qa.tasks`, `qa.api`. Never `qa.evals` or `qa.cli`.
+`qa.backends`, `qa.tasks`, `qa.api`. Never `qa.evals` or `qa.cli`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
 
 Datasets and scorers import only pydantic. The runner-side names (`run_suite`, the log,
 metrics, gate, reports, judge) load on first use (PEP 562): they bring in the model client.
+Each kind of case (question, the bare reference, summary) is an `EvalTask` in
+`qa.evals.tasks`; `register_task` adds a kind without touching the runner, log, metrics or report.
 
 Layer 7. May import everything but `qa.cli`.
 """
@@ -55,14 +57,18 @@ _LAZY: dict[str, str] = {
     "Aggregates": "qa.evals.metrics",
     "Baseline": "qa.evals.gate",
     "CaseError": "qa.evals.log",
+    "CasePlan": "qa.evals.tasks",
     "CaseRecord": "qa.evals.log",
     "Comparison": "qa.evals.gate",
     "EvalRun": "qa.evals.runner",
+    "EvalTask": "qa.evals.tasks",
     "GateResult": "qa.evals.gate",
     "JudgeVerdict": "qa.evals.judge",
     "LogHeader": "qa.evals.log",
     "MetricValue": "qa.evals.metrics",
     "ModelJudge": "qa.evals.judge",
+    "RunContext": "qa.evals.tasks",
+    "Scored": "qa.evals.tasks",
     "aggregate": "qa.evals.metrics",
     "baseline_from_run": "qa.evals.gate",
     "check_run": "qa.evals.gate",
@@ -71,7 +77,9 @@ _LAZY: dict[str, str] = {
     "load_baseline": "qa.evals.gate",
     "markdown_report": "qa.evals.report",
     "read_log": "qa.evals.log",
+    "register_task": "qa.evals.tasks",
     "run_suite": "qa.evals.runner",
+    "task_for": "qa.evals.tasks",
     "write_baseline": "qa.evals.gate",
 }
 
@@ -103,6 +111,12 @@ if TYPE_CHECKING:
     from qa.evals.report import markdown_report as markdown_report
     from qa.evals.runner import EvalRun as EvalRun
     from qa.evals.runner import run_suite as run_suite
+    from qa.evals.tasks import CasePlan as CasePlan
+    from qa.evals.tasks import EvalTask as EvalTask
+    from qa.evals.tasks import RunContext as RunContext
+    from qa.evals.tasks import Scored as Scored
+    from qa.evals.tasks import register_task as register_task
+    from qa.evals.tasks import task_for as task_for
 
 _EAGER = [
     "AbstentionMetrics",

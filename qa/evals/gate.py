@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from qa.errors import EvalError
 from qa.evals.log import CaseRecord, read_log
-from qa.evals.metrics import METRICS, Aggregates, MetricValue, aggregate
+from qa.evals.metrics import Aggregates, MetricValue, aggregate, metric_names
 from qa.evals.runner import EvalRun
 from qa.evals.scorers import Verdict
 
@@ -175,9 +175,10 @@ class Comparison(_Strict):
 
 def check_threshold_names(thresholds: Mapping[str, float]) -> None:
     """`EvalError` for a metric name in [thresholds] that does not exist (checked before a run, too)."""
-    unknown = sorted(set(thresholds) - set(METRICS))
+    known = metric_names()
+    unknown = sorted(set(thresholds) - set(known))
     if unknown:
-        raise EvalError(f"unknown metric(s) in [thresholds]: {', '.join(unknown)}; known: {', '.join(METRICS)}")
+        raise EvalError(f"unknown metric(s) in [thresholds]: {', '.join(unknown)}; known: {', '.join(known)}")
 
 
 def check_thresholds(aggregates: Aggregates, thresholds: Mapping[str, float]) -> list[ThresholdCheck]:
@@ -276,7 +277,7 @@ def compare_logs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> Compar
     regressions, improvements = case_changes(verdicts_a, verdicts_b)
     agg_a, agg_b = aggregate(run_a.records), aggregate(run_b.records)
     deltas = []
-    for name in METRICS:
+    for name in metric_names():
         ma, mb = agg_a.metrics[name], agg_b.metrics[name]
         delta = mb.value - ma.value if ma.value is not None and mb.value is not None else None
         deltas.append(MetricDelta(metric=name, a=ma, b=mb, delta=delta))

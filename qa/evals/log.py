@@ -26,21 +26,34 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from qa.errors import EvalError
 from qa.evals.scorers import Score, Verdict
 from qa.evals.summary_scorers import SummaryScores
+from qa.evals.tasks import TASKS, task_for
 from qa.schemas import AnswerResult, SummaryResult, Usage
 
-__all__ = ["LOG_VERSION", "CaseError", "CaseRecord", "LogHeader", "RunLog", "RunLogWriter", "read_log"]
+__all__ = [
+    "LOG_VERSION",
+    "CaseError",
+    "CaseRecord",
+    "CaseResult",
+    "LogHeader",
+    "RunLog",
+    "RunLogWriter",
+    "read_log",
+]
 
 LOG_VERSION = 1
 """The version this qa writes. Readable versions: 1."""
 
 _CONFLICTING = ("suite", "backend", "model")
+
+CaseResult: TypeAlias = AnswerResult | SummaryResult
+"""The results a run log can hold (an eval task whose result is a new model adds it here)."""
 
 
 class _Strict(BaseModel):
@@ -85,11 +98,12 @@ class CaseRecord(_Strict):
     """One finished case: its result or error, its scores and what it cost."""
 
     case_id: str
-    """'<question id>#<repeat>' or 'summary#<repeat>'."""
-    kind: Literal["question", "summary", "reference"]
-    """Which task the case ran ('reference': the bare model asked the question plainly)."""
+    """As its task planned it: '<question id>#<repeat>', 'bare-<question id>#<repeat>', 'summary#<repeat>'."""
+    kind: str
+    """The eval task that ran the case, one registered in `qa.evals.tasks.TASKS`: 'question',
+    'reference' (the bare model asked the question plainly), 'summary', or one added since."""
     question_id: str | None
-    """The question case id (None for a summary)."""
+    """The question case id (None for a case that asks none, e.g. a summary)."""
     repeat: int
     """Repeat number, from 1; also the request seed."""
     question: str | None
@@ -98,7 +112,7 @@ class CaseRecord(_Strict):
     """Whether the article answers the question (None for a summary)."""
     expected: list[str]
     """Accepted answers and aliases (empty for unanswerable questions and summaries)."""
-    result: AnswerResult | SummaryResult | None
+    result: CaseResult | None
     """The result, or None when the call failed."""
     error: CaseError | None
     """The failure, or None."""
@@ -115,26 +129,32 @@ class CaseRecord(_Strict):
     elapsed_s: float
     """Wall time of the case, seconds."""
 
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        if kind not in TASKS:
+            raise ValueError(f"no eval task of kind {kind!r} is registered (known: {', '.join(TASKS)})")
+        return kind
+
     @property
     def verdict(self) -> Verdict:
-        """The case's main verdict: 'correct' for a question, every summary score for a summary."""
-        if self.kind in ("question", "reference"):
-            return self.scores["correct"].verdict
-        verdicts = [self.scores[m].verdict for m in ("completeness", "faithfulness", "conciseness") if m in self.scores]
+        """The case's main verdict, from the scores its task names (`EvalTask.verdict_scores`:
+        'correct' for a question, every summary score for a summary): any incorrect makes it
+        incorrect; none present, or all unscored, unscored; else correct."""
+        verdicts = [self.scores[m].verdict for m in task_for(self.kind).verdict_scores if m in self.scores]
         if not verdicts or all(v == "unscored" for v in verdicts):
             return "unscored"
         return "incorrect" if "incorrect" in verdicts else "correct"
 
     @property
     def reason(self) -> str:
-        """Why the main verdict is what it is."""
+        """Why the main verdict is what it is: the error, else the verdict score's reason (each one named, if several)."""
         if self.error is not None:
             return f"{self.error.type}: {self.error.message}"
-        if self.kind in ("question", "reference"):
-            return self.scores["correct"].reason
-        return "; ".join(
-            f"{m}: {self.scores[m].reason}" for m in ("completeness", "faithfulness", "conciseness") if m in self.scores
-        )
+        names = task_for(self.kind).verdict_scores
+        if len(names) == 1:
+            return self.scores[names[0]].reason
+        return "; ".join(f"{m}: {self.scores[m].reason}" for m in names if m in self.scores)
 
 
 @dataclass(frozen=True)

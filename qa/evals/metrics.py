@@ -1,33 +1,33 @@
-"""Aggregates: confidence intervals, abstention metrics, and a run's metrics with CIs and n.
+"""Aggregates: abstention metrics, and a run's metrics with CIs and n.
 
-`mean_with_ci` (Wilson for 0/1 values, Student's t otherwise) and `abstention_metrics`
-work on plain lists; `aggregate` reduces a run's case records to every metric with its
-95% CI and n, never NaN.
+`abstention_metrics` works on plain lists (and `mean_with_ci`, from `qa.evals.stats`);
+`aggregate` reduces a run's case records to every metric with its 95% CI and n, never NaN.
 
-Question metrics follow SQuAD 2.0: `correct` over all questions, and separately
-`answerable_accuracy` (HasAns) and `unanswerable_accuracy` (NoAns, right only when the
-system abstains); `em`, `f1`; abstention precision/recall (positive class: abstained);
-`citation_valid` and `schema_valid` over questions and summaries. Summary metrics are
-FineSurE's `completeness`, `faithfulness` and `conciseness`.
-
-With repeats, the cases of one question are not independent: question metrics average
-each question's repeats first and take the CI over questions (a clustered CI; n counts
-questions). Each summary case is its own cluster (one per repeat). An unscored value is
-left out and listed with its reason; a metric with nothing to score has value None.
+Each eval task aggregates its own cases (`EvalTask.aggregate` in `qa.evals.tasks`):
+question metrics follow SQuAD 2.0 (`qa.evals.tasks.questions`), summary metrics are
+FineSurE's completeness, faithfulness and conciseness beside the lead baselines
+(`qa.evals.tasks.summary`). `citation_valid` and `schema_valid` are pooled over every case
+that carries them. With repeats, the cases of one question are not independent: a task
+says how its cases cluster (a question's repeats are one cluster, a summary case is its
+own), values are averaged per cluster and the CI is taken over clusters (n counts
+clusters). An unscored value is left out and listed with its reason; a metric with
+nothing to score has value None.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from qa.errors import EvalError
 from qa.evals.dataset import QuestionCase
 from qa.evals.log import CaseRecord
 from qa.evals.scorers import Score
+from qa.evals.stats import MetricValue, clustered_metric, mean_with_ci, metric_value
+from qa.evals.tasks import TASKS, task_for
+from qa.evals.tasks.questions import QUESTION_METRICS, REFERENCE_METRICS
+from qa.evals.tasks.summary import SUMMARY_METRICS
 from qa.schemas import AnswerResult, Usage
 
 __all__ = [
@@ -42,37 +42,13 @@ __all__ = [
     "aggregate",
     "case_outcome",
     "mean_with_ci",
+    "metric_names",
 ]
 
-QUESTION_METRICS = (
-    "correct",
-    "answerable_accuracy",
-    "unanswerable_accuracy",
-    "em",
-    "f1",
-    "has_ans_em",
-    "has_ans_f1",
-    "abstention_precision",
-    "abstention_recall",
-)
 SHARED_METRICS = ("citation_valid", "schema_valid")
-SUMMARY_METRICS = (
-    "completeness",
-    "faithfulness",
-    "conciseness",
-    "summary_words",
-    "lead3_completeness",
-    "lead3_faithfulness",
-    "lead3_words",
-    "lead_same_completeness",
-)
-"""qa's summary scores, its length in words, the same for the lead-3 baseline (the article's
-first three sentences), and the completeness of the lead cut at qa's own length (the
-article's first `summary_words` words): a longer summary is only better if it beats that."""
-REFERENCE_METRICS = ("bare_correct", "bare_f1", "bare_has_ans_f1", "bare_unanswerable_accuracy", "f1_vs_bare")
-"""The bare-model reference arm (a suite with `reference = "bare"`) and qa's F1 over its F1."""
+"""Pooled over every case that carries them, whatever its task."""
 METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS, *REFERENCE_METRICS)
-"""Every metric name, in report order; these are the names `[thresholds]` may use."""
+"""The built-in tasks' metric names, in report order; `metric_names()` adds those of tasks registered since."""
 
 
 class _Strict(BaseModel):
@@ -150,83 +126,6 @@ def abstention_metrics(cases: Iterable[CaseOutcome]) -> AbstentionMetrics:
     )
 
 
-_Z95 = 1.959963984540054
-_T95 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)  # two-sided 95% Student t, df = 1..30
-
-
-def mean_with_ci(values: Iterable[float | None]) -> tuple[float | None, float | None, float | None, int]:
-    """(mean, low, high, n) with a 95% confidence interval; None values (unscored) are left out.
-
-    0/1 values use the Wilson score interval. Other values use Student's t (normal beyond
-    30 degrees of freedom), clipped to [0, 1] when every value lies in [0, 1]; with one
-    continuous value the bounds are None. n = 0 gives (None, None, None, 0), never NaN.
-    """
-    xs = [float(v) for v in values if v is not None]
-    if any(not math.isfinite(x) for x in xs):
-        raise EvalError("mean_with_ci got a NaN or infinite value; score it as unscored instead")
-    n = len(xs)
-    if n == 0:
-        return None, None, None, 0
-    mean = sum(xs) / n
-    if all(x in (0.0, 1.0) for x in xs):
-        z2 = _Z95 * _Z95
-        centre = (mean + z2 / (2 * n)) / (1 + z2 / n)
-        half = _Z95 * math.sqrt(mean * (1 - mean) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-        return mean, max(0.0, centre - half), min(1.0, centre + half), n
-    if n == 1:
-        return mean, None, None, 1
-    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-    t = _T95[n - 2] if n - 1 <= len(_T95) else _Z95
-    low, high = mean - t * sd / math.sqrt(n), mean + t * sd / math.sqrt(n)
-    if all(0.0 <= x <= 1.0 for x in xs):
-        low, high = max(0.0, low), min(1.0, high)
-    return mean, low, high, n
-
-
-class MetricValue(_Strict):
-    """One aggregate: its mean, a 95% confidence interval and how many units it covers."""
-
-    value: float | None
-    """Mean (0..1), or None when nothing could be scored."""
-    low: float | None
-    """Lower bound of the 95% CI (None when n < 2 for continuous values, or n = 0)."""
-    high: float | None
-    """Upper bound of the 95% CI."""
-    n: int
-    """Units averaged: questions (clustered over repeats) or summary cases."""
-
-
 class UnscoredNote(_Strict):
     """A metric of a case that could not be scored, and why."""
 
@@ -267,7 +166,7 @@ class Aggregates(_Strict):
     harness_errors: int
     """Cases where the harness, not the model, failed."""
     metrics: dict[str, MetricValue]
-    """Metric name (see `METRICS`) -> aggregate."""
+    """Metric name (see `metric_names`) -> aggregate, in report order."""
     unscored_counts: dict[str, int]
     """Metric name -> cases left out of it."""
     unscored: list[UnscoredNote]
@@ -276,46 +175,11 @@ class Aggregates(_Strict):
     """Tokens, attempts and cost."""
 
 
-def _metric(values: Iterable[float | None]) -> MetricValue:
-    value, low, high, n = mean_with_ci(values)
-    return MetricValue(value=value, low=low, high=high, n=n)
-
-
-def _clustered(pairs: Sequence[tuple[str, float | None]]) -> MetricValue:
-    """Average the values of each cluster, then the CI over clusters."""
-    clusters: dict[str, list[float]] = defaultdict(list)
-    for cluster, value in pairs:
-        if value is not None:
-            clusters[cluster].append(value)
-    return _metric(sum(vs) / len(vs) for vs in clusters.values())
-
-
-def _cluster(record: CaseRecord) -> str:
-    return record.question_id if record.kind == "question" and record.question_id else record.case_id
-
-
-def _question_values(
-    records: Sequence[CaseRecord], kind: str = "question"
-) -> dict[str, list[tuple[str, float | None]]]:
-    out: dict[str, list[tuple[str, float | None]]] = defaultdict(list)
-    for r in records:
-        if r.kind != kind:
-            continue
-        key = _cluster(r)
-        for name in ("correct", "em", "f1"):
-            out[name].append((key, r.scores[name].value if name in r.scores else None))
-            if r.answerable and name != "correct":  # SQuAD 2.0's HasAns figures: answerable questions only
-                out[f"has_ans_{name}"].append((key, r.scores[name].value if name in r.scores else None))
-        correct = r.scores.get("correct")
-        if not isinstance(r.result, AnswerResult) or correct is None or correct.value is None or r.answerable is None:
-            continue  # (a question's result is an AnswerResult, or None when the call failed)
-        abstained = r.result.answer.status == "not_in_article"
-        out["answerable_accuracy" if r.answerable else "unanswerable_accuracy"].append((key, correct.value))
-        if abstained:
-            out["abstention_precision"].append((key, 0.0 if r.answerable else 1.0))
-        if not r.answerable:
-            out["abstention_recall"].append((key, 1.0 if abstained else 0.0))
-    return out
+def metric_names() -> tuple[str, ...]:
+    """Every metric name, in report order: `METRICS`, then the metrics of tasks registered
+    since, in registry order. These are the names `[thresholds]` may use."""
+    added = [name for task in TASKS.values() for name in task.metrics if name not in METRICS]
+    return (*METRICS, *dict.fromkeys(added))
 
 
 def _usage(records: Sequence[CaseRecord]) -> UsageTotals:
@@ -331,26 +195,24 @@ def _usage(records: Sequence[CaseRecord]) -> UsageTotals:
         total_tokens=total.total_tokens,
         attempts=total.attempts,
         cost_usd=total.cost_usd,
-        tokens_per_case=_metric(float(u.total_tokens) for u in per_case),
-        attempts_per_case=_metric(float(u.attempts) for u in per_case),
+        tokens_per_case=metric_value(float(u.total_tokens) for u in per_case),
+        attempts_per_case=metric_value(float(u.attempts) for u in per_case),
     )
 
 
 def aggregate(records: Sequence[CaseRecord]) -> Aggregates:
     """Aggregate metrics, unscored notes and usage of a run's records."""
-    question_values = _question_values(records)
-    metrics = {name: _clustered(question_values.get(name, [])) for name in QUESTION_METRICS}
+    kinds: dict[str, list[CaseRecord]] = {kind: [] for kind in TASKS}
+    for r in records:
+        kinds.setdefault(r.kind, []).append(r)
+    computed: dict[str, MetricValue] = {}
+    for kind, task in TASKS.items():
+        computed.update(task.aggregate(kinds[kind], computed))
     for name in SHARED_METRICS:
-        metrics[name] = _clustered([(_cluster(r), r.scores[name].value) for r in records if name in r.scores])
-    summaries = [r for r in records if r.kind == "summary"]
-    for name in SUMMARY_METRICS:
-        metrics[name] = _metric(r.scores[name].value for r in summaries if name in r.scores)
-    bare = _question_values(records, "reference")
-    for name in ("correct", "f1", "has_ans_f1", "unanswerable_accuracy"):
-        metrics[f"bare_{name}"] = _clustered(bare.get(name, []))
-    ours, theirs = metrics["f1"].value, metrics["bare_f1"].value
-    ratio = round(ours / theirs, 4) if ours is not None and theirs else None
-    metrics["f1_vs_bare"] = MetricValue(value=ratio, low=None, high=None, n=metrics["bare_f1"].n)
+        computed[name] = clustered_metric(
+            [(task_for(r.kind).cluster(r), r.scores[name].value) for r in records if name in r.scores]
+        )
+    metrics = {name: computed[name] for name in metric_names()}
     unscored = [
         UnscoredNote(case_id=r.case_id, metric=name, reason=score.reason)
         for r in records

@@ -2,9 +2,10 @@
 
 - `metrics_table` / `print_table`: the metrics with 95% CIs and n (rich on a terminal,
   plain aligned text otherwise), plus the gate's verdict when there is one.
-- `markdown_report`: everything, with per-case evidence: the question, what was expected,
-  the answer and its citations, the verdict, why, and which check decided it (exact, f1,
-  alias, numbers, abstention, judge); for the summary, every sentence with its evidence.
+- `markdown_report`: everything, with per-case evidence (each case's task writes its own,
+  `EvalTask.evidence`): the question, what was expected, the answer and its citations, the
+  verdict, why, and which check decided it (exact, f1, alias, numbers, abstention, judge);
+  for the summary, every sentence with its evidence.
 - `junit_xml`: one testcase per case; a failure for an incorrect case, skipped (with the
   reason) for an unscored one, an error for a harness error.
 - `comparison_markdown`: `qa eval --compare A B`.
@@ -19,9 +20,10 @@ from typing import IO
 
 from qa.evals.gate import Comparison, GateResult
 from qa.evals.log import CaseRecord
-from qa.evals.metrics import METRICS, MetricValue
+from qa.evals.metrics import MetricValue, metric_names
 from qa.evals.runner import EvalRun
-from qa.schemas import AnswerResult, SummaryResult
+from qa.evals.tasks import TASKS, task_for
+from qa.evals.tasks.base import cell
 from qa.settings import redact_url
 
 __all__ = ["comparison_markdown", "format_metric", "junit_xml", "markdown_report", "metrics_table", "print_table"]
@@ -47,7 +49,7 @@ def metrics_table(run: EvalRun, gate: GateResult | None = None) -> list[list[str
     """Rows: metric, value, 95% CI, n, threshold (with pass/FAIL)."""
     minimums = {t.metric: t for t in gate.thresholds} if gate else {}
     rows = []
-    for name in METRICS:
+    for name in metric_names():
         value, ci = format_metric(run.aggregates.metrics[name])
         check = minimums.get(name)
         threshold = "" if check is None else f">= {check.minimum:.2f} {'pass' if check.passed else 'FAIL'}"
@@ -109,7 +111,7 @@ def print_table(run: EvalRun, gate: GateResult | None, out: IO[str], *, terminal
     header = ["metric", "value", "95% CI", "n", "threshold"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")
+        out.write("  ".join(text.ljust(w) for text, w in zip(row, widths, strict=True)).rstrip() + "\n")
     out.write("\n".join(footer) + "\n")
 
 
@@ -118,51 +120,14 @@ def _shown(value: object) -> object:
     return redact_url(value) if isinstance(value, str) and "://" in value else value
 
 
-def _cell(text: object) -> str:
-    return re.sub(r"\s+", " ", str(text)).replace("|", "\\|").strip()
-
-
-def _question_evidence(r: CaseRecord) -> list[str]:
-    lines = [f"- **Question:** {_cell(r.question)}"]
-    lines.append(
-        f"- **Expected:** {' / '.join(_cell(e) for e in r.expected) if r.expected else '(the article does not say: abstain)'}"
-    )
-    result = r.result
-    if isinstance(result, AnswerResult):
-        lines.append(f"- **Answer** ({result.answer.status}): {_cell(result.answer.answer) or '(empty)'}")
-        lines += [f"  - cited [{c.start}:{c.end}]: > {_cell(c.quote)}" for c in result.answer.citations]
-        if result.grounding.dropped:
-            lines.append(f"  - dropped quotes: {len(result.grounding.dropped)}")
-    return lines
-
-
-def _summary_evidence(r: CaseRecord) -> list[str]:
-    lines = []
-    if isinstance(r.result, SummaryResult):
-        s = r.result.summary
-        lines += [f"- **Headline:** {_cell(s.headline)}", f"- **Summary:** {_cell(s.summary)}"]
-    checks = r.summary_checks
-    if checks is None:
-        return lines
-    lines.append(
-        f"- **Key facts found:** {', '.join(checks.facts_found) or 'none'}; **missing:** {', '.join(checks.facts_missing) or 'none'}"
-    )
-    lines += ["", "| where | sentence | facts | error | decided by | why |", "|---|---|---|---|---|---|"]
-    for c in checks.sentences:
-        lines.append(
-            f"| {c.where} | {_cell(c.text)} | {', '.join(c.facts) or '—'} | {'yes' if c.error else 'no'} | {c.decided_by} | {_cell(c.reason)} |"
-        )
-    return lines
-
-
 def _case_section(r: CaseRecord) -> list[str]:
     lines = [f"### {r.case_id}: {r.verdict} (decided by {r.decided_by})", ""]
-    lines += _question_evidence(r) if r.kind == "question" else _summary_evidence(r)
+    lines += task_for(r.kind).evidence(r)
     if r.error is not None:
         lines.append(
-            f"- **Error** ({'harness' if r.error.harness else 'model'}): {r.error.type}: {_cell(r.error.message)}"
+            f"- **Error** ({'harness' if r.error.harness else 'model'}): {r.error.type}: {cell(r.error.message)}"
         )
-    lines.append(f"- **Why:** {_cell(r.reason)}")
+    lines.append(f"- **Why:** {cell(r.reason)}")
     scores = ", ".join(
         f"{name} {s.value:.2f}" if s.value is not None else f"{name} unscored" for name, s in r.scores.items()
     )
@@ -180,60 +145,12 @@ def _unscored_lines(run: EvalRun) -> list[str]:
     """One line per (metric, reason), with its count and cases."""
     groups: dict[tuple[str, str], list[str]] = {}
     for note in run.aggregates.unscored:
-        groups.setdefault((note.metric, _cell(note.reason)), []).append(note.case_id)
+        groups.setdefault((note.metric, cell(note.reason)), []).append(note.case_id)
     if not groups:
         return ["Every value was scored."]
     return [
         f"- {metric}, {len(cases)} case(s) ({', '.join(cases)}): {reason}" for (metric, reason), cases in groups.items()
     ]
-
-
-def risk_coverage(
-    records: list[CaseRecord],
-) -> tuple[list[tuple[float, float, float, int]], tuple[float, float] | None]:
-    """Accuracy of the answers kept at each coverage, ranking questions by confidence.
-
-    Rows (coverage, accuracy of the kept answers, confidence at that point, kept). A kept
-    answer is right when its candidate was right (`candidate` score; an unanswerable
-    question has no right candidate). Also the point the run's own decisions picked:
-    (coverage, accuracy). Empty when the run's answers carry no confidence.
-    """
-    cases = []
-    for r in records:
-        if r.kind != "question" or not isinstance(r.result, AnswerResult) or "candidate" not in r.scores:
-            continue  # (a question's result is an AnswerResult, or None when the call failed)
-        confidence = getattr(r.result, "confidence", None)
-        right = r.scores["candidate"].value == 1.0
-        cases.append((confidence if confidence is not None else -1.0, right, r.result.answer.status == "answered"))
-    if not cases:
-        return [], None
-    cases.sort(key=lambda c: -c[0])
-    rows = []
-    for step in range(1, 11):
-        kept = cases[: max(1, round(len(cases) * step / 10))]
-        rows.append((step / 10, sum(right for _, right, _ in kept) / len(kept), kept[-1][0], len(kept)))
-    answered = [c for c in cases if c[2]]
-    point = (
-        (len(answered) / len(cases), sum(right for _, right, _ in answered) / len(answered)) if answered else (0.0, 0.0)
-    )
-    return rows, point
-
-
-def _risk_coverage_lines(run: EvalRun) -> list[str]:
-    rows, point = risk_coverage(run.records)
-    if not rows or point is None:
-        return []
-    lines = ["## Risk and coverage", "",
-             "Questions ranked by the answer's confidence; keeping the top share answers them and abstains on the rest. "
-             "Accuracy is that of the kept answers (an answer to an unanswerable question is wrong).", "",
-             "| coverage | answers kept | accuracy of kept answers | confidence at that point |", "|---|---|---|---|"]  # fmt: skip
-    lines += [f"| {c:.0%} | {n} | {a:.3f} | {t:.3f} |" for c, a, t, n in rows]
-    lines += [
-        "",
-        f"The threshold this run used answered {point[0]:.0%} of the questions, with accuracy {point[1]:.3f}.",
-        "",
-    ]
-    return lines
 
 
 def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
@@ -261,7 +178,8 @@ def markdown_report(run: EvalRun, gate: GateResult | None = None) -> str:
     out += [f"{u.total_tokens:,} tokens ({u.prompt_tokens:,} prompt, {u.completion_tokens:,} completion), {u.attempts} model calls, "
             f"cost {'unknown' if u.cost_usd is None else f'${u.cost_usd:.4f}'}; "
             f"{'—' if per_case.value is None else f'{per_case.value:,.0f}'} tokens per case{spread}.", ""]  # fmt: skip
-    out += _risk_coverage_lines(run)
+    for kind, task in TASKS.items():
+        out += task.sections([r for r in run.records if r.kind == kind])
     out += ["## Unscored", "", *_unscored_lines(run), "", "## Cases", ""]
     for record in run.records:
         out += _case_section(record)
@@ -276,7 +194,7 @@ def _x(text: object) -> str:
 
 
 def _evidence_text(r: CaseRecord) -> str:
-    return "\n".join(_question_evidence(r) if r.kind == "question" else _summary_evidence(r))
+    return "\n".join(task_for(r.kind).evidence(r))
 
 
 def junit_xml(run: EvalRun) -> str:
@@ -311,9 +229,9 @@ def comparison_markdown(cmp: Comparison) -> str:
     """`qa eval --compare A B`: regressions, improvements and metric deltas."""
     out = ["# qa eval --compare", "", f"- A: `{cmp.a}`", f"- B: `{cmp.b}`", ""]
     out += [f"## Regressions (correct in A, not in B): {len(cmp.regressions)}", ""]
-    out += [f"- {c.case_id}: {c.before} -> {c.after}: {_cell(c.reason)}" for c in cmp.regressions] or ["None."]
+    out += [f"- {c.case_id}: {c.before} -> {c.after}: {cell(c.reason)}" for c in cmp.regressions] or ["None."]
     out += ["", f"## Improvements (not correct in A, correct in B): {len(cmp.improvements)}", ""]
-    out += [f"- {c.case_id}: {c.before} -> {c.after}: {_cell(c.reason)}" for c in cmp.improvements] or ["None."]
+    out += [f"- {c.case_id}: {c.before} -> {c.after}: {cell(c.reason)}" for c in cmp.improvements] or ["None."]
     if cmp.only_in_a or cmp.only_in_b:
         out += ["", f"Not compared: only in A {cmp.only_in_a or 'none'}; only in B {cmp.only_in_b or 'none'}."]
     out += ["", "## Metrics", "", "| metric | A | B | B - A |", "|---|---|---|---|"]

@@ -3,7 +3,8 @@
     run = asyncio.run(run_suite(load_suite("evals/seed/suite.toml"), settings, log_path="run.jsonl"))
     run.aggregates.metrics["correct"].value
 
-Each question is its own case, asked through `qa.aask` (one question per call, as a
+Every registered eval task (`qa.evals.tasks`) plans its cases and runs and scores each
+one: each question is its own case, asked through `qa.aask` (one question per call, as a
 user would ask it); the summary case goes through `qa.asummarize`. At most `concurrency`
 cases run at once. Each finished case is appended to the run log at once (see
 `qa.evals.log`), so an interrupted run loses nothing it finished, and running again on
@@ -40,7 +41,6 @@ from pathlib import Path
 import qa
 from qa import api
 from qa.backends.backend import Backend
-from qa.backends.driver import arun
 from qa.core.prompts import load_prompt
 from qa.errors import (
     ContextLengthError,
@@ -51,15 +51,13 @@ from qa.errors import (
     RefusalError,
     TruncatedOutputError,
 )
-from qa.evals.dataset import KeyFact, QuestionCase, Suite
-from qa.evals.judge import ModelJudge, judge_recordings
+from qa.evals.dataset import Suite
+from qa.evals.judge import judge_recordings
 from qa.evals.log import CaseError, CaseRecord, LogHeader, RunLogWriter
 from qa.evals.metrics import Aggregates, aggregate
-from qa.evals.scorers import Score, _citation_score, _schema_score_on_error, candidate_score, score_answer
-from qa.evals.summary_scorers import score_summary, summary_sentences
-from qa.schemas import SummaryResult, Usage
+from qa.evals.tasks import TASKS, CasePlan, task_for
+from qa.schemas import Usage
 from qa.settings import Settings
-from qa.tasks.reference import bare_answer_steps
 from qa.text.article import Article
 
 __all__ = [
@@ -79,17 +77,6 @@ BackendFactory = Callable[[Settings], Backend]
 """Opens the backend for a case's settings (`qa.api.backend_for`, or a test's fakes)."""
 MODEL_FAILURES = (OutputValidationError, TruncatedOutputError, RefusalError, ContextLengthError)
 """Errors that are the model's failure to do the task, not the harness's."""
-
-
-@dataclass(frozen=True)
-class CasePlan:
-    """One case to run."""
-
-    case_id: str
-    repeat: int
-    question: QuestionCase | None  # None: a summary case
-    article: str | None = None  # the article id, in a suite of several
-    reference: bool = False  # the bare-model reference arm (see qa.tasks.reference)
 
 
 @dataclass(frozen=True, repr=False)
@@ -176,23 +163,14 @@ def settled(record: CaseRecord) -> bool:
 
 
 def plan_cases(suite: Suite, repeats: int) -> list[CasePlan]:
-    """Case ids `<question id>#<repeat>` and, per article with key facts, `summary#<repeat>`
-    (`summary-<article id>#<repeat>` in a suite of several articles); repeats count from 1.
+    """For each repeat (from 1), every registered task's cases, in registry order: case ids
+    `<question id>#<repeat>`, with `reference = "bare"` also `bare-<question id>#<repeat>`,
+    and per article with key facts `summary#<repeat>` (`summary-<article id>#<repeat>` in a
+    suite of several articles).
 
     Questions are grouped by article, so a model that caches the article's prefix reuses it.
     """
-    order = {a: i for i, a in enumerate(suite.article_ids())}
-    questions = sorted(suite.questions, key=lambda q: order.get(q.article, 0))
-    plan = []
-    for repeat in range(1, repeats + 1):
-        plan += [CasePlan(f"{q.id}#{repeat}", repeat, q, q.article) for q in questions]
-        if suite.reference == "bare":
-            plan += [CasePlan(f"bare-{q.id}#{repeat}", repeat, q, q.article, reference=True) for q in questions]
-        for article in suite.article_ids():
-            if suite.facts_for(article):
-                name = "summary" if article is None else f"summary-{article}"
-                plan.append(CasePlan(f"{name}#{repeat}", repeat, None, article))
-    return plan
+    return [case for repeat in range(1, repeats + 1) for task in TASKS.values() for case in task.plan(suite, repeat)]
 
 
 def rerecord_command(suite: Suite) -> str:
@@ -201,7 +179,7 @@ def rerecord_command(suite: Suite) -> str:
 
 
 def _header(suite: Suite, settings: Settings, judge: bool, backend: Backend) -> LogHeader:
-    prompts = ["answer", "summarize", *(["judge"] if judge else [])]
+    prompts = [*dict.fromkeys(name for task in TASKS.values() for name in task.prompts), *(["judge"] if judge else [])]
     summary = {
         "backend": settings.resolved_backend(),
         "model": backend.model,
@@ -228,9 +206,6 @@ def _header(suite: Suite, settings: Settings, judge: bool, backend: Backend) -> 
     )
 
 
-_SCHEMA_OK = Score.graded(1.0, True, "a schema-valid Summary was returned", "none")
-
-
 def _usage_of(exc: Exception) -> Usage:
     return (exc.usage if isinstance(exc, QAError) else None) or Usage.zero()
 
@@ -238,30 +213,6 @@ def _usage_of(exc: Exception) -> Usage:
 def _error(exc: BaseException) -> CaseError:
     harness = not isinstance(exc, MODEL_FAILURES)
     return CaseError(type=type(exc).__name__, message=str(exc) or repr(exc), harness=harness)
-
-
-def _words(texts: list[str]) -> int:
-    return sum(len(t.split()) for t in texts)
-
-
-def _lead_scores(result: SummaryResult, article: Article, facts: list[KeyFact]) -> dict[str, Score]:
-    """Length of qa's summary, and beside it the lead-3 baseline and the lead cut at the same length, scored the same way."""
-    body = [s.text for s in article.sentences(("body",))]
-    lead = body[:3]
-    baseline = score_summary(" ".join(lead), article.text, facts)
-    ours = _words([text for _, text in summary_sentences(result)])
-    same_length = score_summary(" ".join(" ".join(body).split()[:ours]), article.text, facts)
-    return {
-        "lead_same_completeness": same_length.completeness,
-        "summary_words": Score.graded(
-            float(ours), True, f"{ours} words in headline, summary, key points and figures", "none"
-        ),
-        "lead3_completeness": baseline.completeness,
-        "lead3_faithfulness": baseline.faithfulness,
-        "lead3_words": Score.graded(
-            float(_words(lead)), True, "words in the article's first three body sentences", "none"
-        ),
-    }
 
 
 class _Runner:
@@ -286,64 +237,9 @@ class _Runner:
             update["recordings"] = judge_recordings(self.settings.recordings)
         return self.settings.model_copy(update=update)
 
-    async def question(self, plan: CasePlan, case: QuestionCase) -> CaseRecord:
-        started = time.perf_counter()
-        settings = self.settings_for(plan.repeat)
-        result, error, usage = None, None, Usage.zero()
-        try:
-            backend = self.backends(settings)
-            if plan.reference:
-                result = await arun(bare_answer_steps(self.articles[case.article], case.question, backend), backend)
-            else:
-                result = await qa.aask(self.articles[case.article], case.question, backend=backend)
-            usage = result.usage
-            scores = score_answer(case, result, official=self.suite.scoring == "squad")
-            candidate = candidate_score(case, result, official=self.suite.scoring == "squad")
-            if candidate is not None:
-                scores["candidate"] = candidate
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, never lost: see the module docstring
-            error, usage = _error(exc), _usage_of(exc)
-            scores = score_answer(case, None, error=exc)
-        return CaseRecord(
-            case_id=plan.case_id, kind="reference" if plan.reference else "question", question_id=case.id, repeat=plan.repeat,
-            question=case.question, answerable=case.answerable, expected=case.golds,
-            result=result, error=error, scores=scores, decided_by=scores["correct"].decided_by,
-            summary_checks=None, usage=usage, judge_usage=None, elapsed_s=time.perf_counter() - started,
-        )  # fmt: skip
-
-    async def summary(self, plan: CasePlan) -> CaseRecord:
-        started = time.perf_counter()
-        settings = self.settings_for(plan.repeat)
-        result: SummaryResult | None = None
-        error, checks, judge_usage = None, None, None
-        article, facts = self.articles[plan.article], self.suite.facts_for(plan.article)
-        try:
-            result = await qa.asummarize(article, backend=self.backends(settings))
-            judging = self.settings_for(plan.repeat, judging=True)
-            judge = ModelJudge(article, self.backends(judging)) if self.judge else None
-            if judge is None:
-                checks = score_summary(result, article.text, facts)
-            else:  # the judge calls the model synchronously: keep the event loop free
-                checks = await asyncio.to_thread(score_summary, result, article.text, facts, judge)
-                judge_usage = judge.usage
-            scores = {
-                **checks.metrics(),
-                "citation_valid": _citation_score(result.grounding),
-                "schema_valid": _SCHEMA_OK,
-            }
-            scores.update(_lead_scores(result, article, facts))
-            usage = result.usage
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, never lost
-            error, usage = _error(exc), _usage_of(exc)
-            failed = Score.unscored(f"the call failed: {error.type}: {error.message}")
-            scores = {name: failed for name in ("completeness", "faithfulness", "conciseness", "citation_valid")}
-            scores["schema_valid"] = _schema_score_on_error(exc)
-        return CaseRecord(
-            case_id=plan.case_id, kind="summary", question_id=None, repeat=plan.repeat,
-            question=None, answerable=None, expected=[], result=result, error=error, scores=scores,
-            decided_by=scores["faithfulness"].decided_by, summary_checks=checks, usage=usage,
-            judge_usage=judge_usage, elapsed_s=time.perf_counter() - started,
-        )  # fmt: skip
+    def backend(self, repeat: int, *, judging: bool = False) -> Backend:
+        """The backend for a repeat's cases, or for the judge's calls (see `settings_for`)."""
+        return self.backends(self.settings_for(repeat, judging=judging))
 
     async def case(self, plan: CasePlan) -> CaseRecord:
         if self.settings.record_mode not in ("record", "auto"):
@@ -358,9 +254,25 @@ class _Runner:
         return record
 
     async def _case(self, plan: CasePlan) -> CaseRecord:
-        if plan.question is None:
-            return await self.summary(plan)
-        return await self.question(plan, plan.question)
+        """Run, score and record one case through its task (the runner is the task's `RunContext`)."""
+        task = task_for(plan.kind)
+        started = time.perf_counter()
+        result, error, usage = None, None, Usage.zero()
+        try:
+            result = await task.run(plan, self)
+            usage = result.usage if result is not None else Usage.zero()
+            scored = await task.score(plan, result, self)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, never lost: see the module docstring
+            error, usage = _error(exc), _usage_of(exc)
+            scored = task.score_failure(plan, exc)
+        case = plan.question
+        return CaseRecord(
+            case_id=plan.case_id, kind=task.kind, question_id=None if case is None else case.id, repeat=plan.repeat,
+            question=None if case is None else case.question, answerable=None if case is None else case.answerable,
+            expected=[] if case is None else case.golds, result=result, error=error, scores=scored.scores,
+            decided_by=scored.decided_by, summary_checks=scored.summary_checks, usage=usage,
+            judge_usage=scored.judge_usage, elapsed_s=time.perf_counter() - started,
+        )  # fmt: skip
 
 
 async def run_suite(

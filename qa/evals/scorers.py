@@ -288,7 +288,7 @@ def candidate_score(
     """Would the model's own answer, before the abstention decision, have been right?
 
     None when the result carries no candidate (no signals). For an unanswerable question
-    no candidate is right. This is what a risk-coverage curve ranks: see `qa.evals.report`.
+    no candidate is right. This is what a risk-coverage curve ranks: see `qa.evals.tasks.questions.risk_coverage`.
     """
     signals = answer_result.signals
     if signals is None:

@@ -10,5 +10,5 @@
   the schema shown in the prompt).
 
 A new task is one module here, one template in `prompts/`, one line in `qa.api`.
-May import: the base modules, `qa.text`, `qa.core`, `qa.backends.backend`. Never `qa.api` or above.
+May import: the base modules, `qa.text`, `qa.core`, `qa.backends`. Never `qa.api` or above.
 """

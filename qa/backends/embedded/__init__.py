@@ -13,7 +13,8 @@ into the user's model cache on first use (`qa.backends.embedded.assemble`, `qa.b
 Names load on first use (PEP 562): importing this package imports neither llama_cpp nor
 the transport's HTTP stack; the model is loaded on first use.
 
-Part of `qa.backends.backend` (layer 2): may import the base modules only.
+Part of `qa.backends` (layer 2): may import the base modules and `qa.core`, never the rest
+of `qa.backends` (which builds on it).
 """
 
 from __future__ import annotations
