@@ -122,7 +122,7 @@ class LlamaClock:
             finally:
                 self.inside += time.perf_counter() - started
 
-        model.llama.create_completion = timed  # type: ignore[method-assign]
+        model.llama.create_completion = timed
 
 
 def main() -> None:

@@ -58,7 +58,7 @@ def words(texts: list[str]) -> int:
 def measure(style: str) -> dict[str, list[tuple[float, float, float, float, float]]]:
     out: dict[str, list[tuple[float, float, float, float, float]]] = {}
     for part, _, article, facts in cases():
-        result = summary_module.extractive_summary(article, style=style)  # type: ignore[arg-type]
+        result = summary_module.extractive_summary(article, style=style)
         body = [s.text for s in article.sentences(("body",))]
         ours = words([text for _, text in summary_sentences(result)])
         lead3 = " ".join(body[:3])

@@ -71,7 +71,7 @@ def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bo
                 answer_logprob_sum=signals.answer_logprob_sum,
                 cited=signals.cited,
             )
-            scored = candidate_score(case, record.result, official=suite.scoring == "squad")  # type: ignore[arg-type]
+            scored = candidate_score(case, record.result, official=suite.scoring == "squad")
             right = scored is not None and scored.value == 1.0
             rows.append((fresh, right, case.answerable))
     return model, rows

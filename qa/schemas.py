@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_QUOTE_CHARS",
     "Answer",
     "AnswerResult",
     "AnswerSignals",
@@ -22,23 +23,35 @@ __all__ = [
     "Entity",
     "EvidenceAnswer",
     "Figure",
+    "FrozenModel",
     "Grounding",
     "KeyPoint",
     "Provenance",
+    "StrictModel",
     "Summary",
     "SummaryResult",
     "Usage",
 ]
 
 ShortText = Annotated[str, Field(max_length=200)]
-Quote = Annotated[str, Field(max_length=400)]
+MAX_QUOTE_CHARS = 400
+"""The longest quote a result carries: the schemas' bound, the citations' cut and the summary's clip."""
+Quote = Annotated[str, Field(max_length=MAX_QUOTE_CHARS)]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A model that refuses unknown fields and documents each field with its docstring."""
+
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
-class Citation(_Strict):
+class FrozenModel(StrictModel):
+    """A `StrictModel` whose instances cannot change (records, scores, dataset rows)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Citation(StrictModel):
     """A verbatim quote from the article, with its character offsets."""
 
     quote: Quote
@@ -49,7 +62,7 @@ class Citation(_Strict):
     """Offset just past the quote's last character, or null if unknown."""
 
 
-class EvidenceAnswer(_Strict):
+class EvidenceAnswer(StrictModel):
     """The model's reply to one question: the evidence first, then the answer."""
 
     sentence: int
@@ -58,7 +71,7 @@ class EvidenceAnswer(_Strict):
     """The answer, as short as the question allows; empty when sentence is 0."""
 
 
-class Answer(_Strict):
+class Answer(StrictModel):
     """An answer to one question, grounded in quotes from the article."""
 
     answer: Annotated[str, Field(max_length=600)]
@@ -69,7 +82,7 @@ class Answer(_Strict):
     """Quotes from the article that support the answer; empty when not_in_article."""
 
 
-class KeyPoint(_Strict):
+class KeyPoint(StrictModel):
     """One key point of the story with the quote that supports it."""
 
     point: ShortText
@@ -78,7 +91,7 @@ class KeyPoint(_Strict):
     """Text copied word for word from the article that supports the point."""
 
 
-class Entity(_Strict):
+class Entity(StrictModel):
     """A person, organisation, place or programme the story is about."""
 
     name: Annotated[str, Field(max_length=80)]
@@ -89,7 +102,7 @@ class Entity(_Strict):
     """Its role in the story, in a few words."""
 
 
-class Figure(_Strict):
+class Figure(StrictModel):
     """An amount, date or count stated in the article."""
 
     value: Annotated[str, Field(max_length=60)]
@@ -102,7 +115,7 @@ class Figure(_Strict):
     """Text copied word for word from the article that contains the figure."""
 
 
-class Summary(_Strict):
+class Summary(StrictModel):
     """A structured summary of one article."""
 
     headline: Annotated[str, Field(max_length=120)]
@@ -117,7 +130,7 @@ class Summary(_Strict):
     """Amounts, dates and counts the story states."""
 
 
-class Usage(_Strict):
+class Usage(StrictModel):
     """Tokens (and cost, where the price is known) summed over every attempt."""
 
     prompt_tokens: int
@@ -148,7 +161,7 @@ class Usage(_Strict):
         )
 
 
-class DroppedQuote(_Strict):
+class DroppedQuote(StrictModel):
     """A quote the model gave that could not be found in the article."""
 
     quote: str
@@ -157,7 +170,7 @@ class DroppedQuote(_Strict):
     """Where it appeared, e.g. 'citations[1]' or 'key_points[2].quote'."""
 
 
-class Grounding(_Strict):
+class Grounding(StrictModel):
     """What the citation check found after a call."""
 
     verified: int
@@ -174,7 +187,7 @@ class Grounding(_Strict):
     """Indexes of summary key points whose quote did not verify."""
 
 
-class Provenance(_Strict):
+class Provenance(StrictModel):
     """Where a result came from: the prompt, its version, the backend and model."""
 
     prompt: str
@@ -228,7 +241,7 @@ class AnswerSignals(BaseModel):
     that holds the answer (`sentence` is then the one cited); None when it was not moved."""
 
 
-class AnswerResult(_Strict):
+class AnswerResult(StrictModel):
     """What `qa.ask` returns: the grounded answer and everything needed to trust it."""
 
     question: str
@@ -247,7 +260,7 @@ class AnswerResult(_Strict):
     """What was measured to decide between answering and abstaining, the model's own answer included."""
 
 
-class DroppedStatement(_Strict):
+class DroppedStatement(StrictModel):
     """A statement the model wrote that its evidence does not support: not shown, replaced or left out."""
 
     where: str
@@ -258,7 +271,7 @@ class DroppedStatement(_Strict):
     """Why it was dropped (numbers or names not in its evidence, too few of its words there, debris)."""
 
 
-class SummaryResult(_Strict):
+class SummaryResult(StrictModel):
     """What `qa.summarize` returns: the summary and everything needed to trust it."""
 
     summary: Summary

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from qa.bulk.records import RunRecord
 from qa.errors import InputError
-from qa.schemas import Usage
+from qa.schemas import StrictModel, Usage
 
 try:
     import fcntl
@@ -47,11 +47,7 @@ STATE_VERSION = 1
 _MUST_MATCH = ("task", "backend", "model", "prompt_versions")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class BatchState(_Strict):
+class BatchState(StrictModel):
     """One OpenAI batch this output is waiting for."""
 
     input_file_id: str
@@ -64,7 +60,7 @@ class BatchState(_Strict):
     """Hash of the batch input file: a rerun checks its requests are still the same."""
 
 
-class RunState(_Strict):
+class RunState(StrictModel):
     """What `OUT.jsonl.state.json` holds."""
 
     format_version: int

@@ -16,10 +16,8 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from qa.errors import QAError
-from qa.schemas import AnswerResult, SummaryResult, Usage
+from qa.schemas import AnswerResult, FrozenModel, SummaryResult, Usage
 
 __all__ = ["ItemError", "RunRecord", "TaskKind", "item_key"]
 
@@ -37,11 +35,7 @@ def item_key(item_id: str, question: str | None) -> str:
     return f"{item_id}#q{hashlib.sha256(question.encode('utf-8')).hexdigest()[:10]}"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class ItemError(_Strict):
+class ItemError(FrozenModel):
     """Why an item has no result."""
 
     type: str
@@ -54,7 +48,7 @@ class ItemError(_Strict):
         return cls(type=type(exc).__name__, message=str(exc) or repr(exc))
 
 
-class RunRecord(_Strict):
+class RunRecord(FrozenModel):
     """The outcome of one item of a `qa run` (see the module docstring)."""
 
     id: str

@@ -19,10 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from qa.schemas import MAX_QUOTE_CHARS
+
 __all__ = ["output_budget", "response_schema"]
 
 _CHARS_PER_TOKEN = 3.0  # conservative: JSON punctuation tokenises densely
-_MAX_QUOTE_CHARS = 400  # the schemas' own bound on a quote
 
 
 @cache
@@ -48,7 +49,7 @@ def response_schema(model: type[BaseModel], quotes: Sequence[str] | None = None)
     """The strict JSON schema of `model`, with quotes limited to `quotes` when given."""
     schema = copy.deepcopy(_strict(model))
     if quotes:
-        choices = sorted({q for q in quotes if 0 < len(q) <= _MAX_QUOTE_CHARS})
+        choices = sorted({q for q in quotes if 0 < len(q) <= MAX_QUOTE_CHARS})
         if choices:
             _constrain(schema, choices)
     return schema

@@ -16,19 +16,16 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from qa.errors import DatasetError
 from qa.evals.normalize import extract_quantities, normalize_text
+from qa.schemas import FrozenModel
 
 __all__ = ["KeyFact", "QuestionCase", "Suite", "load_key_facts", "load_questions", "load_suite"]
 
 CaseId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 NonEmpty = Annotated[str, Field(min_length=1)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _check_numbers(numbers: list[str]) -> list[str]:
@@ -45,7 +42,7 @@ def _check_phrases(phrases: list[str], what: str) -> list[str]:
     return phrases
 
 
-class QuestionCase(_Strict):
+class QuestionCase(FrozenModel):
     """One question about the suite's article, with its hand-labelled answers."""
 
     id: CaseId
@@ -56,9 +53,9 @@ class QuestionCase(_Strict):
     """False when the article does not say; then the only right response is to abstain."""
     answers: list[str]
     """Accepted answers (empty for unanswerable questions)."""
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
     """Other accepted phrasings; scored like answers."""
-    numbers: list[str] = []
+    numbers: list[str] = Field(default_factory=list)
     """Numbers or dates a correct answer must contain (compared after normalize_numbers)."""
     care: str | None = None
     """A short label for questions that need care: 'date-arithmetic', 'figure-scope', 'speaker', ..."""
@@ -99,18 +96,18 @@ class QuestionCase(_Strict):
         return care
 
 
-class KeyFact(_Strict):
+class KeyFact(FrozenModel):
     """A fact a good summary of the article should carry, and how to recognise it."""
 
     id: CaseId
     """Unique id within the file, e.g. 'f03'."""
     fact: NonEmpty
     """The fact in one sentence."""
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
     """Phrases that state the fact; matched as whole words after normalize_text."""
-    patterns: Annotated[list[str], Field(validate_default=True)] = []
+    patterns: Annotated[list[str], Field(default_factory=list, validate_default=True)]
     """Regular expressions searched in the normalize_text form of a text (lower-case, no punctuation)."""
-    numbers: list[str] = []
+    numbers: list[str] = Field(default_factory=list)
     """Numbers or dates that must also appear for the fact to count."""
     importance: Literal["core", "supporting"]
     """'core' facts are the story; 'supporting' facts are context."""
@@ -143,7 +140,7 @@ class KeyFact(_Strict):
 Scoring = Literal["qa", "squad"]
 
 
-class Suite(_Strict):
+class Suite(FrozenModel):
     """A named eval suite: its articles, questions, key facts and the gate thresholds."""
 
     name: NonEmpty
@@ -152,7 +149,7 @@ class Suite(_Strict):
     """The suite.toml file it was loaded from."""
     article_path: Path | None
     """The one article file of a single-article suite (None when the suite has several)."""
-    article_paths: dict[str, Path] = {}
+    article_paths: dict[str, Path] = Field(default_factory=dict)
     """Article id -> file, for a suite of several articles (`articles = "folder"` in suite.toml)."""
     questions: list[QuestionCase]
     """Question cases, in file order."""
@@ -192,7 +189,7 @@ class Suite(_Strict):
             raise DatasetError(f"{self.source}: article {path} cannot be read: {exc}") from exc
 
 
-class _SuiteTable(_Strict):
+class _SuiteTable(FrozenModel):
     name: NonEmpty
     article: str = ""
     articles: str = ""
@@ -203,9 +200,9 @@ class _SuiteTable(_Strict):
     reference: Literal["none", "bare"] = "none"
 
 
-class _SuiteFile(_Strict):
+class _SuiteFile(FrozenModel):
     suite: _SuiteTable
-    thresholds: dict[str, float] = {}
+    thresholds: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("thresholds")
     @classmethod

@@ -20,13 +20,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from qa.errors import EvalError
 from qa.evals.log import CaseRecord, read_log
 from qa.evals.metrics import Aggregates, MetricValue, aggregate, metric_names
 from qa.evals.runner import EvalRun
 from qa.evals.scorers import Verdict
+from qa.schemas import FrozenModel
 
 __all__ = [
     "EXIT_GATE",
@@ -53,11 +54,7 @@ EXIT_GATE = 7
 BASELINE_VERSION = 1
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class ThresholdCheck(_Strict):
+class ThresholdCheck(FrozenModel):
     """One metric against its minimum."""
 
     metric: str
@@ -72,7 +69,7 @@ class ThresholdCheck(_Strict):
     """value >= minimum."""
 
 
-class CaseChange(_Strict):
+class CaseChange(FrozenModel):
     """A case whose verdict changed between two runs."""
 
     case_id: str
@@ -85,7 +82,7 @@ class CaseChange(_Strict):
     """Why it has its new verdict."""
 
 
-class CaseVerdict(_Strict):
+class CaseVerdict(FrozenModel):
     """A case's verdict as a baseline keeps it."""
 
     verdict: Verdict
@@ -94,7 +91,7 @@ class CaseVerdict(_Strict):
     """Why."""
 
 
-class Baseline(_Strict):
+class Baseline(FrozenModel):
     """A reference run: aggregate metrics and per-case verdicts (evals/baselines/<suite>.json)."""
 
     baseline_version: int
@@ -115,7 +112,7 @@ class Baseline(_Strict):
     """Case id -> verdict."""
 
 
-class GateResult(_Strict):
+class GateResult(FrozenModel):
     """What `qa eval --check` decided, and why."""
 
     thresholds: list[ThresholdCheck]
@@ -141,7 +138,7 @@ class GateResult(_Strict):
         return EXIT_GATE if self.failed_thresholds or self.regressions else 0
 
 
-class MetricDelta(_Strict):
+class MetricDelta(FrozenModel):
     """One metric in two runs."""
 
     metric: str
@@ -154,7 +151,7 @@ class MetricDelta(_Strict):
     """b - a (None when either is None)."""
 
 
-class Comparison(_Strict):
+class Comparison(FrozenModel):
     """Run B against run A."""
 
     a: str

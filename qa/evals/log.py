@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationError, field_validator
 
 from qa.errors import EvalError
 from qa.evals.scorers import Score, Verdict
 from qa.evals.summary_scorers import SummaryScores
 from qa.evals.tasks import TASKS, task_for
-from qa.schemas import AnswerResult, SummaryResult, Usage
+from qa.schemas import AnswerResult, FrozenModel, SummaryResult, Usage
 
 __all__ = [
     "LOG_VERSION",
@@ -56,11 +56,7 @@ CaseResult: TypeAlias = AnswerResult | SummaryResult
 """The results a run log can hold (an eval task whose result is a new model adds it here)."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class LogHeader(_Strict):
+class LogHeader(FrozenModel):
     """The first line of a run log: what ran, with what, when."""
 
     log_version: int
@@ -83,7 +79,7 @@ class LogHeader(_Strict):
     """Settings that shape the results (never the API key)."""
 
 
-class CaseError(_Strict):
+class CaseError(FrozenModel):
     """Why a case produced no result."""
 
     type: str
@@ -94,7 +90,7 @@ class CaseError(_Strict):
     """True when the harness failed (replay miss, model or server unavailable, a bug), not the model."""
 
 
-class CaseRecord(_Strict):
+class CaseRecord(FrozenModel):
     """One finished case: its result or error, its scores and what it cost."""
 
     case_id: str

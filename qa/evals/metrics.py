@@ -19,8 +19,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pydantic import BaseModel, ConfigDict
-
 from qa.evals.dataset import QuestionCase
 from qa.evals.log import CaseRecord
 from qa.evals.scorers import Score
@@ -28,7 +26,7 @@ from qa.evals.stats import MetricValue, clustered_metric, mean_with_ci, metric_v
 from qa.evals.tasks import TASKS, task_for
 from qa.evals.tasks.questions import QUESTION_METRICS, REFERENCE_METRICS
 from qa.evals.tasks.summary import SUMMARY_METRICS
-from qa.schemas import AnswerResult, Usage
+from qa.schemas import AnswerResult, FrozenModel, Usage
 
 __all__ = [
     "METRICS",
@@ -51,11 +49,7 @@ METRICS = (*QUESTION_METRICS, *SHARED_METRICS, *SUMMARY_METRICS, *REFERENCE_METR
 """The built-in tasks' metric names, in report order; `metric_names()` adds those of tasks registered since."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class CaseOutcome(_Strict):
+class CaseOutcome(FrozenModel):
     """What abstention metrics need from one scored case."""
 
     id: str
@@ -81,7 +75,7 @@ def case_outcome(
     )
 
 
-class AbstentionMetrics(_Strict):
+class AbstentionMetrics(FrozenModel):
     """SQuAD 2.0-style split accuracy plus abstention precision/recall (positive class: abstained)."""
 
     answerable_accuracy: float | None
@@ -126,7 +120,7 @@ def abstention_metrics(cases: Iterable[CaseOutcome]) -> AbstentionMetrics:
     )
 
 
-class UnscoredNote(_Strict):
+class UnscoredNote(FrozenModel):
     """A metric of a case that could not be scored, and why."""
 
     case_id: str
@@ -137,7 +131,7 @@ class UnscoredNote(_Strict):
     """Why it could not be scored."""
 
 
-class UsageTotals(_Strict):
+class UsageTotals(FrozenModel):
     """What the run cost, summed over every case (failed ones too) and the judge."""
 
     prompt_tokens: int
@@ -156,7 +150,7 @@ class UsageTotals(_Strict):
     """Mean model calls per case, with a 95% CI."""
 
 
-class Aggregates(_Strict):
+class Aggregates(FrozenModel):
     """Everything a report and the gate need about a run, computed from its records."""
 
     cases: int

@@ -17,12 +17,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import model_validator
 
 from qa.errors import OutputValidationError
 from qa.evals.dataset import QuestionCase
 from qa.evals.normalize import extract_quantities, loosen, normalize_answer, normalize_text, quantity_supported
-from qa.schemas import AnswerResult, Grounding
+from qa.schemas import AnswerResult, FrozenModel, Grounding
 
 __all__ = [
     "ANSWER_METRICS",
@@ -42,11 +42,7 @@ DecidedBy = Literal["exact", "f1", "alias", "numbers", "abstention", "judge", "n
 ANSWER_METRICS = ("correct", "em", "f1", "citation_valid", "schema_valid")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-class Score(_Strict):
+class Score(FrozenModel):
     """One metric for one case, with the evidence behind it."""
 
     value: float | None

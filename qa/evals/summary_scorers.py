@@ -20,8 +20,8 @@ from qa.errors import QAError
 from qa.evals.article_index import ArticleIndex, article_index, unsupported_names, unsupported_numbers
 from qa.evals.dataset import KeyFact
 from qa.evals.normalize import Quantity, extract_quantities, loosen, normalize_text, quantity_supported
-from qa.evals.scorers import Score, _contains, _Strict
-from qa.schemas import Summary, SummaryResult
+from qa.evals.scorers import Score, _contains
+from qa.schemas import FrozenModel, Summary, SummaryResult
 
 __all__ = [
     "SentenceCheck",
@@ -139,7 +139,7 @@ def match_fact(text: str, fact: KeyFact) -> str | None:
     return _match(_Forms.of(text), fact)
 
 
-class SentenceCheck(_Strict):
+class SentenceCheck(FrozenModel):
     """Per-sentence evidence for the summary scores."""
 
     where: str
@@ -164,7 +164,7 @@ class SentenceCheck(_Strict):
     """Why, in words."""
 
 
-class SummaryScores(_Strict):
+class SummaryScores(FrozenModel):
     """FineSurE-style scores for one summary, with per-sentence evidence."""
 
     completeness: Score

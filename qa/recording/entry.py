@@ -21,9 +21,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError, model_validator
 
 from qa.errors import RecordingCorruptError
+from qa.schemas import StrictModel
 
 __all__ = [
     "ALLOWED_RESPONSE_HEADERS",
@@ -64,11 +65,7 @@ ALLOWED_RESPONSE_HEADERS: tuple[str, ...] = ("content-type",)
 """The only response headers a recording keeps. Request headers are never stored."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class RecordedRequest(_Strict):
+class RecordedRequest(StrictModel):
     """The request a recording answers, as the key saw it."""
 
     method: str
@@ -79,7 +76,7 @@ class RecordedRequest(_Strict):
     """Request body as parsed JSON (volatile fields kept, for reading); null when empty."""
 
 
-class RecordedResponse(_Strict):
+class RecordedResponse(StrictModel):
     """A successful (2xx) response, decoded."""
 
     status_code: int
@@ -103,7 +100,7 @@ class RecordedResponse(_Strict):
         return self
 
 
-class EntryMeta(_Strict):
+class EntryMeta(StrictModel):
     """Where a recording came from. Never part of the key."""
 
     prompt: str | None = None
@@ -120,7 +117,7 @@ class EntryMeta(_Strict):
     """Version of `qa` that recorded it."""
 
 
-class RecordingEntry(_Strict):
+class RecordingEntry(StrictModel):
     """One recorded request and its response."""
 
     key: str

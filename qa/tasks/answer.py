@@ -18,11 +18,10 @@ from qa.backends.backend import Backend
 from qa.core.constraints import output_budget, response_schema
 from qa.core.prompts import RenderedPrompt, load_prompt
 from qa.core.structured import Steps, StructuredSpec, TokenLogprob, structured_reply
-from qa.core.tokens import message_tokens
 from qa.errors import ContextLengthError, InputError
 from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding
 from qa.tasks.abstention import AnswerSignals, calibrator_for, echoes_question, measure
-from qa.tasks.common import check_question, provenance, schema_text
+from qa.tasks.common import check_question, provenance, room_left, schema_text
 from qa.tasks.evidence import (
     answer_logprob,
     answer_logprob_sum,
@@ -190,7 +189,7 @@ def answer_steps(
         budget = output_budget(schema)
         hint = relevance_hint(ranking, numbers)
         prompt = _answer_messages(article, shown, question, hint, history, schema_text(backend, schema))
-        spare = backend.context_tokens - budget - message_tokens(prompt.messages, count)
+        spare = room_left(backend, prompt, budget)
         if spare >= 0:
             break
         if history:  # forget the oldest turn first

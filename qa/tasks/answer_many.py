@@ -24,11 +24,10 @@ from qa.backends.backend import Backend
 from qa.core.constraints import output_budget, response_schema
 from qa.core.prompts import load_prompt
 from qa.core.structured import Steps, StructuredSpec, structured_reply
-from qa.core.tokens import message_tokens
 from qa.errors import OutputValidationError
 from qa.schemas import AnswerResult, EvidenceAnswer, Usage
 from qa.tasks.answer import evidence_schema, ground_reply, reply_problems
-from qa.tasks.common import check_question, provenance, schema_text
+from qa.tasks.common import check_question, provenance, room_left, schema_text
 from qa.tasks.evidence import evidence_sentences, numbered_block
 from qa.text.article import Article
 from qa.text.retrieval import rank_sentences
@@ -132,7 +131,7 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
     prompt = load_prompt("answer_many").render(
         article_block=numbered_block(article), questions=questions, schema=schema_text(backend, schema)
     )
-    if backend.context_tokens - budget - message_tokens(prompt.messages, backend.count_tokens) < 0:
+    if room_left(backend, prompt, budget) < 0:
         return None
 
     def check(result: AnswerSet) -> list[str]:

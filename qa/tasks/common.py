@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from qa.backends.backend import Backend
 from qa.core.prompts import RenderedPrompt
+from qa.core.tokens import message_tokens
 from qa.errors import QuestionError
 from qa.schemas import Provenance
 from qa.text.article import Article, ParagraphKind
@@ -24,6 +25,7 @@ __all__ = [
     "missing_quotes",
     "provenance",
     "quote_choices",
+    "room_left",
     "schema_text",
 ]
 
@@ -65,3 +67,9 @@ def missing_quotes(article: Article, quotes: Sequence[str]) -> list[str]:
 
 def schema_text(backend: Backend, schema: dict[str, Any]) -> str:
     return json.dumps(schema, separators=(",", ":")) if backend.schema_in_prompt else ""
+
+
+def room_left(backend: Backend, prompt: RenderedPrompt, budget: int) -> int:
+    """Tokens left in the backend's context window once `prompt` and `budget` output tokens
+    are in it; negative when the prompt does not fit."""
+    return backend.context_tokens - budget - message_tokens(prompt.messages, backend.count_tokens)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from qa.core.prompts import article_block
 from qa.core.structured import TokenLogprob
-from qa.schemas import Citation
+from qa.schemas import MAX_QUOTE_CHARS, Citation
 from qa.text.article import Article, ParagraphKind, Sentence
 from qa.text.support import content_terms
 
@@ -67,7 +67,6 @@ def numbered_block(article: Article, numbers: Sequence[int] | None = None) -> st
     return article_block("\n".join(lines))
 
 
-MAX_QUOTE_CHARS = 400
 """A citation quotes at most this much of its sentence (`Citation.quote`'s bound): a longer
 sentence is quoted from its start, cut at a word, with offsets that still match."""
 

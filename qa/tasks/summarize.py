@@ -29,25 +29,26 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from qa.backends.backend import Backend
 from qa.core.constraints import output_budget, response_schema
 from qa.core.prompts import load_prompt
 from qa.core.structured import Steps, StructuredSpec, structured_call
-from qa.core.tokens import message_tokens
 from qa.errors import ContextLengthError, InputError
 from qa.schemas import (
+    MAX_QUOTE_CHARS,
     DroppedStatement,
     Entity,
     Figure,
     KeyPoint,
     Provenance,
+    StrictModel,
     Summary,
     SummaryResult,
     Usage,
 )
-from qa.tasks.common import Style, schema_text
+from qa.tasks.common import Style, room_left, schema_text
 from qa.tasks.evidence import evidence_sentences, numbered_block
 from qa.text.article import Article, Sentence
 from qa.text.extract import compress, find_entities, find_figures, key_sentences
@@ -70,11 +71,7 @@ reaches that in under 111 words)."""
 FIGURES = {"brief": 3, "standard": 5, "bullets": 8}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
-
-
-class DraftPoint(_Strict):
+class DraftPoint(StrictModel):
     """One key point, written from one article sentence."""
 
     sentence: int
@@ -83,7 +80,7 @@ class DraftPoint(_Strict):
     """What that sentence says, in fewer words, with only its facts."""
 
 
-class SummaryDraft(_Strict):
+class SummaryDraft(StrictModel):
     """What the model writes: key points first (from their sentences), then summary and headline."""
 
     key_points: list[DraftPoint]
@@ -249,7 +246,7 @@ def _assemble(
         if key in seen:
             continue
         seen.add(key)
-        points.append(KeyPoint(point=_clip(text, 200), quote=_clip(quote, 400)))
+        points.append(KeyPoint(point=_clip(text, 200), quote=_clip(quote, MAX_QUOTE_CHARS)))
     headline = _headline_fallback(article, sentences, numbers)
     summary_text = _summary_fallback(article, sentences, numbers)
     if draft:
@@ -277,7 +274,7 @@ def _assemble(
         if extra is None:
             break
         taken.add(_key(compress(extra.text)))
-        points.append(KeyPoint(point=_clip(compress(extra.text), 200), quote=_clip(extra.text, 400)))
+        points.append(KeyPoint(point=_clip(compress(extra.text), 200), quote=_clip(extra.text, MAX_QUOTE_CHARS)))
     entities = [Entity(name=e.name[:80], type=e.type, role=_clip(e.role, 120)) for e in find_entities(sentences)]
     stated = " ".join([headline, summary_text, *(p.point for p in points)])
     order = _figure_order(article, sentences, numbers)
@@ -311,7 +308,7 @@ def _new_figures(
         if size > room:
             continue
         room -= size
-        quote = _clip(sentences[f.sentence - 1].text, 400)
+        quote = _clip(sentences[f.sentence - 1].text, MAX_QUOTE_CHARS)
         out.append(Figure(value=f.value, kind=f.kind, meaning=_clip(f.meaning, 120), quote=quote))
     return out
 
@@ -375,7 +372,7 @@ def summary_steps(
             article_block=numbered_block(article, shown), key_sentences=hint, style=style, lang=lang or "",
             schema=schema_text(backend, schema),
         )  # fmt: skip
-        if backend.context_tokens - budget - message_tokens(prompt.messages, backend.count_tokens) >= 0:
+        if room_left(backend, prompt, budget) >= 0:
             break
         if shown is not None:
             raise ContextLengthError("even the key sentences of this article do not fit the model's context")

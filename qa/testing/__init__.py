@@ -9,8 +9,9 @@ Layer 2. May import: the base modules and `qa.recording`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from qa._lazy import lazy_getattr
 
 # `name as name`: an explicit re-export for type checkers, which cannot read the computed __all__.
 if TYPE_CHECKING:
@@ -40,10 +41,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module when first asked for."""
-    module = _EXPORTS.get(name)
-    if module is not None:
-        return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module 'qa.testing' has no attribute {name!r}")
+__getattr__ = lazy_getattr("qa.testing", _EXPORTS, globals())

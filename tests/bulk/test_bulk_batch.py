@@ -120,7 +120,7 @@ def test_an_expired_batch_keeps_what_ran_and_retry_errors_batches_only_the_rest(
         first = qa.run(corpus, out, settings=_settings(server), engine=_engine())
         expired = sorted(k for k, r in read_results(out).records.items() if r.error is not None)
         assert first.results == 3 and first.errors == {"BatchAPIError": 3}
-        assert all("batch_expired" in read_results(out).records[k].error.message for k in expired)  # type: ignore[union-attr]
+        assert all("batch_expired" in read_results(out).records[k].error.message for k in expired)
         server.outcome = "completed"
         again = qa.run(corpus, out, settings=_settings(server), engine=_engine(), retry_errors=True)
         assert (server.stats.files_uploaded, server.stats.batches_created) == (2, 2)
@@ -143,7 +143,7 @@ def test_a_failed_batch_reports_why_on_every_item(tmp_path: Path) -> None:
         report = qa.run(corpus, tmp_path / "out.jsonl", settings=_settings(server), engine=_engine())
     records = read_results(tmp_path / "out.jsonl").records
     assert report.errors == {"BatchAPIError": 3}
-    assert all("failed: invalid_request: The model `x` does not exist (fake). (line 1)" in r.error.message  # type: ignore[union-attr]
+    assert all("failed: invalid_request: The model `x` does not exist (fake). (line 1)" in r.error.message
                for r in records.values())  # fmt: skip
 
 

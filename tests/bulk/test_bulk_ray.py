@@ -97,7 +97,7 @@ def test_two_actors_claiming_one_cpu_each_get_different_cpus() -> None:
     procs = [subprocess.Popen([sys.executable, "-c", probe], cwd=ROOT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
              for _ in range(2)]  # fmt: skip
     try:
-        claims = [json.loads(p.stdout.readline()) for p in procs]  # type: ignore[union-attr]
+        claims = [json.loads(p.stdout.readline()) for p in procs]
     finally:
         for p in procs:
             p.communicate("", timeout=30)  # both hold their slot until now

@@ -60,7 +60,7 @@ class Chat:
 
 def stub_questions(chat: Chat) -> list[str]:
     asked: list[str] = []
-    chat.session.ask = asked.append  # type: ignore[method-assign]
+    chat.session.ask = asked.append
     return asked
 
 
@@ -189,8 +189,8 @@ def test_a_conversation_streams_answers_shows_sources_usage_and_saves(article: q
     chat = Chat(article)
     events: list[str] = []
     stream_text, markdown = chat.printer.stream_text, chat.printer.markdown
-    chat.printer.stream_text = lambda text: (events.append("text"), stream_text(text))[1]  # type: ignore[method-assign]
-    chat.printer.markdown = lambda text: (events.append("result"), markdown(text))[1]  # type: ignore[method-assign]
+    chat.printer.stream_text = lambda text: (events.append("text"), stream_text(text))[1]
+    chat.printer.markdown = lambda text: (events.append("result"), markdown(text))[1]
     md, js = tmp_path / "chat.md", tmp_path / "chat.json"
     md.write_text("an earlier file\n", encoding="utf-8")
     chat.run(
@@ -246,7 +246,7 @@ def test_ctrl_c_during_an_answer_keeps_the_session(article: qa.Article) -> None:
             raise KeyboardInterrupt
         stream_text(text)
 
-    chat.printer.stream_text = ctrl_c_on_the_first_text  # type: ignore[method-assign]
+    chat.printer.stream_text = ctrl_c_on_the_first_text
     chat.run(QUESTION + ENTER + QUESTION + ENTER + CTRL_D)
     assert pressed == [True]
     assert "[answer cancelled]" in chat.output

@@ -434,7 +434,7 @@ def test_prune_after_one_command_deletes_nothing_unless_told(recordings_copy: Pa
 def a_result(status: str, citations: list[Citation], dropped: int, abstained: bool) -> AnswerResult:
     return AnswerResult(
         question="Q?",
-        answer=Answer(answer="An answer." if status == "answered" else "", status=status, citations=citations),  # type: ignore[arg-type]
+        answer=Answer(answer="An answer." if status == "answered" else "", status=status, citations=citations),
         grounding=Grounding(
             verified=len(citations),
             repaired=0,

@@ -269,7 +269,7 @@ def test_ctrl_c_prints_the_log_and_the_command_that_resumes(
         started.append(plan)
         if len(started) == 3:
             raise KeyboardInterrupt
-        return await real_case(self, plan)  # type: ignore[arg-type]
+        return await real_case(self, plan)
 
     monkeypatch.setattr(_Runner, "case", interrupted_case)
     suite = str(mini_suite(tmp_path / "s"))

@@ -79,7 +79,7 @@ def test_harness_errors_win_over_everything(tmp_path: Path) -> None:
 
 def test_case_changes_on_literal_verdicts() -> None:
     def v(verdict: str) -> CaseVerdict:
-        return CaseVerdict(verdict=verdict, reason="r")  # type: ignore[arg-type]
+        return CaseVerdict(verdict=verdict, reason="r")
 
     before = {"a": v("correct"), "b": v("incorrect"), "c": v("correct"), "d": v("unscored"), "gone": v("correct")}
     after = {"a": v("unscored"), "b": v("correct"), "c": v("correct"), "d": v("correct"), "new": v("incorrect")}

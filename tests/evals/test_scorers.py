@@ -45,7 +45,7 @@ def make_result(
 ) -> AnswerResult:
     return AnswerResult(
         question="q",
-        answer=Answer(answer=text, status=status, citations=[]),  # type: ignore[arg-type]
+        answer=Answer(answer=text, status=status, citations=[]),
         grounding=Grounding(
             verified=verified,
             repaired=repaired,
@@ -217,7 +217,7 @@ def test_failed_call_is_unscored_with_the_error_as_reason() -> None:
     ],
 )
 def test_schema_failure_scores_schema_valid_zero(error: object) -> None:
-    scores = score_answer(WHO, None, error)  # type: ignore[arg-type]
+    scores = score_answer(WHO, None, error)
     assert (scores["schema_valid"].value, scores["schema_valid"].verdict) == (0.0, "incorrect")
     assert scores["correct"].verdict == "unscored"
 

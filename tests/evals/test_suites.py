@@ -25,7 +25,7 @@ def _result(text: str, status: str = "answered", candidate: str | None = None, s
                                 question_overlap=1.0, question_unseen=0.0, answer_support=1.0, type_fit=0)  # fmt: skip
     return AnswerResult(
         question="q",
-        answer=Answer(answer=text, status=status, citations=[]),  # type: ignore[arg-type]
+        answer=Answer(answer=text, status=status, citations=[]),
         grounding=Grounding(
             verified=0,
             repaired=0,

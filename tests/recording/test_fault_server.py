@@ -131,7 +131,7 @@ def test_status_faults_raise_the_sdks_status_errors(
     with pytest.raises(error) as caught:
         ask(forced)
     assert caught.value.status_code == status
-    assert caught.value.body["type"] in {"rate_limit_error", "server_error"}  # type: ignore[index]
+    assert caught.value.body["type"] in {"rate_limit_error", "server_error"}
     if status == 429:
         assert caught.value.response.headers["retry-after"] == "0"
 

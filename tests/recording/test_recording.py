@@ -148,7 +148,7 @@ def store(folder: Path) -> RecordingStore:
 
 def recorder(folder: Path, server: FakeServer, mode: str = "record", **kwargs: Any) -> RecordingTransport:
     """A sync transport that records from `server`."""
-    return RecordingTransport(server.transport(), store(folder), mode, **kwargs)  # type: ignore[arg-type]
+    return RecordingTransport(server.transport(), store(folder), mode, **kwargs)
 
 
 def replayer(folder: Path, **kwargs: Any) -> RecordingTransport:
@@ -447,7 +447,7 @@ def test_off_mode_delegates_and_writes_nothing(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mode", ["record", "auto", "off", "sideways"])
 def test_modes_that_need_a_server_refuse_no_inner(tmp_path: Path, mode: str) -> None:
     with pytest.raises(ConfigError):
-        RecordingTransport(None, store(tmp_path), mode)  # type: ignore[arg-type]
+        RecordingTransport(None, store(tmp_path), mode)
 
 
 def record_three(folder: Path) -> list[str]:

@@ -53,7 +53,7 @@ def recorded_ask(responder: ReplayResponder) -> dict[str, Any]:
             and body.get("seed") == 1
             and not body.get("stream")
         ):
-            return body  # type: ignore[no-any-return]
+            return body
     raise AssertionError(f"no first-attempt answer recording in {RECORDINGS}")
 
 

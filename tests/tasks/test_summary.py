@@ -227,7 +227,7 @@ def test_unknown_style_is_an_input_error(seed):
 
     backend = FakeChatServer().backend()
     with pytest.raises(InputError):
-        run(summary_steps(seed, backend, style="long"), backend)  # type: ignore[arg-type]
+        run(summary_steps(seed, backend, style="long"), backend)
 
 
 def test_key_sentences_keep_to_a_word_budget_and_skip_what_they_are_told(seed):

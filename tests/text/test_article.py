@@ -387,11 +387,11 @@ def test_load_articles_names_the_bad_file(tmp_path: Path) -> None:
 
 def test_models_are_frozen_and_strict(seed: Article) -> None:
     with pytest.raises(pydantic.ValidationError):
-        seed.title = "changed"  # type: ignore[misc]
+        seed.title = "changed"
     with pytest.raises(pydantic.ValidationError):
-        Paragraph(index=0, kind="body", text="x", start=0, end=1, extra=1)  # type: ignore[call-arg]
+        Paragraph(index=0, kind="body", text="x", start=0, end=1, extra=1)
     with pytest.raises(pydantic.ValidationError):
-        Paragraph(index=0, kind="footnote", text="x", start=0, end=1)  # type: ignore[arg-type]
+        Paragraph(index=0, kind="footnote", text="x", start=0, end=1)
 
 
 def test_article_rejects_wrong_offsets(seed: Article) -> None:

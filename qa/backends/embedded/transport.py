@@ -50,31 +50,26 @@ from typing import Any, Literal, cast
 
 import anyio.to_thread
 import httpx2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from qa.backends.embedded.grammar import UnsupportedSchemaError, grammar_for
 from qa.backends.embedded.logprobs import LogprobRecorder
 from qa.backends.embedded.model import LocalModel, load_model
+from qa.schemas import StrictModel
 
 __all__ = ["AsyncLocalModelTransport", "LocalModelTransport"]
 
 _NO_RETRY = {"x-should-retry": "false"}
 
 
-class _Strict(BaseModel):
-    """Request shapes: an unknown field is an error (a 400 naming it), never ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class _TextPart(_Strict):
+class _TextPart(StrictModel):
     """A text part of a message's content list (images and audio are not supported)."""
 
     type: Literal["text"]
     text: str
 
 
-class _Message(_Strict):
+class _Message(StrictModel):
     """One chat message; a developer message counts as a system message."""
 
     role: Literal["system", "developer", "user", "assistant"]
@@ -92,14 +87,14 @@ class _Message(_Strict):
         return {"role": "system" if self.role == "developer" else self.role, "content": text}
 
 
-class _StreamOptions(_Strict):
+class _StreamOptions(StrictModel):
     """`stream_options`: whether a final usage chunk is sent."""
 
     include_usage: bool = False
     include_obfuscation: bool | None = None  # no effect: nothing here travels over a network
 
 
-class _ChatRequest(_Strict):
+class _ChatRequest(StrictModel):
     """The body of `POST /v1/chat/completions`, with OpenAI's names and defaults."""
 
     messages: list[_Message] = Field(min_length=1)
