@@ -276,9 +276,9 @@ def test_streaming_chat_with_a_follow_up(server: LlamaServer, settings: Any, art
 # -- the command line, as a user runs it -------------------------------------------------
 
 
-def run_qa(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_qa(*args: str, tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QA_", "OPENAI_"))}
-    env.update(QA_MAX_ATTEMPTS="2", QA_TIMEOUT=str(CALL_TIMEOUT), XDG_STATE_HOME=str(tmp_path / "state"))
+    env.update(QA_MAX_ATTEMPTS="2", QA_TIMEOUT=str(CALL_TIMEOUT), XDG_STATE_HOME=str(tmp_path / "state"), **extra_env)
     qa_command = [sys.executable, "-c", "from qa.cli import main; main()"]
     return subprocess.run(
         [*qa_command, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=4 * CALL_TIMEOUT
@@ -324,8 +324,9 @@ def test_cli_eval_on_a_small_suite(server: LlamaServer, tmp_path: Path) -> None:
     }
     (suite / "key_facts.jsonl").write_text(json.dumps(fact) + "\n")
     log = tmp_path / "run.jsonl"
+    # The summary case extracts (no call): writing one through this server is test_summarize's.
     done = run_qa("--backend", "vllm", "--base-url", server.base_url, "eval", "--suite", str(suite / "suite.toml"),
-                  "--concurrency", "1", "--log", str(log), tmp_path=tmp_path)  # fmt: skip
+                  "--concurrency", "1", "--log", str(log), tmp_path=tmp_path, QA_SUMMARY_MODE="extract")  # fmt: skip
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     assert len(records) >= 3  # two questions and the summary, each logged
