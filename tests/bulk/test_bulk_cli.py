@@ -14,6 +14,10 @@ from qa.testing import FaultServer
 from tests.bulk_support import QA, ROOT, cli_env, ids, make_corpus, output_lines, responder, run_qa
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_lines(path: Path, count: int, proc: subprocess.Popen[str], timeout: float = 90) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -64,8 +68,11 @@ def test_ctrl_c_exits_130_keeps_what_finished_and_says_how_to_resume(tmp_path: P
     out = tmp_path / "out.jsonl"
     with FaultServer(responder, fault_rate=0.0, latency=0.1) as server:
         env = cli_env(server.base_url)
+        # A harness started in the background ignores SIGINT, and Python keeps an ignored SIGINT
+        # ignored: the child gets the default back, so Ctrl-C is a KeyboardInterrupt as on a terminal.
         proc = subprocess.Popen([str(QA), "run", str(corpus), "-o", str(out), "--concurrency", "2"], env=env, cwd=ROOT,
-                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=_default_sigint)  # fmt: skip
         _wait_for_lines(out, 5, proc)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
