@@ -35,6 +35,8 @@ from qa.evals import load_suite
 from qa.evals.normalize import normalize_numbers, normalize_text
 from qa.evals.runner import run_suite
 from qa.recording import recorded_origins
+from qa.text.retrieval import _index
+from qa.text.support import _content_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +66,8 @@ def main() -> None:
             settings = fresh_settings(index)  # before the clock starts: copying is not the harness's work
             normalize_numbers.cache_clear()
             normalize_text.cache_clear()
+            _content_terms.cache_clear()  # the article's terms and BM25 index are computed afresh too
+            _index.cache_clear()
             started = time.perf_counter()
             run = asyncio.run(
                 run_suite(suite, settings, concurrency=args.concurrency, log_path=Path(tmp) / f"run{index}.jsonl")
@@ -85,6 +89,8 @@ def main() -> None:
         def bare_pass(index: int) -> float:
             """Each question once through `qa.ask`, on fresh recordings like a timed run."""
             settings = fresh_settings(100 + index).model_copy(update={"seed": 1})  # the suite's first repeat's seed
+            _content_terms.cache_clear()
+            _index.cache_clear()
             started = time.perf_counter()
             for question in questions:
                 qa.ask(article, question, settings=settings)

@@ -26,6 +26,7 @@ Three things belong to no single step, so the drivers do them:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -46,6 +47,14 @@ T = TypeVar("T")
 # decode (the SDK lets json.JSONDecodeError through), and qa's own (a cut stream).
 _CALL_ERRORS = (openai.OpenAIError, ValueError, QAError)
 TextCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Usage:
+    """The two usage figures a completion needs (the SDK's `CompletionUsage` has them too)."""
+
+    prompt_tokens: int
+    completion_tokens: int
 
 
 class _Accumulator:
@@ -97,11 +106,32 @@ class _Accumulator:
         return self.completion()
 
     def from_recording(self, body: dict[str, Any]) -> Completion:
-        """`from_response` for a response body read from the recordings (see `_replayed`),
-        read into the SDK's own response model, as the client would have."""
-        from openai.types.chat import ChatCompletion
+        """`from_response` for a chat completion as JSON, read from the recordings (see `_replayed`).
 
-        return self.from_response(ChatCompletion.model_validate(body))
+        Read as the JSON it is (the SDK's response model would validate every logprob entry
+        again, a third of a replayed call's time) with the same defaults as the SDK's models:
+        a field that is absent reads as None.
+        """
+        choice = body["choices"][0]
+        message = choice.get("message") or {}
+        self.parts = [message.get("content") or ""]
+        self.refusal = [message["refusal"]] if message.get("refusal") else []
+        self.finish_reason = choice.get("finish_reason")
+        usage = body.get("usage")
+        self.usage = _Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None
+        content = (choice.get("logprobs") or {}).get("content")
+        if content is not None:
+            self.logprobs = [
+                TokenLogprob(
+                    token=entry["token"],
+                    logprob=float(entry["logprob"]),
+                    top=tuple((alt["token"], float(alt["logprob"])) for alt in entry.get("top_logprobs") or []),
+                )
+                for entry in content
+            ]
+        if self.on_text is not None and self.parts[0]:
+            self.on_text(self.parts[0])
+        return self.completion()
 
     def completion(self) -> Completion:
         if self.request.stream and self.finish_reason is None:

@@ -18,6 +18,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.text.support import content_terms
 
@@ -53,12 +54,9 @@ class SentenceScores:
 
 def rank_sentences(sentences: Sequence[str], question: str) -> SentenceScores:
     """BM25 scores of `sentences` for `question`, smoothed over neighbouring sentences."""
-    docs = [content_terms(s) for s in sentences]
-    counts = [Counter(_words(s)) for s in sentences]
+    counts, df, avg = _index(tuple(sentences))
     query = content_terms(question)
-    n = len(docs)
-    avg = sum(sum(c.values()) for c in counts) / max(1, n)
-    df = Counter(term for doc in docs for term in doc)
+    n = len(counts)
     raw = []
     for tf in counts:
         length = sum(tf.values())
@@ -72,6 +70,16 @@ def rank_sentences(sentences: Sequence[str], question: str) -> SentenceScores:
         raw[i] + NEIGHBOUR * max(raw[i - 1] if i > 0 else 0.0, raw[i + 1] if i + 1 < n else 0.0) for i in range(n)
     ]
     return SentenceScores(scores=tuple(smoothed), query_terms=frozenset(query))
+
+
+@lru_cache(maxsize=16)
+def _index(sentences: tuple[str, ...]) -> tuple[list[Counter[str]], Counter[str], float]:
+    """Each sentence's term counts, each term's document frequency and the mean length: the
+    article's side of BM25, the same for every question about it (so computed once)."""
+    counts = [Counter(_words(s)) for s in sentences]
+    df = Counter(term for s in sentences for term in content_terms(s))
+    avg = sum(sum(c.values()) for c in counts) / max(1, len(sentences))
+    return counts, df, avg
 
 
 def _words(text: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 __all__ = ["answer_supported", "content_terms"]
 
@@ -145,12 +146,18 @@ _UNITS = frozenset(
 
 def content_terms(text: str) -> set[str]:
     """Lower-cased content words and numbers of `text`, with a plural/possessive 's' folded."""
+    return set(_content_terms(text))
+
+
+@lru_cache(maxsize=8192)
+def _content_terms(text: str) -> frozenset[str]:
+    """`content_terms`, remembered: every question about an article reads its sentences again."""
     terms = set()
     for word in _WORD.findall(text.lower().replace("’", "'")):
         if word in _STOP or (len(word) < 3 and not word[0].isdigit()):
             continue
         terms.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
-    return terms
+    return frozenset(terms)
 
 
 def answer_supported(answer: str, quotes: Sequence[str]) -> bool | None:

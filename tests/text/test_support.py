@@ -30,3 +30,10 @@ def test_no_quotes_means_nothing_to_judge() -> None:
 def test_content_terms_fold_plurals_and_possessives_and_drop_stopwords() -> None:
     assert content_terms("The pledges of China’s leaders") == {"pledge", "china", "leader"}
     assert "the" not in content_terms("the article said")
+
+
+def test_content_terms_are_remembered_but_each_caller_gets_its_own_set() -> None:
+    first = content_terms("Colombia joined the Belt and Road Initiative in 2023.")
+    first.add("mutated")
+    again = content_terms("Colombia joined the Belt and Road Initiative in 2023.")
+    assert "mutated" not in again and {"colombia", "2023", "initiative"} <= again
