@@ -3,8 +3,9 @@
 Every function takes an `Article` (see `load_article`) and either `settings=` or setting
 overrides as keyword arguments (`backend="embedded"`, `model="gpt-4o-mini"`, ...); with
 neither, settings come from the environment. `backend=` also takes a `Backend` you built
-(`qa.backends.Backend(settings, PROFILES["vllm"], transport=...)`): it is used as it is. The async functions run the very same steps
-as the sync ones (see `qa.backends.driver`); only the client differs.
+(`qa.backends.Backend(settings, PROFILES["vllm"], transport=...)`): it is used as it is.
+The async functions run the very same steps as the sync ones (see `qa.backends.driver`);
+only the client differs.
 """
 
 from __future__ import annotations

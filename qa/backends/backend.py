@@ -63,6 +63,8 @@ class Engine(Protocol):
 
     def context_window(self, settings: Settings) -> int | None: ...
 
+    def summary_mode(self, model: str) -> Literal["write", "extract"] | None: ...
+
 
 @dataclass(frozen=True)
 class BackendProfile:
@@ -152,16 +154,11 @@ class Backend:
 
     @property
     def summary_mode(self) -> Literal["write", "extract"]:
-        """'write' or 'extract': the setting, else the embedded model's registry preference, else 'write'."""
+        """'write' or 'extract': the setting, else the engine's preference for the model, else 'write'."""
         if self.settings.summary_mode:
             return self.settings.summary_mode
-        if self.profile.local:
-            from qa.backends.embedded.registry import find_model
-
-            entry = find_model(self.model)
-            if entry is not None:
-                return entry.summary_mode
-        return "write"
+        preferred = self.profile.engine.summary_mode(self.model) if self.profile.engine is not None else None
+        return preferred or "write"
 
     @property
     def schema_in_prompt(self) -> bool:

@@ -79,6 +79,16 @@ class _Accumulator:
             top = tuple((alt.token, float(alt.logprob)) for alt in (entry.top_logprobs or []))
             self.logprobs.append(TokenLogprob(token=entry.token, logprob=float(entry.logprob), top=top))
 
+    def _whole(self, content: str | None, refusal: str | None, finish_reason: str | None, usage: Any) -> Completion:
+        """The completion of a whole (not streamed) reply, shown to `on_text` at once."""
+        self.parts = [content or ""]
+        self.refusal = [refusal] if refusal else []
+        self.finish_reason = finish_reason
+        self.usage = usage
+        if self.on_text is not None and self.parts[0]:
+            self.on_text(self.parts[0])
+        return self.completion()
+
     def add_chunk(self, chunk: Any) -> None:
         if getattr(chunk, "usage", None) is not None:
             self.usage = chunk.usage
@@ -96,14 +106,9 @@ class _Accumulator:
 
     def from_response(self, response: Any) -> Completion:
         choice = response.choices[0]
-        self.parts = [choice.message.content or ""]
-        self.refusal = [choice.message.refusal] if getattr(choice.message, "refusal", None) else []
-        self.finish_reason = choice.finish_reason
-        self.usage = response.usage
         self.add_logprobs(getattr(choice, "logprobs", None))
-        if self.on_text is not None and self.parts[0]:
-            self.on_text(self.parts[0])
-        return self.completion()
+        refusal = getattr(choice.message, "refusal", None)
+        return self._whole(choice.message.content, refusal, choice.finish_reason, response.usage)
 
     def from_recording(self, body: dict[str, Any]) -> Completion:
         """`from_response` for a chat completion as JSON, read from the recordings (see `_replayed`).
@@ -114,11 +119,6 @@ class _Accumulator:
         """
         choice = body["choices"][0]
         message = choice.get("message") or {}
-        self.parts = [message.get("content") or ""]
-        self.refusal = [message["refusal"]] if message.get("refusal") else []
-        self.finish_reason = choice.get("finish_reason")
-        usage = body.get("usage")
-        self.usage = _Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None
         content = (choice.get("logprobs") or {}).get("content")
         if content is not None:
             self.logprobs = [
@@ -129,9 +129,9 @@ class _Accumulator:
                 )
                 for entry in content
             ]
-        if self.on_text is not None and self.parts[0]:
-            self.on_text(self.parts[0])
-        return self.completion()
+        usage = body.get("usage")
+        counts = _Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None
+        return self._whole(message.get("content"), message.get("refusal"), choice.get("finish_reason"), counts)
 
     def completion(self) -> Completion:
         if self.request.stream and self.finish_reason is None:

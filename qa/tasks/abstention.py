@@ -6,8 +6,9 @@ almost never says it), so every answer carries `AnswerSignals`, measured after t
 - `p_none`: the model's probability of "no sentence answers", read from its token
   log-probabilities where it chose the sentence number (`qa.tasks.evidence`); None where the
   backend gives no logprobs; `p_sentence`, its probability of the number it wrote there,
-  and `answer_logprob`, the mean log-probability of its answer's tokens (how sure it was
-  of its evidence and of its words);
+  and `answer_logprob` and `answer_logprob_sum`, the mean and total log-probability of its
+  answer's tokens (how sure it was of its evidence and of its words; the total keeps a long
+  unsure answer low);
 - `retrieval`: BM25 score of the cited sentence over the article's best, and `rank`;
 - `question_overlap`: share of the question's content words found in the cited sentence
   and its neighbours;

@@ -1,4 +1,5 @@
-"""The embedded engine as a backend profile sees it: model name, transport, tokens, context.
+"""The embedded engine as a backend profile sees it: model name, transport, tokens, context,
+and the summary mode each registry model prefers.
 
 `qa.backends.backend.PROFILES["embedded"]` carries a `LlamaEngine`; `Backend` asks its
 profile's engine for these instead of branching on the profile's kind, so a second
@@ -7,9 +8,9 @@ in-process engine is one more class like this one and one more profile.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from qa.backends.embedded.registry import request_name
+from qa.backends.embedded.registry import find_model, request_name
 from qa.errors import BackendError
 
 if TYPE_CHECKING:
@@ -48,6 +49,11 @@ class LlamaEngine:
             return self.load(settings).count_tokens
         except BackendError:
             return None
+
+    def summary_mode(self, model: str) -> Literal["write", "extract"] | None:
+        """The registry entry's preference for `model` (None: a model the registry does not know)."""
+        entry = find_model(model)
+        return entry.summary_mode if entry is not None else None
 
     def context_window(self, settings: Settings) -> int | None:
         """The model's context window, or None when it cannot load."""
