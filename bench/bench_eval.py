@@ -35,6 +35,7 @@ from qa.evals import load_suite
 from qa.evals.normalize import normalize_numbers, normalize_text
 from qa.evals.runner import run_suite
 from qa.recording import recorded_origins
+from qa.tasks.abstention import _article_stems
 from qa.text.retrieval import _index
 from qa.text.support import _content_terms
 
@@ -68,6 +69,7 @@ def main() -> None:
             normalize_text.cache_clear()
             _content_terms.cache_clear()  # the article's terms and BM25 index are computed afresh too
             _index.cache_clear()
+            _article_stems.cache_clear()
             started = time.perf_counter()
             run = asyncio.run(
                 run_suite(suite, settings, concurrency=args.concurrency, log_path=Path(tmp) / f"run{index}.jsonl")
@@ -91,6 +93,7 @@ def main() -> None:
             settings = fresh_settings(100 + index).model_copy(update={"seed": 1})  # the suite's first repeat's seed
             _content_terms.cache_clear()
             _index.cache_clear()
+            _article_stems.cache_clear()
             started = time.perf_counter()
             for question in questions:
                 qa.ask(article, question, settings=settings)

@@ -31,7 +31,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -131,8 +131,13 @@ def unseen_share(question: str, sentences: list[str]) -> float:
     q_terms = {_stem(t) for t in content_terms(question)}
     if not q_terms:
         return 0.0
-    seen = {_stem(t) for s in sentences for t in content_terms(s)}
-    return round(len(q_terms - seen) / len(q_terms), 4)
+    return round(len(q_terms - _article_stems(tuple(sentences))) / len(q_terms), 4)
+
+
+@lru_cache(maxsize=16)
+def _article_stems(sentences: tuple[str, ...]) -> frozenset[str]:
+    """Every stemmed content word of an article: the same for each question about it."""
+    return frozenset(_stem(t) for s in sentences for t in content_terms(s))
 
 
 def measure(
