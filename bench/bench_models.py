@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/bench_models.py                      # every installed registry model
     .venv/bin/python bench/bench_models.py smollm2-135m qwen2.5-coder-0.5b
+    .venv/bin/python bench/bench_models.py --check qwen2.5-coder-1.5b   # also with the answer check
+
 
 Each model runs in a child process of its own (one model process at a time), on the
 default settings (all physical cores), record mode off:
@@ -10,12 +12,15 @@ default settings (all physical cores), record mode off:
 - later questions: the median of the next five (llama.cpp reuses the article's prefix);
 - summary: one `qa.summarize` (key sentences, then the model writes);
 - peak RSS of the child, MiB.
+With `--check` each model runs a second time with `QA_VERIFY=on` (each answer checked by one
+more turn of its conversation), and a row gives that run's figures and its ratio to the first.
 Run it on an idle machine: llama.cpp's threads spin, and a busy neighbour slows every call.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -57,6 +62,24 @@ def child(model: str) -> None:
                       "summary": summary, "peak_mib": peak}))  # fmt: skip
 
 
+def _measure(model: str, verify: str, label: str | None = None) -> dict[str, float] | None:
+    """One child run of `model` with `QA_VERIFY=verify`, printed as a table row."""
+    env = {**os.environ, "QA_VERIFY": verify}
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", model], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    name = label or model
+    if out.returncode != 0:
+        why = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode
+        print(f"| {name} | not measured: {why} |||||")
+        return None
+    r: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"| {name} | {r['load']:.1f} | {r['first']:.1f} | {r['later']:.1f} | {r['summary']:.1f} | {r['peak_mib']:.0f} |"
+    )
+    return r
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         child(sys.argv[2])
@@ -64,20 +87,20 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from qa.backends.embedded.registry import MODELS
 
-    models = sys.argv[1:] or list(MODELS)
+    args = sys.argv[1:]
+    checked = "--check" in args
+    models = [a for a in args if a != "--check"] or list(MODELS)
     print("| model | load s | first question s | later questions s (median of 5) | summary s | peak MiB |")
     print("|---|---|---|---|---|---|")
     for model in models:
-        out = subprocess.run([sys.executable, __file__, "--child", model], capture_output=True, text=True, cwd=ROOT)
-        if out.returncode != 0:
-            print(
-                f"| {model} | not measured: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode} |||||"
-            )
+        plain = _measure(model, "off")
+        if plain is None or not checked:
             continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(
-            f"| {model} | {r['load']:.1f} | {r['first']:.1f} | {r['later']:.1f} | {r['summary']:.1f} | {r['peak_mib']:.0f} |"
-        )
+        check = _measure(model, "on", label=f"{model}, QA_VERIFY=on")
+        if check is not None:
+            print(
+                f"| ratio on/off | | {check['first'] / plain['first']:.2f}x | {check['later'] / plain['later']:.2f}x | | |"
+            )
     print(f"\n(load average at the end: {Path('/proc/loadavg').read_text().split()[0]})")
     _ = resource  # the children's peaks are read inside each child
 

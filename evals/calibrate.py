@@ -69,6 +69,7 @@ def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bo
                 p_sentence=signals.p_sentence,
                 answer_logprob=signals.answer_logprob,
                 answer_logprob_sum=signals.answer_logprob_sum,
+                p_verified=signals.p_verified,
                 cited=signals.cited,
             )
             scored = candidate_score(case, record.result, official=suite.scoring == "squad")
@@ -77,13 +78,37 @@ def examples(paths: list[Path]) -> tuple[str, list[tuple[AnswerSignals, bool, bo
     return model, rows
 
 
+def measured(rows: list[tuple[AnswerSignals, bool, bool]], checked: bool) -> tuple[str, ...]:
+    """The features to fit: all with `checked` (the answer check's too), else all but it."""
+    if checked and not any(s.p_verified is not None for s, _, _ in rows):
+        raise SystemExit("--checked needs logs of a run with the answer check (QA_VERIFY=on)")
+    return tuple(f for f in FEATURES if checked or f != "p_verified")
+
+
 def fit(
-    rows: list[tuple[AnswerSignals, bool, bool]], l2: float = 0.01, steps: int = 3000, rate: float = 0.5
+    rows: list[tuple[AnswerSignals, bool, bool]],
+    features: tuple[str, ...] = FEATURES,
+    l2: float = 0.01,
+    steps: int = 3000,
+    rate: float = 0.5,
+    standardise: bool = False,
 ) -> tuple[list[float], float]:
-    xs = [feature_vector(s) for s, _, _ in rows]
+    """Weights and bias of the logistic model, in the features' own units.
+
+    With `standardise` it is fitted on features scaled to mean 0 and spread 1, so the L2
+    penalty weighs every feature alike: a signal that moves in a narrow range (the answer
+    check's probability, mostly 0.45 to 0.75) is not shrunk more than one that spans 0 to 1.
+    (The plain calibrations predate it and are fitted as they were, so they reproduce.)"""
+    raw = [feature_vector(s, names=features) for s, _, _ in rows]
     ys = [1.0 if right else 0.0 for _, right, _ in rows]
-    w, b = [0.0] * len(FEATURES), 0.0
-    n = len(xs)
+    n = len(raw)
+    centre = [sum(col) / n if standardise else 0.0 for col in zip(*raw, strict=True)]
+    spread = [
+        1.0 if not standardise else max(1e-6, math.sqrt(sum((v - c) ** 2 for v in col) / n))
+        for col, c in zip(zip(*raw, strict=True), centre, strict=True)
+    ]
+    xs = [[(v - c) / d for v, c, d in zip(x, centre, spread, strict=True)] for x in raw]
+    w, b = [0.0] * len(features), 0.0
     for _ in range(steps):
         gw, gb = [0.0] * len(w), 0.0
         for x, y in zip(xs, ys, strict=True):
@@ -94,7 +119,8 @@ def fit(
             gb += p - y
         w = [wi - rate * (gi / n + l2 * wi) for wi, gi in zip(w, gw, strict=True)]
         b -= rate * gb / n
-    return w, b
+    weights = [wi / d for wi, d in zip(w, spread, strict=True)]
+    return weights, b - sum(wi * c for wi, c in zip(weights, centre, strict=True))
 
 
 def accuracy(
@@ -111,6 +137,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="+", type=Path)
     parser.add_argument("--write", action="store_true", help="save qa/calibration/<model>.json")
+    parser.add_argument(
+        "--checked", action="store_true",
+        help="fit with the answer check's probability (logs of a QA_VERIFY=on run); saves <model>.verify.json",
+    )  # fmt: skip
     parser.add_argument("--model", help="the model name to save it under (default: the logs' model)")
     parser.add_argument(
         "--keep-right", type=float, default=0.9,
@@ -121,8 +151,12 @@ def main() -> None:
     model = args.model or model
     if not rows:
         raise SystemExit("no question records with signals in these logs")
-    weights, bias = fit(rows)
-    probe = Calibrator(model=model, weights=tuple(weights), bias=bias, threshold=0.5, source="")
+    features = measured(rows, args.checked)
+    # The checked fit learns from candidates only (a reply citing no sentence is abstained on
+    # whatever its confidence, and has no check to learn from); the plain fits predate that.
+    candidates = [r for r in rows if r[0].sentence != 0 and r[0].candidate.strip()] if args.checked else rows
+    weights, bias = fit(candidates, features, standardise=args.checked)
+    probe = Calibrator(model=model, weights=tuple(weights), bias=bias, threshold=0.5, source="", features=features)
     grid = [i / 100 for i in range(0, 100)]
     ceiling = accuracy(rows, probe, 0.0)[1]  # answerable accuracy when never abstaining
     allowed = [t for t in grid if accuracy(rows, probe, t)[1] >= args.keep_right * ceiling] or [0.0]
@@ -131,7 +165,7 @@ def main() -> None:
     print(
         f"{model}: {len(rows)} questions ({sum(a for *_, a in rows)} answerable), candidates right: {sum(r for _, r, _ in rows)}"
     )
-    print("weights:", {f: round(w, 3) for f, w in zip(FEATURES, weights, strict=True)}, "bias", round(bias, 3))
+    print("weights:", {f: round(w, 3) for f, w in zip(features, weights, strict=True)}, "bias", round(bias, 3))
     print(f"threshold {best:.2f}: accuracy {overall:.3f} (answerable {on_ans:.3f}, unanswerable {on_una:.3f})")
     print(f"never abstain: {accuracy(rows, probe, 0.0)}")
     print("threshold  overall  answerable  unanswerable")
@@ -140,15 +174,16 @@ def main() -> None:
         print(f"  {t:.1f}      {o:.3f}    {a:.3f}       {u:.3f}")
     if args.write:
         suites = ", ".join(sorted({f"evals/{read_log(p).header.suite}" for p in args.logs}))
-        with_logprobs = [feature_vector(s) for s, _, _ in rows if s.p_none is not None]
+        with_logprobs = [feature_vector(s, names=features) for s, _, _ in candidates if s.p_none is not None]
         means = (
             tuple(round(sum(col) / len(col), 5) for col in zip(*with_logprobs, strict=True)) if with_logprobs else None
         )
         calibrator = Calibrator(
             model=model, weights=tuple(round(w, 5) for w in weights), bias=round(bias, 5), threshold=best,
             source=f"evals/calibrate.py on {len(rows)} development questions ({suites})", means=means,
+            features=features,
         )  # fmt: skip
-        out = ROOT / "qa" / "calibration" / f"{_slug(model)}.json"
+        out = ROOT / "qa" / "calibration" / f"{_slug(model)}{'.verify' if args.checked else ''}.json"
         out.write_text(json.dumps(calibrator.to_json(), indent=2) + "\n", encoding="utf-8")
         print(f"wrote {out.relative_to(ROOT)}")
 

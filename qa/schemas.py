@@ -31,6 +31,7 @@ __all__ = [
     "Summary",
     "SummaryResult",
     "Usage",
+    "Verdict",
 ]
 
 ShortText = Annotated[str, Field(max_length=200)]
@@ -69,6 +70,13 @@ class EvidenceAnswer(StrictModel):
     """The number of the article sentence that answers the question; 0 if no sentence does."""
     answer: Annotated[str, Field(max_length=200)]
     """The answer, as short as the question allows; empty when sentence is 0."""
+
+
+class Verdict(StrictModel):
+    """The model's reply to the check of its own answer (`QA_VERIFY`)."""
+
+    verdict: Literal["yes", "no"]
+    """Does the cited sentence answer the question with that answer?"""
 
 
 class Answer(StrictModel):
@@ -236,6 +244,9 @@ class AnswerSignals(BaseModel):
     """Mean log-probability of the answer's tokens (None without logprobs)."""
     answer_logprob_sum: float | None = None
     """Total log-probability of the answer's tokens: the whole answer's (None without logprobs)."""
+    p_verified: float | None = None
+    """The model's probability of "yes" when asked, in a second call, whether the cited sentence
+    answers the question with this answer (None when the check was not made)."""
     cited: int | None = None
     """The sentence number the model wrote, when qa moved the citation to the nearest sentence
     that holds the answer (`sentence` is then the one cited); None when it was not moved."""

@@ -21,6 +21,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | record_mode      | QA_RECORD_MODE        | off (`record`, `replay`, `auto`)          |
 | recordings       | QA_RECORDINGS         | `.qa/recordings/default`                  |
 | abstain_threshold| QA_ABSTAIN_THRESHOLD  | the model's calibrated threshold          |
+| verify           | QA_VERIFY             | off (`on`: check each answer with a second call) |
 | summary_mode     | QA_SUMMARY_MODE       | the embedded model's preference, else write (`extract`: no model call) |
 """
 
@@ -62,6 +63,7 @@ _ENV = {
     "abstain_threshold": "QA_ABSTAIN_THRESHOLD",
     "summary_mode": "QA_SUMMARY_MODE",
     "rerecord_hint": "QA_RERECORD_HINT",
+    "verify": "QA_VERIFY",
 }
 
 
@@ -128,6 +130,11 @@ class Settings(BaseModel):
     """Folder that holds recordings for this run."""
     abstain_threshold: float | None = Field(None, ge=0.0, le=1.0)
     """Keep an answer only when its confidence reaches this (0 to 1); None uses the model's calibrated threshold."""
+    verify: Literal["on", "off"] = "off"
+    """'on': check each answer with a second, one-word call ("does this sentence answer the
+    question with this answer?"), read as a probability for abstention and judged by the
+    model's calibration fitted with it. Off by default: it costs a call, and it helps on
+    short passages (SQuAD) but withheld right answers on the seed's news article."""
     rerecord_hint: str = ""
     """The command a replay miss prints to re-record ('' for the default): the eval runner
     and the CLI set it to the command that was run."""

@@ -15,6 +15,10 @@ almost never says it), so every answer carries `AnswerSignals`, measured after t
 - `answer_support`: share of the answer's content words found in the cited sentence;
 - `type_fit`: does the answer have the shape the question asks for (a year or date for
   "when", a number for "how many/much", ...): 1 fits, -1 does not, 0 cannot tell.
+- `p_verified`: the model's probability of "yes" when asked, in one more turn of the
+  answer's conversation, whether the cited sentence answers the question with that answer
+  (`QA_VERIFY=on`; off by default). Fitted with it, `evals/calibrate.py --checked` writes
+  a second calibration per model, `<model>.verify.json`, which a checked answer is judged by.
 
 `Calibrator` turns them into `confidence`, the estimated probability that the answer is
 right (a logistic model fitted on development data only: `evals/calibrate.py` fits it
@@ -30,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -42,40 +47,43 @@ __all__ = ["AnswerSignals", "Calibrator", "answer_type_fit", "calibrator_for", "
 
 FEATURES = (
     "log_p_none", "has_p_none", "retrieval", "inverse_rank", "question_overlap", "question_unseen", "answer_support",
-    "question_echo", "p_sentence", "answer_logprob", "answer_logprob_sum",
+    "question_echo", "p_sentence", "answer_logprob", "answer_logprob_sum", "p_verified",
 )  # fmt: skip
-"""The calibrator's inputs. Answer-type fit and answer length are measured and reported but
-not used: on development data they pointed one way for SQuAD and the other for news."""
+"""Every input a calibrator may use; a calibration file names the ones it was fitted on.
+Answer-type fit and answer length are measured and reported but not used: on development
+data they pointed one way for SQuAD and the other for news."""
 
 
-def feature_vector(s: AnswerSignals, means: tuple[float, ...] | None = None) -> list[float]:
-    """The calibrator's inputs, in `FEATURES` order (p_none on a log scale: 1e-6 -> 0, 1 -> 1;
+def feature_vector(
+    s: AnswerSignals, means: Mapping[str, float] | None = None, names: Sequence[str] = FEATURES
+) -> list[float]:
+    """The calibrator's inputs `names`, in that order (p_none on a log scale: 1e-6 -> 0, 1 -> 1;
     the answer's mean log-probability from -5 or less -> 0 to 0 -> 1, its total from -10 or
-    less -> 0 to 0 -> 1).
+    less -> 0 to 0 -> 1; p_verified as it is).
 
-    A reply without logprobs has its logprob features set to `means` (their average on the
-    development data the calibrator was fitted on) when given, else 0, so a backend that
-    gives no logprobs is judged on the other signals, not as if the model were unsure.
+    A signal the reply lacks (no logprobs, or no check made) is set to its average on the
+    development data the calibrator was fitted on (`means`) when given, else 0, so a backend
+    that gives no logprobs is judged on the other signals, not as if the model were unsure.
     """
 
-    def missing(name: str) -> float:
-        return means[FEATURES.index(name)] if means is not None else 0.0
+    def scaled(value: float | None, name: str, scale: Callable[[float], float]) -> float:
+        return scale(value) if value is not None else (means or {}).get(name, 0.0)
 
-    return [
-        1.0 + math.log10(max(s.p_none, 1e-6)) / 6.0 if s.p_none is not None else missing("log_p_none"),
-        1.0 if s.p_none is not None else 0.0,
-        s.retrieval,
-        1.0 / max(1, s.rank),
-        s.question_overlap,
-        s.question_unseen,
-        s.answer_support,
-        1.0 if s.question_echo else 0.0,
-        s.p_sentence if s.p_sentence is not None else missing("p_sentence"),
-        1.0 + max(-5.0, s.answer_logprob) / 5.0 if s.answer_logprob is not None else missing("answer_logprob"),
-        1.0 + max(-10.0, s.answer_logprob_sum) / 10.0
-        if s.answer_logprob_sum is not None
-        else missing("answer_logprob_sum"),
-    ]
+    values = {
+        "log_p_none": scaled(s.p_none, "log_p_none", lambda p: 1.0 + math.log10(max(p, 1e-6)) / 6.0),
+        "has_p_none": 1.0 if s.p_none is not None else 0.0,
+        "retrieval": s.retrieval,
+        "inverse_rank": 1.0 / max(1, s.rank),
+        "question_overlap": s.question_overlap,
+        "question_unseen": s.question_unseen,
+        "answer_support": s.answer_support,
+        "question_echo": 1.0 if s.question_echo else 0.0,
+        "p_sentence": scaled(s.p_sentence, "p_sentence", float),
+        "answer_logprob": scaled(s.answer_logprob, "answer_logprob", lambda v: 1.0 + max(-5.0, v) / 5.0),
+        "answer_logprob_sum": scaled(s.answer_logprob_sum, "answer_logprob_sum", lambda v: 1.0 + max(-10.0, v) / 10.0),
+        "p_verified": scaled(s.p_verified, "p_verified", float),
+    }
+    return [values[name] for name in names]
 
 
 _YEAR = re.compile(r"\b(1\d{3}|20\d{2})s?\b")
@@ -151,6 +159,7 @@ def measure(
     p_sentence: float | None = None,
     answer_logprob: float | None = None,
     answer_logprob_sum: float | None = None,
+    p_verified: float | None = None,
     cited: int | None = None,
 ) -> AnswerSignals:
     """`AnswerSignals` for an answer citing sentence `number` (1-based) of `sentences`."""
@@ -160,7 +169,7 @@ def measure(
             sentence=number, candidate=answer, p_none=p_none, retrieval=0.0, rank=len(sentences) + 1,
             question_overlap=0.0, question_unseen=unseen, answer_support=0.0, type_fit=answer_type_fit(question, answer),
             question_echo=echoes_question(question, answer), p_sentence=p_sentence, answer_logprob=answer_logprob,
-            answer_logprob_sum=answer_logprob_sum, cited=cited,
+            answer_logprob_sum=answer_logprob_sum, p_verified=p_verified, cited=cited,
         )  # fmt: skip
     q_terms = content_terms(question)
     a_terms = content_terms(answer)
@@ -180,6 +189,7 @@ def measure(
         p_sentence=None if p_sentence is None else round(p_sentence, 4),
         answer_logprob=None if answer_logprob is None else round(answer_logprob, 4),
         answer_logprob_sum=None if answer_logprob_sum is None else round(answer_logprob_sum, 4),
+        p_verified=None if p_verified is None else round(p_verified, 4),
         cited=cited,
     )
 
@@ -196,16 +206,19 @@ class Calibrator:
     source: str
     """Where the weights came from (the fitting run), for provenance."""
     means: tuple[float, ...] | None = None
-    """Each feature's mean on the development data, used for logprob features a reply lacks."""
+    """Each feature's mean on the development data, used for signals a reply lacks."""
+    features: tuple[str, ...] = FEATURES
+    """The inputs the weights are for, in their order (a subset of `FEATURES`)."""
 
     def confidence(self, signals: AnswerSignals) -> float:
-        x = feature_vector(signals, self.means)
+        means = dict(zip(self.features, self.means, strict=True)) if self.means is not None else None
+        x = feature_vector(signals, means, self.features)
         z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "model": self.model, "features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
+            "model": self.model, "features": list(self.features), "weights": list(self.weights), "bias": self.bias,
             "threshold": self.threshold, "source": self.source,
         } | ({"means": list(self.means)} if self.means is not None else {})  # fmt: skip
 
@@ -214,10 +227,11 @@ class Calibrator:
 # gives logprobs, the retrieval match and support otherwise. Deliberately lenient.
 _GENERIC = Calibrator(
     model="*",
-    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0, -1.5, 0.0, 0.0, 0.0),
+    weights=(-3.0, 1.5, 0.5, 0.5, 1.0, -1.0, 1.0, -1.5),
     bias=-0.5,
     threshold=0.35,
     source="hand-set prior (no calibration fitted for this model)",
+    features=FEATURES[:8],
 )
 
 
@@ -226,17 +240,23 @@ def _slug(model: str) -> str:
 
 
 @cache
-def calibrator_for(model: str) -> Calibrator:
-    """The fitted calibration for `model` (package data `qa/calibration/<slug>.json`), else a generic prior."""
-    try:
-        raw = resources.files("qa.calibration").joinpath(f"{_slug(model)}.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError, OSError):
-        return _GENERIC
-    data = json.loads(raw)
-    if data.get("features") != list(FEATURES):
-        return _GENERIC
-    return Calibrator(
-        model=data["model"], weights=tuple(float(w) for w in data["weights"]), bias=float(data["bias"]),
-        threshold=float(data["threshold"]), source=str(data.get("source", "")),
-        means=tuple(float(m) for m in data["means"]) if data.get("means") else None,
-    )  # fmt: skip
+def calibrator_for(model: str, checked: bool = False) -> Calibrator:
+    """The fitted calibration for `model` (package data `qa/calibration/<slug>.json`), else a
+    generic prior. `checked`: answers carry the answer check (`QA_VERIFY=on`), so the
+    calibration fitted with it (`<slug>.verify.json`) is used where there is one."""
+    names = [f"{_slug(model)}.verify.json", f"{_slug(model)}.json"] if checked else [f"{_slug(model)}.json"]
+    for name in names:
+        try:
+            raw = resources.files("qa.calibration").joinpath(name).read_text(encoding="utf-8")
+        except (FileNotFoundError, ModuleNotFoundError, OSError):
+            continue
+        data = json.loads(raw)
+        features = data.get("features")
+        if not isinstance(features, list) or not features or not set(features) <= set(FEATURES):
+            return _GENERIC  # fitted on inputs this version does not measure
+        return Calibrator(
+            model=data["model"], weights=tuple(float(w) for w in data["weights"]), bias=float(data["bias"]),
+            threshold=float(data["threshold"]), source=str(data.get("source", "")),
+            means=tuple(float(m) for m in data["means"]) if data.get("means") else None, features=tuple(features),
+        )  # fmt: skip
+    return _GENERIC

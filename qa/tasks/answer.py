@@ -2,7 +2,9 @@
 
 Written once as steps (see `qa.core.structured`): it fits the article into the context,
 shows it as numbered sentences, asks for the number of the sentence that answers and then
-a short answer, derives the citation from that number (so the quote is verbatim), and
+a short answer, derives the citation from that number (so the quote is verbatim), with
+`QA_VERIFY=on` checks the answer with one more turn of the same conversation ("does
+sentence n answer the question with this?", read as the probability of "yes"), and
 decides whether to keep the answer from measured signals (`qa.tasks.abstention`).
 `ask`/`aask` and `Conversation` run these steps through `qa.backends.driver`.
 """
@@ -18,8 +20,8 @@ from qa.backends.backend import Backend
 from qa.core.constraints import output_budget, response_schema
 from qa.core.prompts import RenderedPrompt, load_prompt
 from qa.core.structured import Steps, StructuredSpec, TokenLogprob, structured_reply
-from qa.errors import ContextLengthError, InputError
-from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding
+from qa.errors import ContextLengthError, InputError, OutputValidationError, RefusalError, TruncatedOutputError
+from qa.schemas import Answer, AnswerResult, EvidenceAnswer, Grounding, Usage, Verdict
 from qa.tasks.abstention import AnswerSignals, calibrator_for, echoes_question, measure
 from qa.tasks.common import check_question, provenance, room_left, schema_text
 from qa.tasks.evidence import (
@@ -31,6 +33,7 @@ from qa.tasks.evidence import (
     evidence_sentences,
     no_evidence_probability,
     numbered_block,
+    yes_probability,
 )
 from qa.text.article import Article, Sentence
 from qa.text.grounding import grounding_report
@@ -40,6 +43,9 @@ from qa.text.support import answer_supported
 __all__ = [
     "Turn",
     "answer_steps",
+    "candidate_of",
+    "check_prompt",
+    "check_steps",
     "evidence_schema",
     "ground_reply",
     "relevance_hint",
@@ -124,6 +130,63 @@ def reply_problems(reply: EvidenceAnswer, shown: Sequence[int], question: str | 
     return []
 
 
+def candidate_of(article: Article, reply: EvidenceAnswer) -> tuple[int, str] | None:
+    """The sentence number a reply's answer stands on and the answer, or None when the reply
+    offers no answer (sentence 0, a number that does not exist, or an empty answer).
+
+    The number is the one cited, unless the answer's words are in a sentence next to it
+    (models miscount numbered lists: see `answer_sentence`)."""
+    texts = [s.text for s in evidence_sentences(article)]
+    answer_text = " ".join(reply.answer.split())
+    if reply.sentence == 0 or not answer_text or not 1 <= reply.sentence <= len(texts):
+        return None
+    return answer_sentence(texts, reply.sentence, answer_text), answer_text
+
+
+def check_prompt(
+    prompt: RenderedPrompt, reply: str, article: Article, number: int, question: str, answer: str
+) -> RenderedPrompt:
+    """The answer's conversation, its `reply`, and one more turn asking whether sentence
+    `number` answers `question` with `answer` (prompt `verify`). It extends the answer's own
+    messages, so a backend that caches prompt prefixes does not read the article again."""
+    sentence = evidence_sentences(article)[number - 1].text
+    turn = load_prompt("verify").render(number=number, sentence=sentence, question=question, answer=answer)
+    messages = [*prompt.messages, {"role": "assistant", "content": reply}, turn.messages[-1]]
+    return RenderedPrompt(name=turn.name, version=turn.version, messages=messages)
+
+
+def check_steps(
+    article: Article, question: str, reply: EvidenceAnswer, prompt: RenderedPrompt, written: str, backend: Backend
+) -> Steps[tuple[float | None, Usage]]:
+    """Steps that check one answer (`QA_VERIFY=on`): the model's probability of "yes" that its
+    cited sentence answers `question` with its answer, and what the check cost.
+
+    `prompt` and `written` are the conversation the answer came from and the reply as the
+    model wrote it (for a batch, the whole batch's); the check is one more turn of it. None,
+    and nothing spent, when the check is off, the reply offers no answer or the check would
+    not fit the context; None, with what it cost, when the model gave no usable verdict
+    (invalid, cut off or refused). The answer is then judged on its other signals; a
+    transport failure is raised as for any call."""
+    candidate = candidate_of(article, reply)
+    if candidate is None or backend.settings.verify != "on":
+        return None, Usage.zero()
+    number, answer_text = candidate
+    schema = response_schema(Verdict)
+    budget = output_budget(schema)
+    conversation = check_prompt(prompt, written, article, number, question, answer_text)
+    if room_left(backend, conversation, budget) < 0:
+        return None, Usage.zero()
+    check = StructuredSpec(prompt=conversation, response_model=Verdict, schema=schema, max_tokens=budget, logprobs=True)
+    try:
+        verdict, spent, completion = yield from structured_reply(check, backend)
+    except (OutputValidationError, TruncatedOutputError, RefusalError) as error:
+        return None, error.usage or Usage.zero()
+    p_yes = yes_probability(completion.logprobs)
+    if p_yes is None:  # a backend without logprobs: the verdict itself
+        p_yes = 1.0 if verdict.verdict == "yes" else 0.0
+    return p_yes, spent
+
+
 def ground_reply(
     article: Article,
     question: str,
@@ -133,11 +196,13 @@ def ground_reply(
     backend: Backend,
     *,
     nth: int = 0,
+    p_verified: float | None = None,
 ) -> tuple[Answer, Grounding, float | None, AnswerSignals]:
     """Turn a model's reply into a checked `Answer`: cite the sentence, measure, decide.
 
     `logprobs` are the reply's token log-probabilities (None if the backend gives none);
-    `nth` says which reply of a batch this one is."""
+    `nth` says which reply of a batch this one is; `p_verified` is the answer check's
+    probability of "yes", when one was made."""
     texts = [s.text for s in evidence_sentences(article)]
     answer_text = " ".join(reply.answer.split())
     # The citation goes to the sentence that holds the answer (models miscount numbered lists).
@@ -145,7 +210,7 @@ def ground_reply(
     signals = measure(
         question, answer_text, number, texts, no_evidence_probability(logprobs, nth=nth), ranking,
         p_sentence=chosen_number_probability(logprobs, nth=nth), answer_logprob=answer_logprob(logprobs, nth=nth),
-        answer_logprob_sum=answer_logprob_sum(logprobs, nth=nth),
+        answer_logprob_sum=answer_logprob_sum(logprobs, nth=nth), p_verified=p_verified,
         cited=reply.sentence if number != reply.sentence else None,
     )  # fmt: skip
     counts = {"verified": 0, "repaired": 0}
@@ -158,7 +223,7 @@ def ground_reply(
     # A citation moved to the sentence that holds the answer counts as repaired, not verified.
     counts["repaired"] = int(number != reply.sentence)
     counts["verified"] = 1 - counts["repaired"]
-    calibrator = calibrator_for(backend.model)
+    calibrator = calibrator_for(backend.model, checked=backend.settings.verify == "on")
     confidence = calibrator.confidence(signals)
     threshold = backend.settings.abstain_threshold
     keep = confidence >= (calibrator.threshold if threshold is None else threshold)
@@ -209,8 +274,10 @@ def answer_steps(
         logprobs=True,
     )
     reply, usage, completion = yield from structured_reply(spec, backend, stream=stream)
+    p_verified, spent = yield from check_steps(article, question, reply, prompt, completion.content or "", backend)
+    usage = usage + spent
     answer, grounding, confidence, signals = ground_reply(
-        article, question, reply, completion.logprobs, ranking, backend
+        article, question, reply, completion.logprobs, ranking, backend, p_verified=p_verified
     )
     return AnswerResult(
         question=question,

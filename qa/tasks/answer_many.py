@@ -26,7 +26,7 @@ from qa.core.prompts import load_prompt
 from qa.core.structured import Steps, StructuredSpec, structured_reply
 from qa.errors import OutputValidationError
 from qa.schemas import AnswerResult, EvidenceAnswer, Usage
-from qa.tasks.answer import evidence_schema, ground_reply, reply_problems
+from qa.tasks.answer import check_steps, evidence_schema, ground_reply, reply_problems
 from qa.tasks.common import check_question, provenance, room_left, schema_text
 from qa.tasks.evidence import evidence_sentences, numbered_block
 from qa.text.article import Article
@@ -156,9 +156,13 @@ def batch_steps(article: Article, questions: Sequence[str], backend: Backend) ->
     for i, (question, share) in enumerate(zip(questions, split_usage(usage, n), strict=True), 1):
         raw = result.answers[position[i]]
         reply = EvidenceAnswer(sentence=raw.sentence, answer=raw.answer)
+        # Each answer is checked on its own, as one more turn after the whole batch's reply.
+        p_verified, spent = yield from check_steps(article, question, reply, prompt, completion.content or "", backend)
+        share = share + spent
         answer, grounding, confidence, signals = ground_reply(
-            article, question, reply, completion.logprobs, rank_sentences(texts, question), backend, nth=position[i]
-        )
+            article, question, reply, completion.logprobs, rank_sentences(texts, question), backend,
+            nth=position[i], p_verified=p_verified,
+        )  # fmt: skip
         out.append(
             AnswerResult(
                 question=question,

@@ -15,7 +15,7 @@ Neither are the headline and standfirst (see `EVIDENCE_KINDS`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qa.core.prompts import article_block
 from qa.core.structured import TokenLogprob
@@ -26,12 +26,14 @@ from qa.text.support import content_terms
 __all__ = [
     "EVIDENCE_KINDS",
     "answer_logprob",
+    "answer_logprob_sum",
     "answer_sentence",
     "chosen_number_probability",
     "citation_for",
     "evidence_sentences",
     "no_evidence_probability",
     "numbered_block",
+    "yes_probability",
 ]
 
 EVIDENCE_KINDS: tuple[ParagraphKind, ...] = ("subheading", "body")
@@ -125,6 +127,22 @@ def chosen_number_probability(
     return None if entry is None else _digit_share(entry, entry.token.lstrip(' ":\n\t')[:1])
 
 
+def yes_probability(logprobs: Sequence[TokenLogprob] | None, field: str = "verdict") -> float | None:
+    """The share of "yes" among "yes" and "no" where the reply starts the value of `"field":`
+    (None without logprobs, or when neither word was considered there)."""
+    entry = _value_entry(logprobs, field, 0, str.isalpha)
+    if entry is None:
+        return None
+    words: dict[str, float] = {}
+    for token, logprob in (*entry.top, (entry.token, entry.logprob)):
+        head = token.lstrip(' ":\n\t').lower()
+        for word in ("yes", "no"):
+            if head and (word.startswith(head) or head.startswith(word)):  # "y", "yes", "Yes"
+                words[word] = max(words.get(word, -math.inf), logprob)
+    total = sum(math.exp(lp) for lp in words.values())
+    return math.exp(words["yes"]) / total if "yes" in words and total > 0 else (0.0 if words else None)
+
+
 def answer_logprob(logprobs: Sequence[TokenLogprob] | None, field: str = "answer", nth: int = 0) -> float | None:
     """Mean log-probability of the tokens inside the `nth` string value of `"field"`: how
     sure the model was of the words of its answer (None without logprobs or an answer)."""
@@ -170,6 +188,13 @@ def _value_logprobs(logprobs: Sequence[TokenLogprob] | None, field: str, nth: in
 
 def _number_entry(logprobs: Sequence[TokenLogprob] | None, field: str, nth: int) -> TokenLogprob | None:
     """The token where the `nth` value of `"field":` starts with a digit."""
+    return _value_entry(logprobs, field, nth, str.isdigit)
+
+
+def _value_entry(
+    logprobs: Sequence[TokenLogprob] | None, field: str, nth: int, starts: Callable[[str], bool]
+) -> TokenLogprob | None:
+    """The token where the `nth` value of `"field":` starts with a character `starts` accepts."""
     if not logprobs:
         return None
     text = ""
@@ -185,7 +210,7 @@ def _number_entry(logprobs: Sequence[TokenLogprob] | None, field: str, nth: int)
         if not armed:
             continue
         stripped = entry.token.lstrip(' ":\n\t')
-        if stripped and stripped[0].isdigit():
+        if stripped and starts(stripped[0]):
             if seen - 1 == nth:
                 return entry
             armed = False

@@ -196,7 +196,7 @@ def test_every_case_is_run_scored_and_logged(tmp_path: Path) -> None:
     assert (
         log.header.log_version == 1 and log.header.suite == "mini" and "api_key" not in json.dumps(log.header.settings)
     )
-    assert set(log.header.prompt_versions) == {"answer", "summarize"}
+    assert set(log.header.prompt_versions) == {"answer", "summarize", "verify"}
     assert {r.case_id for r in log.records} == {r.case_id for r in run.records}
     assert "sk-test" not in run.log_path.read_text()
 

@@ -155,7 +155,7 @@ def test_the_built_in_kinds_are_registered_in_plan_order(tmp_path: Path) -> None
     ]  # fmt: skip
     assert [p.case_id for p in plan[7:]] == ["who#2", "credit#2", "rate#2", "bare-who#2", "bare-credit#2", "bare-rate#2", "summary#2"]  # fmt: skip
     run = asyncio.run(run_suite(suite, SETTINGS, log_path=tmp_path / "run.jsonl", backends=FakeEvalServer().backends()))
-    assert set(read_log(run.log_path).header.prompt_versions) == {"answer", "summarize"}
+    assert set(read_log(run.log_path).header.prompt_versions) == {"answer", "summarize", "verify"}
 
 
 KINDS = {"question", "reference", "summary"}

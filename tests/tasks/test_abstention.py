@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+
+import pytest
 
 from qa.tasks.abstention import (
     FEATURES,
@@ -90,3 +93,45 @@ def test_a_reply_without_logprobs_is_judged_with_the_development_means_of_its_lo
     assert abs(imputed.confidence(bare) - 1 / (1 + math.exp(-(-1.0 + 1.5)))) < 1e-9  # three features at 0.5
     sure = measure(q, "$9.2 billion", 2, SENTENCES, 1e-6, ranking, p_sentence=0.5, answer_logprob=-2.5)
     assert abs(imputed.confidence(sure) - plain.confidence(sure)) < 1e-9  # present logprobs are used as they are
+
+
+def test_a_calibration_names_the_inputs_it_was_fitted_on_and_uses_only_those():
+    q = "How much credit did Xi pledge?"
+    signals = measure(q, "$9.2 billion", 2, SENTENCES, 0.01, rank_sentences(SENTENCES, q), p_verified=0.8)
+    unchecked = measure(q, "$9.2 billion", 2, SENTENCES, 0.01, rank_sentences(SENTENCES, q))
+    assert feature_vector(signals, names=("retrieval", "p_verified")) == [signals.retrieval, 0.8]
+    checked = Calibrator(
+        model="m", weights=(0.0, 2.0), bias=-1.0, threshold=0.5, source="", means=(0.0, 0.25),
+        features=("retrieval", "p_verified"),
+    )  # fmt: skip
+    assert checked.confidence(signals) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 1.6))))
+    assert checked.confidence(unchecked) == pytest.approx(1 / (1 + math.exp(-(-1.0 + 0.5))))  # the mean stands in
+    assert checked.to_json()["features"] == ["retrieval", "p_verified"]
+
+
+def test_a_calibration_file_is_loaded_with_its_own_features_and_refused_for_unknown_ones(tmp_path, monkeypatch):
+    import qa.tasks.abstention as abstention
+
+    files = tmp_path / "calibration"
+    files.mkdir()
+    plain = {"model": "m-sub", "features": ["retrieval"], "weights": [1.0], "bias": -1.0, "threshold": 0.3,
+             "source": "test", "means": [0.5]}  # fmt: skip
+    checked = plain | {"features": ["retrieval", "p_verified"], "weights": [1.0, 2.0], "means": [0.5, 0.5]}
+    checked |= {"threshold": 0.4}
+    bad = plain | {"model": "m-new", "features": ["retrieval", "a_signal_from_the_future"], "weights": [1.0, 1.0]}
+    (files / "m-sub.json").write_text(json.dumps(plain), encoding="utf-8")
+    (files / "m-sub.verify.json").write_text(json.dumps(checked), encoding="utf-8")
+    (files / "m-plain.json").write_text(json.dumps(plain | {"model": "m-plain"}), encoding="utf-8")
+    (files / "m-new.json").write_text(json.dumps(bad), encoding="utf-8")
+    monkeypatch.setattr(abstention.resources, "files", lambda package: files)
+    abstention.calibrator_for.cache_clear()
+    try:
+        assert abstention.calibrator_for("m-sub").features == ("retrieval",)
+        loaded = abstention.calibrator_for("m-sub", checked=True)
+        assert loaded.features == ("retrieval", "p_verified") and loaded.threshold == 0.4
+        assert abstention.calibrator_for("m-plain", checked=True).features == (
+            "retrieval",
+        )  # no checked fit: the plain
+        assert abstention.calibrator_for("m-new") is abstention._GENERIC
+    finally:
+        abstention.calibrator_for.cache_clear()

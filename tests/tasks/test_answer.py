@@ -12,15 +12,16 @@ import pytest
 
 from qa.api import Conversation, aask_many, ask, ask_many
 from qa.backends.driver import arun, run
+from qa.core.prompts import RenderedPrompt
 from qa.errors import ConfigError, ContextLengthError, OutputValidationError, QuestionError
-from qa.schemas import Answer, Usage
-from qa.tasks.answer import Turn, answer_steps
+from qa.schemas import Answer, EvidenceAnswer, Usage
+from qa.tasks.answer import Turn, answer_steps, check_steps
 from qa.tasks.answer_many import batch_steps, split_usage
 from qa.tasks.evidence import citation_for, evidence_sentences
 from qa.tasks.summarize import _key_numbers, summary_steps
 from qa.text.article import parse_article
 from qa.text.extract import compress
-from tests.fakes import FakeChatServer
+from tests.fakes import FakeChatServer, Reply
 
 TRADE = "China is Colombia's second-largest trading partner after the United States, which it recently displaced as Colombia's largest source of imports."
 TRADE_N = 3  # its number among the seed's evidence sentences (body sentences and subheadings, from 1)
@@ -229,6 +230,77 @@ def test_a_low_confidence_answer_is_withdrawn(seed) -> None:
     )  # the evidence was real; confidence was not enough
     assert two.confidence == one.confidence and two.confidence is not None and two.confidence < 1.0
     assert two.signals == one.signals and two.signals is not None and two.signals.candidate == "The United States."
+
+
+def test_a_checked_answer_asks_once_more_in_the_same_conversation_and_keeps_the_verdict(seed) -> None:
+    question = "Who is Colombia's largest trading partner?"
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N), {"verdict": "no"})
+    backend = server.backend(verify="on", **KEEP)
+    result = run(answer_steps(seed, question, backend), backend)
+    first, check = server.requests
+    assert check["messages"][: len(first["messages"])] == first["messages"]  # the article is not sent anew
+    assert json.loads(check["messages"][-2]["content"]) == answer("The United States.", TRADE_N)
+    asked = check["messages"][-1]["content"]
+    assert f"[{TRADE_N}] says: {TRADE}" in asked and question in asked and '"The United States."' in asked
+    assert check["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"] == ["yes", "no"]
+    assert server.headers[1]["x-qa-prompt"] == "verify"
+    assert result.signals is not None and result.signals.p_verified == 0.0  # no logprobs: the verdict itself
+    assert result.usage.attempts == 2 and result.usage.prompt_tokens == 200  # both calls are charged
+    assert result.answer.status == "answered"  # threshold 0 here: the verdict is a signal, not a veto
+
+
+def test_the_check_is_made_only_where_asked_and_only_for_an_answer(seed) -> None:
+    question = "Who is Colombia's largest trading partner?"
+    off = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
+    backend = off.backend(verify="off", **KEEP)
+    assert run(answer_steps(seed, question, backend), backend).signals.p_verified is None
+    default = FakeChatServer().enqueue(answer("The United States.", TRADE_N))  # off unless asked for
+    backend = default.backend(**KEEP)
+    run(answer_steps(seed, question, backend), backend)
+    none = FakeChatServer().enqueue(answer("", 0))
+    backend = none.backend(verify="on", **KEEP)
+    run(answer_steps(seed, question, backend), backend)
+    assert len(off.requests) == len(default.requests) == len(none.requests) == 1
+
+
+def test_each_batched_answer_is_checked_on_its_own_after_the_batch(seed) -> None:
+    reply = {"answers": [numbered(1, "The United States.", TRADE_N), numbered(2, "", 0)]}
+    server = FakeChatServer().enqueue(reply, {"verdict": "yes"})
+    backend = server.backend(verify="on", **KEEP)
+    questions = ["Largest partner?", "Population of Bogota?"]
+    first, second = run(batch_steps(seed, questions, backend), backend)
+    batch, check = server.requests  # no check for the answer the model did not give
+    assert check["messages"][: len(batch["messages"])] == batch["messages"]
+    assert json.loads(check["messages"][-2]["content"]) == reply
+    assert "Largest partner?" in check["messages"][-1]["content"]
+    assert first.signals is not None and first.signals.p_verified == 1.0
+    assert second.signals is not None and second.signals.p_verified is None
+    assert first.usage.prompt_tokens == 50 + 100 and second.usage.prompt_tokens == 50  # the check is the first's
+
+
+def test_a_check_that_would_not_fit_the_context_is_not_sent(seed) -> None:
+    server = FakeChatServer()
+    backend = server.backend(verify="on", context_tokens=60)
+    reply = EvidenceAnswer(sentence=TRADE_N, answer="The United States.")
+    prompt = RenderedPrompt(name="answer", version="2", messages=[{"role": "user", "content": "x " * 40}])
+    assert run(check_steps(seed, "Largest partner?", reply, prompt, "{}", backend), backend) == (None, Usage.zero())
+    assert server.requests == []
+
+
+def test_a_refused_check_leaves_the_answer_and_charges_the_call(seed) -> None:
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N), Reply(content=None, refusal="no"))
+    backend = server.backend(verify="on", **KEEP)
+    result = run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend)
+    assert result.answer.status == "answered" and result.signals is not None and result.signals.p_verified is None
+    assert result.usage.attempts == 2
+
+
+def test_a_check_without_a_usable_verdict_leaves_the_answer_to_the_other_signals(seed) -> None:
+    server = FakeChatServer().enqueue(answer("The United States.", TRADE_N), "maybe", "perhaps", "dunno")
+    backend = server.backend(verify="on", **KEEP)
+    result = run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend)
+    assert result.answer.status == "answered" and result.signals is not None and result.signals.p_verified is None
+    assert result.usage.attempts == 4  # the answer and three tries at a verdict, all charged
 
 
 @pytest.mark.parametrize("question", ["", "   \n ", "x" * 10_000])

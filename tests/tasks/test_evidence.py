@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 import qa
 from qa.core.structured import TokenLogprob
 from qa.tasks.evidence import (
@@ -15,6 +17,7 @@ from qa.tasks.evidence import (
     evidence_sentences,
     no_evidence_probability,
     numbered_block,
+    yes_probability,
 )
 
 ARTICLE = qa.parse_article(
@@ -140,3 +143,18 @@ def test_the_total_answer_logprob_tells_a_long_unsure_answer_from_a_short_sure_o
     long = reply(*[("word ", -0.2)] * 12)
     assert math.isclose(answer_logprob(short), answer_logprob(long))  # the same mean: it cannot tell them apart
     assert answer_logprob_sum(short) > answer_logprob_sum(long)
+
+
+def test_the_checks_yes_probability_is_the_share_of_yes_among_yes_and_no():
+    def verdict(chosen: str, top: dict[str, float]) -> list[TokenLogprob]:
+        return [_lp('{"', {'{"': -0.1}), _lp("verdict", {"verdict": -0.1}), _lp('":"', {'":"': -0.1}), _lp(chosen, top)]
+
+    leaning_yes = verdict("yes", {"yes": math.log(0.6), "no": math.log(0.2), "```": math.log(0.2)})
+    assert yes_probability(leaning_yes) == pytest.approx(0.75)  # other tokens do not count
+    capitals = verdict("No", {"No": math.log(0.5), "Yes": math.log(0.1), "y": math.log(0.1)})
+    assert yes_probability(capitals) == pytest.approx(0.1 / 0.6)  # "Yes" and "y" both say yes: the larger counts
+    only_no = verdict("no", {"no": math.log(0.9), "```": math.log(0.1)})
+    assert yes_probability(only_no) == 0.0
+    assert yes_probability(None) is None
+    assert yes_probability(leaning_yes[:3]) is None  # the verdict never came
+    assert yes_probability(verdict("maybe", {"maybe": -0.1})) is None  # neither word was considered

@@ -118,7 +118,7 @@ class QuestionTask(EvalTask[AnswerResult]):
 
     kind = "question"
     verdict_scores: tuple[str, ...] = ("correct",)
-    prompts: tuple[str, ...] = ("answer",)
+    prompts: tuple[str, ...] = ("answer", "verify")  # verify: the answer check, where it is made
     metrics: tuple[str, ...] = QUESTION_METRICS
 
     def plan(self, suite: Suite, repeat: int) -> list[CasePlan]:
