@@ -4,7 +4,6 @@
     .venv/bin/python bench/bench_models.py smollm2-135m qwen2.5-coder-0.5b
     .venv/bin/python bench/bench_models.py --check qwen2.5-coder-1.5b   # also with the answer check
 
-
 Each model runs in a child process of its own (one model process at a time), on the
 default settings (all physical cores), record mode off:
 - load: seconds to load the model (after any assembly of its parts);

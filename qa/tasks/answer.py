@@ -204,9 +204,9 @@ def ground_reply(
     `nth` says which reply of a batch this one is; `p_verified` is the answer check's
     probability of "yes", when one was made."""
     texts = [s.text for s in evidence_sentences(article)]
-    answer_text = " ".join(reply.answer.split())
     # The citation goes to the sentence that holds the answer (models miscount numbered lists).
-    number = answer_sentence(texts, reply.sentence, answer_text)
+    candidate = candidate_of(article, reply)
+    number, answer_text = candidate or (reply.sentence, " ".join(reply.answer.split()))
     signals = measure(
         question, answer_text, number, texts, no_evidence_probability(logprobs, nth=nth), ranking,
         p_sentence=chosen_number_probability(logprobs, nth=nth), answer_logprob=answer_logprob(logprobs, nth=nth),
@@ -214,7 +214,7 @@ def ground_reply(
         cited=reply.sentence if number != reply.sentence else None,
     )  # fmt: skip
     counts = {"verified": 0, "repaired": 0}
-    if reply.sentence == 0 or not answer_text or not 1 <= reply.sentence <= len(texts):
+    if candidate is None:
         # An answer whose evidence does not exist is withdrawn by qa (abstained); sentence 0 is the model's own "no".
         withdrawn = reply.sentence != 0 and bool(answer_text)
         nothing = Answer(answer="", status="not_in_article", citations=[])

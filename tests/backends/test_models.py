@@ -45,13 +45,6 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("QA_MODEL_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
 def entry(site: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> ModelEntry:
     """A three-part model, registered under `tiny` for the duration of the test."""
     made = fake_entry("tiny", install_fake_parts(site, "tiny", CHUNKS), CONTENT)

@@ -26,13 +26,6 @@ NOT_INSTALLED = (WheelPart(distribution="qa-fake-not-installed", version="1.0", 
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("QA_MODEL_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
 def entry(cache: Path, monkeypatch: pytest.MonkeyPatch) -> ModelEntry:
     """A one-part model whose package is not installed: the Hub is its only source here."""
     made = fake_entry("tiny", NOT_INSTALLED, CONTENT, hub=HubFile(repo_id=REPO, filename=FILENAME, revision="main"))
