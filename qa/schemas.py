@@ -193,6 +193,11 @@ class Grounding(StrictModel):
     """True when the answer shared no content word with its verified quotes (see `qa.text.support`)."""
     unsupported_key_points: list[int]
     """Indexes of summary key points whose quote did not verify."""
+    answer_span: Literal["verified", "repaired", "free"] | None = None
+    """How a kept answer's words relate to its cited sentence (see `qa.text.spans`): 'verified',
+    they are the sentence's own; 'repaired', replaced by the shortest part of the sentence that
+    holds them; 'free', the model's words (a why or how answer, or words the sentence lacks).
+    None for no answer, or with short answers off."""
 
 
 class Provenance(StrictModel):

@@ -5,7 +5,8 @@ shows it as numbered sentences, asks for the number of the sentence that answers
 a short answer, derives the citation from that number (so the quote is verbatim), with
 `QA_VERIFY=on` checks the answer with one more turn of the same conversation ("does
 sentence n answer the question with this?", read as the probability of "yes"), and
-decides whether to keep the answer from measured signals (`qa.tasks.abstention`).
+decides whether to keep the answer from measured signals (`qa.tasks.abstention`), and shows
+a question of fact's answer as the words of its sentence that answer it (`qa.text.spans`).
 `ask`/`aask` and `Conversation` run these steps through `qa.backends.driver`.
 """
 
@@ -38,6 +39,7 @@ from qa.tasks.evidence import (
 from qa.text.article import Article, Sentence
 from qa.text.grounding import grounding_report
 from qa.text.retrieval import SentenceScores, rank_sentences
+from qa.text.spans import short_answer
 from qa.text.support import answer_supported
 
 __all__ = [
@@ -228,11 +230,16 @@ def ground_reply(
     threshold = backend.settings.abstain_threshold
     keep = confidence >= (calibrator.threshold if threshold is None else threshold)
     unsupported = answer_supported(answer_text, [citation.quote]) is False
+    span: str | None = None
     if not keep:
         answer = Answer(answer="", status="not_in_article", citations=[])
     else:
+        # Signals and the calibration stay on the model's own words; the answer shown is short.
+        if backend.settings.short_answers == "on":
+            short = short_answer(question, answer_text, texts[number - 1])
+            answer_text, span = short.text, short.form
         answer = Answer(answer=answer_text, status="answered", citations=[citation])
-    grounding = grounding_report(counts, [], abstained=not keep, unsupported_answer=unsupported)
+    grounding = grounding_report(counts, [], abstained=not keep, unsupported_answer=unsupported, answer_span=span)
     return answer, grounding, round(confidence, 4), signals
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["answer_supported", "content_terms"]
+__all__ = ["answer_supported", "content_terms", "is_stop_word", "stem"]
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
 _STOP = frozenset(
@@ -142,6 +142,16 @@ _UNITS = frozenset(
         "k",
     ]
 )
+
+
+def stem(term: str) -> str:
+    """A content term cut to its first five letters ("political" and "politics" meet); numbers whole."""
+    return term[:5] if len(term) > 5 and not term[0].isdigit() else term
+
+
+def is_stop_word(word: str) -> bool:
+    """True for a lower-cased function word that says nothing on its own ("the", "of", "was")."""
+    return word in _STOP
 
 
 def content_terms(text: str) -> set[str]:

@@ -124,6 +124,7 @@ def test_an_answer_whose_recording_cannot_be_written_is_shown_and_exits_5(
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(RecordingStore, "_write_file", denied)
+    monkeypatch.setenv("QA_SHORT_ANSWERS", "off")  # the answer exactly as the model wrote it
     server = serve()
     result = qa(server, tmp_path / "rec", "ask", "--json", str(article), QUESTION)
     assert result.exit_code == 5, result.output

@@ -49,7 +49,9 @@ def test_answer_cites_the_numbered_sentence_verbatim(seed) -> None:
     server = FakeChatServer().enqueue(answer("The United States.", TRADE_N))
     backend = server.backend(**KEEP)
     result = run(answer_steps(seed, "Who is Colombia's largest trading partner?", backend), backend)
-    assert result.answer.status == "answered" and result.answer.answer == "The United States."
+    # The answer's words are the sentence's: shown as the sentence writes them.
+    assert result.answer.status == "answered" and result.answer.answer == "the United States"
+    assert result.grounding.answer_span == "verified"
     (citation,) = result.answer.citations
     assert seed.text[citation.start : citation.end] == citation.quote == TRADE
     assert (result.grounding.verified, result.grounding.repaired, result.grounding.abstained) == (1, 0, False)
@@ -78,13 +80,25 @@ def test_backends_without_logprobs_are_not_asked_for_them(seed) -> None:
 def test_the_citation_is_the_article_text_whatever_the_answer_says(seed) -> None:
     # The quote is no longer the model's to copy (and repair): it is the cited sentence itself.
     server = FakeChatServer().enqueue(answer("A “historic”  deal.", 6))
-    backend = server.backend(**KEEP)
+    backend = server.backend(**KEEP, short_answers="off")
     result = run(answer_steps(seed, "What did the ministry call the deal?", backend), backend)
     (citation,) = result.answer.citations
     assert citation.quote == """Colombia's foreign ministry on Wednesday hailed a "historic" deal with China."""
     assert seed.text[citation.start : citation.end] == citation.quote
     assert result.answer.answer == "A “historic” deal."  # whitespace collapsed, nothing else touched
     assert (result.grounding.verified, result.grounding.repaired, result.grounding.dropped) == (1, 0, [])
+
+
+@pytest.mark.parametrize(
+    ("short", "shown", "span"), [("on", "$9.2 billion", "verified"), ("off", "$9.2 billion in credit", None)]
+)
+def test_a_fact_is_shown_as_the_words_of_its_sentence_without_the_questions(seed, short, shown, span) -> None:
+    server = FakeChatServer().enqueue(answer("$9.2 billion in credit", 8))
+    backend = server.backend(**KEEP, short_answers=short)
+    result = run(answer_steps(seed, "How much credit did Xi pledge?", backend), backend)
+    assert (result.answer.answer, result.grounding.answer_span) == (shown, span)
+    assert result.signals is not None and result.signals.candidate == "$9.2 billion in credit"  # what was measured
+    assert shown in result.answer.citations[0].quote
 
 
 def test_a_sentence_number_not_shown_is_reasked_once_then_the_answer_abstains(seed) -> None:
@@ -498,7 +512,8 @@ def test_ask_many_answers_in_one_call_and_verifies_each(seed) -> None:
     results = run(batch_steps(seed, ["Largest partner?", "Population of Bogota?"], backend), backend)
     assert len(server.requests) == 1
     assert [r.answer.status for r in results] == ["answered", "not_in_article"]
-    assert results[0].answer.citations[0].quote == TRADE and results[0].answer.answer == "The United States."
+    assert results[0].answer.citations[0].quote == TRADE and results[0].answer.answer == "the United States"
+    assert [r.grounding.answer_span for r in results] == ["verified", None]
     assert results[1].grounding.abstained is False  # sentence 0: the model's own abstention
     assert [r.provenance.prompt for r in results] == ["answer_many"] * 2
     body = server.requests[0]
