@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_models.py                      # every installed registry model
     .venv/bin/python bench/bench_models.py smollm2-135m qwen2.5-coder-0.5b
     .venv/bin/python bench/bench_models.py --check qwen2.5-coder-1.5b   # also with the answer check
+    .venv/bin/python bench/bench_models.py --spans qwen2.5-coder-0.5b   # short answers on, then constrained
 
 Each model runs in a child process of its own (one model process at a time), on the
 default settings (all physical cores), record mode off:
@@ -13,6 +14,8 @@ default settings (all physical cores), record mode off:
 - peak RSS of the child, MiB.
 With `--check` each model runs a second time with `QA_VERIFY=on` (each answer checked by one
 more turn of its conversation), and a row gives that run's figures and its ratio to the first.
+With `--spans` the first run has `QA_SHORT_ANSWERS=on` (answers shortened after the fact) and
+the second `QA_SHORT_ANSWERS=constrained` (also while decoding, by a grammar).
 Run it on an idle machine: llama.cpp's threads spin, and a busy neighbour slows every call.
 """
 
@@ -61,9 +64,13 @@ def child(model: str) -> None:
                       "summary": summary, "peak_mib": peak}))  # fmt: skip
 
 
-def _measure(model: str, verify: str, label: str | None = None) -> dict[str, float] | None:
-    """One child run of `model` with `QA_VERIFY=verify`, printed as a table row."""
-    env = {**os.environ, "QA_VERIFY": verify}
+VARIANTS = {"--check": ("QA_VERIFY", "off", "on"), "--spans": ("QA_SHORT_ANSWERS", "on", "constrained")}
+"""Flag -> (setting, its value in the first run, its value in the second)."""
+
+
+def _measure(model: str, setting: dict[str, str], label: str | None = None) -> dict[str, float] | None:
+    """One child run of `model` with the `setting` environment variables, printed as a table row."""
+    env = {**os.environ, **setting}
     out = subprocess.run(
         [sys.executable, __file__, "--child", model], capture_output=True, text=True, cwd=ROOT, env=env
     )
@@ -87,18 +94,22 @@ def main() -> None:
     from qa.backends.embedded.registry import MODELS
 
     args = sys.argv[1:]
-    checked = "--check" in args
-    models = [a for a in args if a != "--check"] or list(MODELS)
+    flags = [a for a in args if a in VARIANTS]
+    if len(flags) > 1:
+        sys.exit("bench_models: give at most one of " + ", ".join(VARIANTS))
+    models = [a for a in args if a not in VARIANTS] or list(MODELS)
+    name, first, second = VARIANTS[flags[0]] if flags else ("QA_VERIFY", "off", "")
     print("| model | load s | first question s | later questions s (median of 5) | summary s | peak MiB |")
     print("|---|---|---|---|---|---|")
     for model in models:
-        plain = _measure(model, "off")
-        if plain is None or not checked:
+        plain = _measure(model, {name: first})
+        if plain is None or not second:
             continue
-        check = _measure(model, "on", label=f"{model}, QA_VERIFY=on")
-        if check is not None:
+        other = _measure(model, {name: second}, label=f"{model}, {name}={second}")
+        if other is not None:
             print(
-                f"| ratio on/off | | {check['first'] / plain['first']:.2f}x | {check['later'] / plain['later']:.2f}x | | |"
+                f"| ratio {second}/{first} | | {other['first'] / plain['first']:.2f}x "
+                f"| {other['later'] / plain['later']:.2f}x | | |"
             )
     print(f"\n(load average at the end: {Path('/proc/loadavg').read_text().split()[0]})")
     _ = resource  # the children's peaks are read inside each child

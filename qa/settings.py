@@ -22,7 +22,7 @@ is held as a `SecretStr`: it is never printed, logged or written anywhere.
 | recordings       | QA_RECORDINGS         | `.qa/recordings/default`                  |
 | abstain_threshold| QA_ABSTAIN_THRESHOLD  | the model's calibrated threshold          |
 | verify           | QA_VERIFY             | off (`on`: check each answer with a second call) |
-| short_answers    | QA_SHORT_ANSWERS      | on (`off`: the model's answer as written) |
+| short_answers    | QA_SHORT_ANSWERS      | on (`constrained`: also while decoding, on grammar backends; `off`: as written) |
 | summary_mode     | QA_SUMMARY_MODE       | the embedded model's preference, else write (`extract`: no model call) |
 """
 
@@ -137,10 +137,13 @@ class Settings(BaseModel):
     question with this answer?"), read as a probability for abstention and judged by the
     model's calibration fitted with it. Off by default: it costs a call, and it helps on
     short passages (SQuAD) but withheld right answers on the seed's news article."""
-    short_answers: Literal["on", "off"] = "on"
+    short_answers: Literal["on", "constrained", "off"] = "on"
     """'on': a question of fact's answer is made a span of its cited sentence and the words
     that only restate the question are cut from its ends (see `qa.text.spans`); why and how
-    answers stay as written. 'off': every answer as the model wrote it."""
+    answers stay as written. 'constrained': the same, and where the backend decodes with a
+    llama.cpp grammar the answer is constrained to a run of the cited sentence's words while
+    it is written (`qa.tasks.span_grammar`; measured no better than 'on': BENCHMARKS.md).
+    'off': every answer as the model wrote it."""
     rerecord_hint: str = ""
     """The command a replay miss prints to re-record ('' for the default): the eval runner
     and the CLI set it to the command that was run."""

@@ -64,3 +64,10 @@ def test_the_base_url_credentials_never_appear_in_repr() -> None:
     settings = Settings.load(env={"OPENAI_BASE_URL": "http://me:hunter2@host/v1?token=abc"})
     assert "hunter2" not in repr(settings) and "abc" not in repr(settings)
     assert settings.shown_base_url() == "http://***@host/v1?token=***"
+
+
+def test_short_answers_are_read_from_the_environment_and_checked() -> None:
+    assert Settings.load(env={}).short_answers == "on"
+    assert Settings.load(env={"QA_SHORT_ANSWERS": "constrained"}).short_answers == "constrained"
+    with pytest.raises(ConfigError, match="QA_SHORT_ANSWERS"):
+        Settings.load(env={"QA_SHORT_ANSWERS": "sometimes"})

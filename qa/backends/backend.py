@@ -179,10 +179,19 @@ class Backend:
         mode = self.structured_mode
         return mode == "grammar" or (self.profile.grammar and mode != "json_object")
 
+    @property
+    def takes_grammar(self) -> bool:
+        """The backend decodes with a llama.cpp grammar given in the request's `grammar` field:
+        the embedded model, and servers in the grammar mode (llama.cpp's)."""
+        return self.kind == "embedded" or self.structured_mode == "grammar"
+
     def structured_fields(
-        self, name: str, schema: dict[str, Any], *, mode: StructuredMode | None = None
+        self, name: str, schema: dict[str, Any], *, mode: StructuredMode | None = None, grammar: str | None = None
     ) -> dict[str, Any]:
-        """The request fields that ask for `schema` in `mode` (default: this backend's mode)."""
+        """The request fields that ask for `schema` in `mode` (default: this backend's mode), or
+        for `grammar` (GBNF, narrower than the schema) where the backend takes one."""
+        if grammar is not None and mode is None and self.takes_grammar:
+            return {"grammar": grammar}
         mode = mode or self.structured_mode
         if mode == "json_schema":
             return {

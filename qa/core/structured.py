@@ -84,8 +84,9 @@ class Target(Protocol):
     @property
     def profile(self) -> _Profile: ...
 
-    def structured_fields(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
-        """The request body fields that ask for `schema` in the backend's structured-output mode."""
+    def structured_fields(self, name: str, schema: dict[str, Any], *, grammar: str | None = None) -> dict[str, Any]:
+        """The request body fields that ask for `schema` in the backend's structured-output mode
+        (or for `grammar`, a llama.cpp grammar, where the backend takes one)."""
         ...
 
 
@@ -160,6 +161,10 @@ class StructuredSpec(Generic[M]):
     check: Callable[[M], list[str]] | None = field(default=None)
     logprobs: bool = False
     """Ask for token log-probabilities (where the backend gives them): abstention uses them."""
+    grammar: str | None = None
+    """A llama.cpp grammar (GBNF) narrower than `schema`, sent instead of it where the backend
+    decodes with one (`Backend.takes_grammar`); elsewhere `schema` is sent. Replies are
+    validated against `response_model` either way."""
 
 
 class _Reask(Exception):
@@ -222,7 +227,7 @@ def _request(spec: StructuredSpec[Any], backend: Target, messages: list[dict[str
         "model": backend.model,
         "messages": messages,
         # response_format, or a grammar: see `Backend.structured_fields` and `qa.backends.negotiate`
-        **backend.structured_fields(spec.prompt.name, spec.schema),
+        **backend.structured_fields(spec.prompt.name, spec.schema, grammar=spec.grammar),
         "max_tokens": spec.max_tokens,
         "temperature": backend.settings.temperature,
     }

@@ -6,7 +6,10 @@ a short answer, derives the citation from that number (so the quote is verbatim)
 `QA_VERIFY=on` checks the answer with one more turn of the same conversation ("does
 sentence n answer the question with this?", read as the probability of "yes"), and
 decides whether to keep the answer from measured signals (`qa.tasks.abstention`), and shows
-a question of fact's answer as the words of its sentence that answer it (`qa.text.spans`).
+a question of fact's answer as the words of its sentence that answer it (`qa.text.spans`;
+with `short_answers == "constrained"` on a grammar backend, the answer is also held to the
+sentence's words while it is decoded: `qa.tasks.span_grammar`; batches are shortened after
+the fact only).
 `ask`/`aask` and `Conversation` run these steps through `qa.backends.driver`.
 """
 
@@ -36,10 +39,11 @@ from qa.tasks.evidence import (
     numbered_block,
     yes_probability,
 )
+from qa.tasks.span_grammar import span_grammar
 from qa.text.article import Article, Sentence
 from qa.text.grounding import grounding_report
 from qa.text.retrieval import SentenceScores, rank_sentences
-from qa.text.spans import short_answer
+from qa.text.spans import asks_for_fact, short_answer
 from qa.text.support import answer_supported
 
 __all__ = [
@@ -235,7 +239,7 @@ def ground_reply(
         answer = Answer(answer="", status="not_in_article", citations=[])
     else:
         # Signals and the calibration stay on the model's own words; the answer shown is short.
-        if backend.settings.short_answers == "on":
+        if backend.settings.short_answers != "off":
             short = short_answer(question, answer_text, texts[number - 1])
             answer_text, span = short.text, short.form
         answer = Answer(answer=answer_text, status="answered", citations=[citation])
@@ -272,6 +276,9 @@ def answer_steps(
         # The article is too long: keep the sentences most relevant to the question.
         keep = len(numbers) // 2 if shown is not None else _sentences_that_fit(sentences, ranking, count, spare)
         shown = sorted(ranking.ranked()[: max(1, keep)])
+    grammar = None
+    if backend.settings.short_answers == "constrained" and backend.takes_grammar and asks_for_fact(question):
+        grammar = span_grammar([s.text for s in sentences], numbers)
     spec = StructuredSpec(
         prompt=prompt,
         response_model=EvidenceAnswer,
@@ -279,6 +286,7 @@ def answer_steps(
         max_tokens=budget,
         check=lambda r: reply_problems(r, numbers, question),
         logprobs=True,
+        grammar=grammar,
     )
     reply, usage, completion = yield from structured_reply(spec, backend, stream=stream)
     p_verified, spent = yield from check_steps(article, question, reply, prompt, completion.content or "", backend)

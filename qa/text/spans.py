@@ -33,7 +33,7 @@ from typing import Literal
 
 from qa.text.support import content_terms, is_stop_word, stem
 
-__all__ = ["ShortAnswer", "asks_for_fact", "short_answer"]
+__all__ = ["ShortAnswer", "asks_for_fact", "short_answer", "word_runs"]
 
 SpanForm = Literal["verified", "repaired", "free"]
 
@@ -71,16 +71,28 @@ def asks_for_fact(question: str) -> bool:
     return _WHY_HOW.match(question) is None
 
 
-def _tokens(text: str) -> list[_Token]:
-    """The words of `text` without the punctuation around them or a possessive 's."""
+def _tokens(text: str, *, possessive: bool = False) -> list[_Token]:
+    """The words of `text` without the punctuation around them, and without a possessive 's
+    unless `possessive`."""
     out = []
     for match in _TOKEN.finditer(text):
         raw = match.group()
-        core = _POSSESSIVE.sub("", raw.strip(_EDGE)).strip(_EDGE)
+        core = raw.strip(_EDGE) if possessive else _POSSESSIVE.sub("", raw.strip(_EDGE)).strip(_EDGE)
         if core:
             start = match.start() + raw.index(core)
             out.append(_Token(start, start + len(core), core))
     return out
+
+
+def word_runs(sentence: str) -> list[tuple[str, str]]:
+    """The sentence's words (without the punctuation around them; "Colombia's" whole) and, for
+    each, the exact text between it and the next word ("" after the last): a run of these,
+    joined by their separators, is a span of the sentence."""
+    tokens = _tokens(sentence, possessive=True)
+    return [
+        (sentence[t.start : t.end], sentence[t.end : tokens[k + 1].start] if k + 1 < len(tokens) else "")
+        for k, t in enumerate(tokens)
+    ]
 
 
 def _key(word: str) -> str:

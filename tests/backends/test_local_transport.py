@@ -264,6 +264,27 @@ def test_unparsable_grammar_is_refused_not_a_crash() -> None:
     check_gbnf('root ::= "yes" | "no"', load_model().llama)
 
 
+@embedded
+def test_a_grammar_of_the_requests_own_is_followed(client: openai.OpenAI) -> None:
+    response = client.chat.completions.create(
+        messages=HI, max_tokens=5, extra_body={"grammar": 'root ::= "yes" | "no"'}, **BASE
+    )
+    assert response.choices[0].message.content in ("yes", "no")
+
+
+@embedded
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"grammar": 'root ::= "unterminated'}, "cannot parse"),
+        ({"grammar": 'root ::= "a"', "response_format": {"type": "json_object"}}, "not both"),
+    ],
+)
+def test_a_bad_or_doubled_grammar_is_a_400_not_a_crash(client: openai.OpenAI, extra: dict, words: str) -> None:
+    with pytest.raises(openai.BadRequestError, match=words):
+        client.chat.completions.create(messages=HI, max_tokens=5, extra_body=extra, **BASE)
+
+
 def test_unenforced_keywords_found_anywhere() -> None:
     schema = {
         "$defs": {"A": {"type": "array", "uniqueItems": True, "items": {"type": "string", "format": "email"}}},

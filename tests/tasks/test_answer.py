@@ -101,6 +101,26 @@ def test_a_fact_is_shown_as_the_words_of_its_sentence_without_the_questions(seed
     assert shown in result.answer.citations[0].quote
 
 
+def test_constrained_short_answers_send_a_span_grammar_where_the_backend_decodes_with_one(seed) -> None:
+    pytest.importorskip("llama_cpp")  # a llama.cpp server's grammars are parsed here before they are sent
+    server = FakeChatServer().enqueue(answer("the United States", TRADE_N), answer("x", TRADE_N), answer("y", TRADE_N))
+    llamacpp = server.backend("llamacpp", base_url="http://localhost:8080/v1", short_answers="constrained", **KEEP)
+    result = run(answer_steps(seed, "Who is Colombia's largest partner?", llamacpp), llamacpp)
+    assert result.answer.answer == "the United States" and result.grounding.answer_span == "verified"
+    sent = server.requests[0]
+    assert "response_format" not in sent
+    assert (
+        f's{TRADE_N}-w0 ::= [Cc] "hina" (" " [Ii] "s" (" " [Cc] "olombia\'s"' in sent["grammar"]
+    )  # its words, in order
+    # A why question's answer is the model's phrase: the schema's own grammar, no span rules.
+    run(answer_steps(seed, "Why does China trade with Colombia?", llamacpp), llamacpp)
+    assert "grammar" in server.requests[1] and "-w0 ::=" not in server.requests[1]["grammar"]
+    # A backend without grammars gets the schema, and the answer is shortened after the fact.
+    openai_backend = server.backend(short_answers="constrained", **KEEP)
+    run(answer_steps(seed, "Who is Colombia's largest partner?", openai_backend), openai_backend)
+    assert "grammar" not in server.requests[2] and "response_format" in server.requests[2]
+
+
 def test_a_sentence_number_not_shown_is_reasked_once_then_the_answer_abstains(seed) -> None:
     invented = answer("Brazil.", 99)
     server = FakeChatServer().enqueue(invented, invented, invented)

@@ -21,7 +21,8 @@ with code "context_length_exceeded" and both token counts.
 Structured output: every `response_format` JSON flavour becomes a llama.cpp grammar (see
 `qa.backends.embedded.grammar`), so the output is valid by construction; a schema the converter
 cannot handle is a 400, and keywords it ignores are listed in the
-`x-qa-schema-unenforced` response header rather than dropped silently.
+`x-qa-schema-unenforced` response header rather than dropped silently. A `grammar` field
+(GBNF, llama.cpp server's extension) is taken as it is, after llama.cpp has parsed it.
 
 Responses: chat.completion objects with usage from llama's counts, `finish_reason`
 "stop" or "length", `message.refusal: null` and `system_fingerprint`
@@ -52,7 +53,7 @@ import anyio.to_thread
 import httpx2
 from pydantic import Field, ValidationError
 
-from qa.backends.embedded.grammar import UnsupportedSchemaError, grammar_for
+from qa.backends.embedded.grammar import UnsupportedSchemaError, check_gbnf, grammar_for
 from qa.backends.embedded.logprobs import LogprobRecorder
 from qa.backends.embedded.model import LocalModel, load_model
 from qa.schemas import StrictModel
@@ -109,6 +110,7 @@ class _ChatRequest(StrictModel):
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     repeat_penalty: float = Field(1.1, gt=0)
     response_format: dict[str, Any] | None = None
+    grammar: str | None = None  # llama.cpp's extension: a GBNF grammar, instead of a response_format
     stream: bool = False
     stream_options: _StreamOptions | None = None
     n: Literal[1] = 1
@@ -362,10 +364,16 @@ def _generation_kwargs(model: LocalModel, chat: _ChatRequest) -> tuple[dict[str,
     room = model.n_ctx - len(tokens)
     requested = chat.max_completion_tokens or chat.max_tokens or room
     user_stop = [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or [])
-    try:
-        grammar, unenforced = grammar_for(chat.response_format, model.llama)
-    except UnsupportedSchemaError as exc:
-        raise _HTTPError(400, f"response_format: {exc}", code="unsupported_schema", param="response_format") from exc
+    unenforced: set[str] = set()
+    if chat.grammar is not None:
+        grammar = _own_grammar(chat, model)
+    else:
+        try:
+            grammar, unenforced = grammar_for(chat.response_format, model.llama)
+        except UnsupportedSchemaError as exc:
+            raise _HTTPError(
+                400, f"response_format: {exc}", code="unsupported_schema", param="response_format"
+            ) from exc
     kwargs = {
         "prompt": tokens, "max_tokens": min(requested, room), "temperature": chat.temperature,
         "top_p": chat.top_p, "stop": user_stop + stop, "seed": chat.seed, "repeat_penalty": chat.repeat_penalty,
@@ -375,6 +383,19 @@ def _generation_kwargs(model: LocalModel, chat: _ChatRequest) -> tuple[dict[str,
     if chat.logprobs:
         kwargs["logits_processor"] = [LogprobRecorder(model.llama, max(1, chat.top_logprobs or 0), len(tokens))]
     return kwargs, ({"x-qa-schema-unenforced": ",".join(sorted(unenforced))} if unenforced else {})
+
+
+def _own_grammar(chat: _ChatRequest, model: LocalModel) -> Any:
+    """The request's own GBNF `grammar` (as llama.cpp's server takes it), parsed by llama.cpp first."""
+    if chat.response_format is not None and chat.response_format.get("type", "text") != "text":
+        raise _HTTPError(400, "give either 'grammar' or 'response_format', not both", param="grammar")
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    try:
+        check_gbnf(chat.grammar or "", model.llama)
+    except UnsupportedSchemaError as exc:
+        raise _HTTPError(400, f"grammar: {exc}", code="invalid_grammar", param="grammar") from exc
+    return LlamaGrammar.from_string(chat.grammar or "", verbose=False)
 
 
 def _envelope(model: LocalModel, kind: str) -> dict[str, Any]:
