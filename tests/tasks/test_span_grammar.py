@@ -3,9 +3,12 @@ the real embedded model (SmolLM2) writing only runs of the cited sentence's word
 
 from __future__ import annotations
 
+import string
 from importlib.util import find_spec
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa.tasks.span_grammar import span_grammar
 from qa.text.spans import word_runs
@@ -95,3 +98,12 @@ def test_the_embedded_model_can_only_answer_with_a_run_of_the_cited_sentences_wo
             for j in range(i + 1, len(runs) + 1):
                 spans.add("".join(word + gap for word, gap in runs[i:j])[: -len(runs[j - 1][1]) or None].lower())
     assert signals.candidate.lower() in spans  # (a word's first letter may be in either case)
+
+
+@needs_model
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=string.ascii_letters + " ,.'\"()\\-$’“”éß\n", max_size=60), min_size=1, max_size=4))
+def test_llama_cpp_parses_the_grammar_of_any_sentences(sentences: list[str]) -> None:
+    from qa.backends.embedded.grammar import _check_with_vocab, _parser_vocab
+
+    _check_with_vocab(span_grammar(sentences, range(1, len(sentences) + 1)), _parser_vocab())

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa.text.spans import ShortAnswer, asks_for_fact, short_answer
 
@@ -95,3 +99,16 @@ def test_a_bracket_or_quote_opened_inside_the_answer_is_closed() -> None:
 def test_a_possessive_does_not_stop_a_name_from_being_found() -> None:
     result = short_answer("Who was fired?", "Kissinger", "The President fired Kissinger's deputy.")
     assert result == ShortAnswer("Kissinger", "verified", False)
+
+
+_TEXT = st.text(alphabet=string.ascii_letters + string.digits + " ,.;:'\"()[]-$%’“”«»éß\n\t", max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(question=_TEXT, answer=_TEXT, sentence=_TEXT, cut=st.tuples(st.integers(0, 80), st.integers(0, 30)))
+def test_a_short_answer_is_always_text_of_the_sentence_or_of_the_answer(
+    question: str, answer: str, sentence: str, cut: tuple[int, int]
+) -> None:
+    answer = answer if cut[1] % 2 else sentence[cut[0] : cut[0] + cut[1]]  # half the time, a piece of the sentence
+    result = short_answer(question, answer, sentence)
+    assert result.text in (sentence if result.form != "free" else answer)
