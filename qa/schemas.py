@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "MAX_ANSWER_CHARS",
     "MAX_QUOTE_CHARS",
     "Answer",
     "AnswerResult",
@@ -36,6 +37,8 @@ __all__ = [
 
 ShortText = Annotated[str, Field(max_length=200)]
 MAX_QUOTE_CHARS = 400
+MAX_ANSWER_CHARS = 200
+"""The longest answer an evidence-first reply may give (its schema's maxLength)."""
 """The longest quote a result carries: the schemas' bound, the citations' cut and the summary's clip."""
 Quote = Annotated[str, Field(max_length=MAX_QUOTE_CHARS)]
 
@@ -68,7 +71,7 @@ class EvidenceAnswer(StrictModel):
 
     sentence: int
     """The number of the article sentence that answers the question; 0 if no sentence does."""
-    answer: Annotated[str, Field(max_length=200)]
+    answer: Annotated[str, Field(max_length=MAX_ANSWER_CHARS)]
     """The answer, as short as the question allows; empty when sentence is 0."""
 
 

@@ -41,7 +41,7 @@ from importlib import resources
 from typing import Any
 
 from qa.schemas import AnswerSignals
-from qa.text.support import content_terms, stem
+from qa.text.support import content_stems, content_terms
 
 __all__ = ["AnswerSignals", "Calibrator", "answer_type_fit", "calibrator_for", "echoes_question", "feature_vector"]
 
@@ -118,8 +118,8 @@ def echoes_question(question: str, answer: str) -> bool:
     squad-dev runs of Qwen2.5-Coder-0.5B an answer made only of the question's own words was
     wrong 40 times in 41.
     """
-    a_terms = {stem(t) for t in content_terms(answer)}
-    return bool(a_terms) and a_terms <= {stem(t) for t in content_terms(question)}
+    a_terms = content_stems(answer)
+    return bool(a_terms) and a_terms <= content_stems(question)
 
 
 def _neighbourhood_terms(sentences: list[str], number: int) -> set[str]:
@@ -132,7 +132,7 @@ def _neighbourhood_terms(sentences: list[str], number: int) -> set[str]:
 
 def unseen_share(question: str, sentences: list[str]) -> float:
     """Share of the question's content words (stemmed to 5 letters) that no sentence uses."""
-    q_terms = {stem(t) for t in content_terms(question)}
+    q_terms = content_stems(question)
     if not q_terms:
         return 0.0
     return round(len(q_terms - _article_stems(tuple(sentences))) / len(q_terms), 4)
@@ -141,7 +141,7 @@ def unseen_share(question: str, sentences: list[str]) -> float:
 @lru_cache(maxsize=16)
 def _article_stems(sentences: tuple[str, ...]) -> frozenset[str]:
     """Every stemmed content word of an article: the same for each question about it."""
-    return frozenset(stem(t) for s in sentences for t in content_terms(s))
+    return frozenset(t for s in sentences for t in content_stems(s))
 
 
 def measure(

@@ -19,15 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from qa.schemas import EvidenceAnswer
+from qa.schemas import MAX_ANSWER_CHARS
 from qa.tasks.evidence import MISCOUNT
 from qa.text.spans import word_runs
 
 __all__ = ["span_grammar"]
-
-MAX_ANSWER_CHARS: int = next(
-    m.max_length for m in EvidenceAnswer.model_fields["answer"].metadata if hasattr(m, "max_length")
-)
 
 
 def _raw(text: str) -> str:

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from qa.text.support import content_terms, is_stop_word, stem
+from qa.text.support import content_stems, is_stop_word, stem
 
 __all__ = ["ShortAnswer", "asks_for_fact", "short_answer", "word_runs"]
 
@@ -99,10 +99,6 @@ def _key(word: str) -> str:
     return word.lower().replace("’", "'")
 
 
-def _stems(text: str) -> set[str]:
-    return {stem(t) for t in content_terms(text)}
-
-
 def _locate(answer: list[_Token], sentence: list[_Token]) -> tuple[int, int] | None:
     """Where the answer's words stand, in order, among the sentence's."""
     want = [_key(t.word) for t in answer]
@@ -167,20 +163,20 @@ def _names(tokens: list[_Token]) -> dict[int, tuple[int, int]]:
 
 def _trim(tokens: list[_Token], question: str) -> tuple[int, int]:
     """The run of `tokens` left once words restating `question` are cut from both ends."""
-    asked = _stems(question)
+    asked = content_stems(question)
 
     def of_question(k: int) -> bool:
-        stems = _stems(tokens[k].word)
+        stems = content_stems(tokens[k].word)
         return bool(stems) and stems <= asked
 
     def cuttable(k: int) -> bool:
         key = _key(tokens[k].word)
         if key in _NEVER_CUT or key[:1].isdigit():
             return False
-        return of_question(k) or (not _stems(tokens[k].word) and is_stop_word(key))
+        return of_question(k) or (not content_stems(tokens[k].word) and is_stop_word(key))
 
     def says_more(a: int, b: int) -> bool:
-        return any(_stems(tokens[k].word) - asked for k in range(a, b)) or any(
+        return any(content_stems(tokens[k].word) - asked for k in range(a, b)) or any(
             tokens[k].word[:1].isdigit() for k in range(a, b)
         )
 

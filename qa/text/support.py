@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["answer_supported", "content_terms", "is_stop_word", "stem"]
+__all__ = ["answer_supported", "content_stems", "content_terms", "is_stop_word", "stem"]
 
 _WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+", re.UNICODE)
 _STOP = frozenset(
@@ -152,6 +152,11 @@ def stem(term: str) -> str:
 def is_stop_word(word: str) -> bool:
     """True for a lower-cased function word that says nothing on its own ("the", "of", "was")."""
     return word in _STOP
+
+
+def content_stems(text: str) -> set[str]:
+    """`content_terms` of `text`, each cut by `stem`."""
+    return {stem(t) for t in content_terms(text)}
 
 
 def content_terms(text: str) -> set[str]:
